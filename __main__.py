@@ -1,0 +1,17 @@
+"""The Pulumi program: read the stack's config into the fleet model, then build it."""
+
+from pathlib import Path
+
+import pulumi
+
+from components.stack_config import load_running_stack
+from fleet.cli import summary
+from fleet.errors import ConfigError
+
+try:
+    model = load_running_stack(Path(__file__).parent)
+except ConfigError as error:
+    # A user's mistake: the list of problems, not a traceback.
+    raise pulumi.RunError(error.render()) from None
+
+pulumi.export("summary", summary(model))

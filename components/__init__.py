@@ -1,0 +1,1 @@
+"""Pulumi components: the only place where the fleet's resources are created."""

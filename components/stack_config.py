@@ -1,0 +1,59 @@
+"""Reading the stack's config from Pulumi: the program's one edge to `pulumi.Config`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from fleet.config import CONFIG_NAMESPACE
+from fleet.model import (
+    SECRET,
+    Environment,
+    Fleet,
+    is_environment_stack,
+    load_environment,
+    load_main,
+    main_stack_name,
+)
+from fleet.stackfile import read_raw_config
+
+PREFIX = CONFIG_NAMESPACE + ":"
+
+
+def raw_config() -> dict[str, Any]:
+    """Every `fleet:` key of the running stack, prefix removed, secret values as `SECRET`."""
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    for key, value in values.items():
+        if not key.startswith(PREFIX):
+            continue
+        if runtime_config.is_config_secret(key):
+            raw[key.removeprefix(PREFIX)] = SECRET
+            continue
+        try:
+            raw[key.removeprefix(PREFIX)] = json.loads(value)
+        except (TypeError, ValueError):
+            raw[key.removeprefix(PREFIX)] = value
+    return raw
+
+
+def load_running_stack(project_dir: Path) -> Fleet | Environment:
+    """The model of the stack being deployed; secrets it names must be set."""
+    raw = raw_config()
+    stack = pulumi.get_stack()
+    source = f"Pulumi.{stack}.yaml"
+    if not is_environment_stack(raw):
+        return load_main(raw, stack, source=source, secrets_required=True)
+    main_stack = main_stack_name(str(raw["mainStack"]))
+    main_path = project_dir / f"Pulumi.{main_stack}.yaml"
+    fleet = load_main(read_raw_config(main_path), main_stack, source=main_path.name)
+    return load_environment(raw, stack, fleet, source=source, secrets_required=True)
+
+
+def secret(key: str) -> pulumi.Output[str]:
+    """The value of a secret config key, kept secret."""
+    return pulumi.Config(CONFIG_NAMESPACE).require_secret(key)

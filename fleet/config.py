@@ -1,0 +1,275 @@
+"""The stack config schema: what users write in `Pulumi.<stack>.yaml`, with every default.
+
+Keys are camelCase in YAML and snake_case here. Each default is defined once, on its field.
+A stack is an environment stack when it names `fleet:mainStack`; otherwise it is the main stack.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+CONFIG_NAMESPACE = "fleet"
+
+FluxComponent = Literal[
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+    "image-reflector-controller",
+    "image-automation-controller",
+    "source-watcher",
+]
+FLUX_COMPONENTS: tuple[str, ...] = get_args(FluxComponent)
+DEFAULT_FLUX_COMPONENTS: tuple[str, ...] = FLUX_COMPONENTS[:4]
+
+Duration = Annotated[str, Field(pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")]
+Version = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")]
+ConfigKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
+
+
+class Schema(BaseModel):
+    """Base of every config block: camelCase keys, no unknown keys, no silent type coercion."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+    )
+
+
+# ---------------------------------------------------------------- the GitOps repository
+
+
+class RepositoryConfig(Schema):
+    """The fleet's GitOps repository: what Flux reads and where the program commits."""
+
+    url: str
+    """The URL Flux clones (https:// or ssh://, or git@host:org/repo.git)."""
+    push_url: str | None = None
+    """Where the program pushes its commits, when not `url`: a local path or file:// URL
+    (relative paths are taken from the project folder), or another https/ssh URL."""
+    token_secret: ConfigKey | None = None
+    """Secret config key holding an HTTPS token: used to push, and by Flux to read."""
+    deploy_key: bool = True
+    """For a GitHub repository over SSH: give Flux a read-only deploy key made by Pulumi."""
+
+
+# ---------------------------------------------------------------- Flux
+
+
+class FluxConfig(Schema):
+    """How Flux is installed on every management cluster: pinned, never floating."""
+
+    operator_version: Version = "0.34.0"
+    """Version of the Flux Operator Helm chart."""
+    version: Version = "2.7.4"
+    """Flux distribution version the FluxInstance installs."""
+    registry: str = "ghcr.io/fluxcd"
+    components: Annotated[list[FluxComponent], Field(min_length=1)] = Field(
+        default_factory=lambda: list(DEFAULT_FLUX_COMPONENTS)  # type: ignore[arg-type]
+    )
+    multitenant: bool = True
+    """Multi-tenant lockdown: no cross-namespace references, every Kustomization impersonates."""
+    interval: Duration = "10m"
+    """Reconcile interval of the platform's Kustomizations."""
+    source_interval: Duration = "1m"
+    """Poll interval of the platform's GitRepositories."""
+
+
+# ---------------------------------------------------------------- clusters
+
+
+class NodePoolConfig(Schema):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{0,11}$")]
+    vm_size: str = "Standard_D2s_v5"
+    count: Annotated[int, Field(ge=1, le=1000)] = 1
+    mode: Literal["System", "User"] = "System"
+
+
+class AksConfig(Schema):
+    location: str
+    resource_group: str
+    create_resource_group: bool = True
+    """False: the resource group exists already and is only referenced."""
+    kubernetes_version: str | None = None
+    """None: the default version of the region."""
+    node_pools: Annotated[list[NodePoolConfig], Field(min_length=1)] = Field(
+        default_factory=lambda: [NodePoolConfig(name="system")]
+    )
+
+
+class K3dConfig(Schema):
+    servers: Annotated[int, Field(ge=1, le=9)] = 1
+    agents: Annotated[int, Field(ge=0, le=99)] = 0
+    image: str | None = None
+    """None: the k3s image of the installed k3d."""
+    ports: list[str] = Field(default_factory=list)
+    """k3d port mappings, for example `8080:80@loadbalancer`."""
+
+
+class AttachedConfig(Schema):
+    kubeconfig_secret: ConfigKey
+    """Secret config key holding the cluster's kubeconfig."""
+    context: str | None = None
+
+
+ClusterKind = Literal["aks", "k3d", "attached"]
+ClusterRole = Literal["management", "remote"]
+
+
+class ClusterConfig(Schema):
+    name: str
+    role: ClusterRole = "management"
+    kind: ClusterKind
+    managed_by: str | None = None
+    """For a remote cluster: the management cluster whose Flux reconciles it."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    protect: bool = True
+    """Provisioned clusters (aks, k3d) are protected from deletion unless this is false."""
+    aks: AksConfig | None = None
+    k3d: K3dConfig | None = None
+    attached: AttachedConfig | None = None
+
+
+# ---------------------------------------------------------------- infra components
+
+
+class HelmConfig(Schema):
+    repository: str
+    """The chart repository URL (https:// or oci://)."""
+    chart: str
+    version: str
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class PatchTarget(Schema):
+    kind: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    group: str | None = None
+    version: str | None = None
+    label_selector: str | None = None
+
+
+def _patch_body(value: Any) -> Any:
+    is_mapping = isinstance(value, dict)
+    is_operations = isinstance(value, list) and all(isinstance(op, dict) for op in value)
+    if not (is_mapping or is_operations) or not value:
+        raise ValueError("a patch is a strategic-merge mapping or a list of JSON 6902 operations")
+    return value
+
+
+class PatchConfig(Schema):
+    """A kustomize patch: a strategic-merge mapping or a JSON 6902 list, with a target."""
+
+    patch: Annotated[Any, AfterValidator(_patch_body)]
+    target: PatchTarget | None = None
+
+
+class ComponentOverride(Schema):
+    """What one cluster changes in a component: Helm values merged over the base's, or patches."""
+
+    values: dict[str, Any] = Field(default_factory=dict)
+    patches: list[PatchConfig] = Field(default_factory=list)
+
+
+class ComponentConfig(Schema):
+    """An infra component: one Helm chart, or plain manifests, in its own namespace."""
+
+    name: str
+    namespace: str | None = None
+    """Default: the name in the main stack, `E-<name>` in an environment stack."""
+    helm: HelmConfig | None = None
+    manifests: list[dict[str, Any]] = Field(default_factory=list)
+    clusters: list[str] | None = None
+    """Only these clusters get the component; default: every cluster of the stack."""
+    overrides: dict[str, ComponentOverride] = Field(default_factory=dict)
+    """Per-cluster changes, by cluster name."""
+
+
+# ---------------------------------------------------------------- tenants
+
+
+class TenantRepositoryConfig(Schema):
+    url: str
+    branch: str
+    credentials_secret: ConfigKey | None = None
+    """Secret config key with an HTTPS token (https URLs) or an SSH private key (ssh URLs)."""
+    known_hosts: str | None = None
+    """For ssh URLs with credentials: the host's known_hosts line."""
+
+
+class AppConfig(Schema):
+    name: str
+    path: str | None = None
+    """Path in the tenant's repository; `{cluster}` is replaced by the cluster's name.
+    Default: `./<app>/{cluster}`."""
+    paths: dict[str, str] = Field(default_factory=dict)
+    """Per-cluster path overrides, by cluster name."""
+    interval: Duration = "5m"
+    prune: bool = True
+
+
+class ReleaseConfig(Schema):
+    """A release channel: a second copy of the tenant that follows another branch."""
+
+    name: str
+    branch: str
+    repository: str | None = None
+    """Default: the tenant's repository URL."""
+
+
+class TenantConfig(Schema):
+    name: str
+    repository: TenantRepositoryConfig
+    apps: list[AppConfig] = Field(default_factory=list)
+    releases: list[ReleaseConfig] = Field(default_factory=list)
+    image_pull_secret: ConfigKey | None = None
+    """Secret config key holding a `.dockerconfigjson`, placed in each tenant namespace."""
+
+
+# ---------------------------------------------------------------- stacks
+
+
+class EnvironmentConfig(Schema):
+    name: str | None = None
+    """Default: the stack name."""
+    branch: str | None = None
+    """Default: the environment name."""
+    required_approvals: Annotated[int, Field(ge=0, le=10)] = 1
+    """Approvals a pull request to the branch needs (a GitHub ruleset)."""
+
+
+class MainStackConfig(Schema):
+    """`Pulumi.main.yaml`: the shared clusters, Flux, and the `main` branch."""
+
+    repository: RepositoryConfig
+    flux: FluxConfig = Field(default_factory=FluxConfig)
+    clusters: Annotated[list[ClusterConfig], Field(min_length=1)]
+    infra: list[ComponentConfig] = Field(default_factory=list)
+
+
+class EnvironmentStackConfig(Schema):
+    """`Pulumi.<env>.yaml`: one environment on the clusters it lists."""
+
+    main_stack: str
+    """The main stack's StackReference name (`org/fleet/main`); the fleet's cluster definitions
+    are read from `Pulumi.<last part>.yaml` beside this file, cluster access from the reference."""
+    environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
+    clusters: list[str] = Field(default_factory=list)
+    """Names of the fleet's clusters that take part in the environment."""
+    dedicated_clusters: list[ClusterConfig] = Field(default_factory=list)
+    """Clusters that this stack provisions and owns; they take part in the environment."""
+    infra: list[ComponentConfig] = Field(default_factory=list)
+    tenants: list[TenantConfig] = Field(default_factory=list)
+
+
+STACK_KEYS: dict[type[Schema], frozenset[str]] = {
+    schema: frozenset(field.alias or name for name, field in schema.model_fields.items())
+    for schema in (MainStackConfig, EnvironmentStackConfig)
+}

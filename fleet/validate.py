@@ -1,0 +1,486 @@
+"""Validation rules beyond the schema: names, references, duplicates, derived names.
+
+Each rule adds a `Problem` with its config path; nothing stops at the first one, so a user
+sees every mistake of a stack in one run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from fleet import names
+from fleet.config import (
+    CONFIG_NAMESPACE,
+    ClusterConfig,
+    ComponentConfig,
+    EnvironmentStackConfig,
+    MainStackConfig,
+    TenantConfig,
+)
+from fleet.errors import Problem
+
+_REMOTE_URL = re.compile(r"^(https?|ssh)://[^/\s]+/\S+$|^[\w.-]+@[\w.-]+:\S+$")
+_LOCAL_URL = re.compile(r"^file://\S+$")
+_CHART_URL = re.compile(r"^(https?|oci)://[^/\s]+(/\S*)?$")
+_BRANCH_FORBIDDEN = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]|\.\.|//|@\{")
+
+
+def config_path(*parts: str | int) -> str:
+    """`fleet:clusters[2].managedBy` from ("clusters", 2, "managedBy")."""
+    text = CONFIG_NAMESPACE + ":"
+    for index, part in enumerate(parts):
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif index == 0:
+            text += part
+        else:
+            text += f".{part}"
+    return text
+
+
+class Problems:
+    """Collects problems while the rules run."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, path: Sequence[str | int], message: str) -> None:
+        self.items.append(Problem(config_path(*path), message))
+
+
+# ---------------------------------------------------------------- schema errors
+
+
+def schema_problems(
+    error: ValidationError, schema: type[BaseModel], prefix: Sequence[str | int] = ()
+) -> list[Problem]:
+    """Pydantic's errors as problems, with a did-you-mean for a mistyped key."""
+    problems = []
+    for detail in error.errors():
+        location = (*prefix, *detail["loc"])
+        problems.append(Problem(config_path(*location), _describe(detail, schema)))
+    return problems
+
+
+def _describe(detail: ErrorDetails, schema: type[BaseModel]) -> str:
+    kind = detail["type"]
+    if kind == "missing":
+        return "missing required key"
+    if kind == "extra_forbidden":
+        key = str(detail["loc"][-1])
+        known = _keys_at(schema, detail["loc"][:-1])
+        message = f"unknown key '{key}'"
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        if close:
+            message += f"; did you mean '{close[0]}'?"
+        elif known:
+            message += f"; expected one of: {', '.join(sorted(known))}"
+        return message
+    message = detail["msg"].removeprefix("Value error, ")
+    return f"{message} (got {_short(detail.get('input'))})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _keys_at(schema: type[BaseModel], location: Sequence[str | int]) -> set[str]:
+    """The keys allowed in the block at `location`, found by walking the schema's types."""
+    current: Any = schema
+    for part in location:
+        current = _step(current, part)
+        if current is None:
+            return set()
+    model = _model_in(current)
+    if model is None:
+        return set()
+    return {field.alias or name for name, field in model.model_fields.items()}
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    model = _model_in(annotation)
+    if model is not None and isinstance(part, str):
+        for name, field in model.model_fields.items():
+            if part in (name, field.alias):
+                return field.annotation
+        return None
+    for inner in _inner_types(annotation):
+        origin = typing.get_origin(inner)
+        if origin is list and isinstance(part, int):
+            return typing.get_args(inner)[0]
+        if origin is dict and isinstance(part, str):
+            return typing.get_args(inner)[1]
+    return None
+
+
+def _inner_types(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _inner_types(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _inner_types(arg)]
+    return [annotation]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    for inner in _inner_types(annotation):
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return None
+
+
+def unknown_key_problems(keys: Iterable[str], known: Iterable[str]) -> list[Problem]:
+    """Top-level keys of the stack that no schema field and no secret reference explains."""
+    known = sorted(known)
+    problems = []
+    for key in keys:
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        problems.append(Problem(config_path(key), f"unknown key{hint}"))
+    return problems
+
+
+# ---------------------------------------------------------------- small rules
+
+
+def check_name(problems: Problems, path: Sequence[str | int], name: str) -> None:
+    if not names.is_dns_label(name):
+        problems.add(
+            path,
+            f"'{name}' is not a valid name: use at most {names.MAX_NAME_LENGTH} lowercase "
+            "letters, digits and '-', starting and ending with a letter or digit",
+        )
+
+
+def check_derived(problems: Problems, path: Sequence[str | int], derived: Iterable[str]) -> None:
+    """Names built from the user's names (`E-T`, `R-kubeconfig`, ...) must fit Kubernetes."""
+    too_long = [name for name in derived if len(name) > names.MAX_NAME_LENGTH]
+    if too_long:
+        longest = max(too_long, key=len)
+        problems.add(
+            path,
+            f"derived name '{longest}' is {len(longest)} characters long; "
+            f"Kubernetes allows {names.MAX_NAME_LENGTH}: shorten the names it is made of",
+        )
+
+
+def check_unique(
+    problems: Problems,
+    path: Sequence[str | int],
+    values: Sequence[str],
+    what: str,
+) -> None:
+    for value, count in Counter(values).items():
+        if count > 1:
+            indexes = [i for i, v in enumerate(values) if v == value]
+            problems.add((*path, indexes[1]), f"duplicate {what} '{value}'")
+
+
+def is_flux_git_url(url: str) -> bool:
+    """A URL Flux can clone: https://, http://, ssh:// or scp-like `git@host:org/repo`."""
+    return bool(_REMOTE_URL.match(url))
+
+
+def check_git_url(
+    problems: Problems, path: Sequence[str | int], url: str, *, local: bool = False
+) -> None:
+    if is_flux_git_url(url):
+        return
+    if local and (_LOCAL_URL.match(url) or (url and "://" not in url and ":" not in url)):
+        return
+    allowed = "https://, ssh:// or git@host:org/repo" + (", file:// or a path" if local else "")
+    problems.add(path, f"'{url}' is not a git URL this can use ({allowed})")
+
+
+def check_branch(problems: Problems, path: Sequence[str | int], branch: str) -> None:
+    """The rules of `git check-ref-format --branch`, which Flux and GitHub also apply."""
+    bad = (
+        not branch
+        or branch.startswith(("-", "/", "."))
+        or branch.endswith(("/", ".", ".lock"))
+        or branch == "@"
+        or bool(_BRANCH_FORBIDDEN.search(branch))
+        or any(part.startswith(".") for part in branch.split("/"))
+    )
+    if bad:
+        problems.add(path, f"'{branch}' is not a valid git branch name")
+
+
+# ---------------------------------------------------------------- clusters
+
+
+def check_clusters(
+    problems: Problems,
+    key: str,
+    clusters: Sequence[ClusterConfig],
+    managers: Mapping[str, ClusterConfig],
+) -> None:
+    """Cluster entries at `fleet:<key>`; `managers` are the management clusters a remote may use."""
+    for index, cluster in enumerate(clusters):
+        path = (key, index)
+        check_name(problems, (*path, "name"), cluster.name)
+        check_derived(
+            problems,
+            (*path, "name"),
+            [names.kubeconfig_secret(cluster.name), names.remote_infrastructure(cluster.name)],
+        )
+        for kind in ("aks", "k3d", "attached"):
+            given = getattr(cluster, kind) is not None
+            if kind == "aks" and cluster.kind == "aks" and not given:
+                problems.add((*path, "aks"), "a cluster of kind aks needs its aks settings")
+            if kind == "attached" and cluster.kind == "attached" and not given:
+                problems.add(
+                    (*path, "attached"),
+                    "a cluster of kind attached needs attached.kubeconfigSecret",
+                )
+            if given and kind != cluster.kind:
+                problems.add(
+                    (*path, kind), f"{kind} settings given for a cluster of kind {cluster.kind}"
+                )
+        if cluster.role == "remote":
+            if cluster.managed_by is None:
+                problems.add((*path, "managedBy"), "a remote cluster needs managedBy")
+            elif cluster.managed_by not in managers:
+                problems.add(
+                    (*path, "managedBy"),
+                    f"'{cluster.managed_by}' is not a management cluster of this fleet",
+                )
+        elif cluster.managed_by is not None:
+            problems.add(
+                (*path, "managedBy"), "only a cluster with role remote has a management cluster"
+            )
+    check_unique(problems, (key,), [c.name for c in clusters], "cluster")
+
+
+# ---------------------------------------------------------------- components
+
+
+def check_components(
+    problems: Problems,
+    components: Sequence[ComponentConfig],
+    clusters: Iterable[str],
+    namespace_of: Callable[[ComponentConfig], str],
+) -> None:
+    """Infra components at `fleet:infra`, over the clusters of the stack."""
+    known = set(clusters)
+    for index, component in enumerate(components):
+        path: tuple[str | int, ...] = ("infra", index)
+        check_name(problems, (*path, "name"), component.name)
+        check_name(problems, (*path, "namespace"), namespace_of(component))
+        if (component.helm is None) == (not component.manifests):
+            problems.add(path, "give either helm or manifests (exactly one)")
+        if component.helm is not None and not _CHART_URL.match(component.helm.repository):
+            problems.add(
+                (*path, "helm", "repository"),
+                f"'{component.helm.repository}' is not a chart repository URL (https:// or oci://)",
+            )
+        for m_index, manifest in enumerate(component.manifests):
+            metadata = manifest.get("metadata")
+            complete = (
+                isinstance(manifest.get("apiVersion"), str)
+                and isinstance(manifest.get("kind"), str)
+                and isinstance(metadata, dict)
+                and isinstance(metadata.get("name"), str)
+            )
+            if not complete:
+                problems.add(
+                    (*path, "manifests", m_index),
+                    "a manifest needs apiVersion, kind and metadata.name",
+                )
+        selected = known if component.clusters is None else set(component.clusters)
+        for c_index, name in enumerate(component.clusters or []):
+            if name not in known:
+                problems.add((*path, "clusters", c_index), _unknown_cluster(name, known))
+        for name, override in component.overrides.items():
+            if name not in known:
+                problems.add((*path, "overrides", name), _unknown_cluster(name, known))
+            elif name not in selected:
+                problems.add(
+                    (*path, "overrides", name),
+                    f"cluster '{name}' is not in this component's clusters",
+                )
+            if override.values and component.helm is None:
+                problems.add(
+                    (*path, "overrides", name, "values"),
+                    "values override a Helm chart; this component has manifests: use patches",
+                )
+    check_unique(problems, ("infra",), [c.name for c in components], "component")
+
+
+def _unknown_cluster(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"'{name}' is not a cluster of this stack{hint}"
+
+
+# ---------------------------------------------------------------- stacks
+
+
+def check_main_stack(config: MainStackConfig) -> list[Problem]:
+    problems = Problems()
+    repository = config.repository
+    check_git_url(problems, ("repository", "url"), repository.url)
+    if repository.push_url is not None:
+        check_git_url(problems, ("repository", "pushUrl"), repository.push_url, local=True)
+    managers = {c.name: c for c in config.clusters if c.role == "management"}
+    check_clusters(problems, "clusters", config.clusters, managers)
+    if not managers:
+        problems.add(("clusters",), "the fleet needs at least one management cluster")
+    check_components(
+        problems, config.infra, [c.name for c in config.clusters], main_component_namespace
+    )
+    return problems.items
+
+
+def main_component_namespace(component: ComponentConfig) -> str:
+    return component.namespace or component.name
+
+
+def check_environment_stack(
+    config: EnvironmentStackConfig,
+    environment: str,
+    branch: str,
+    fleet_clusters: Mapping[str, ClusterConfig],
+) -> list[Problem]:
+    """An environment stack against the fleet's clusters (from the main stack)."""
+    problems = Problems()
+    check_name(problems, ("environment", "name"), environment)
+    check_derived(problems, ("environment", "name"), [names.environment_namespace(environment)])
+    check_branch(problems, ("environment", "branch"), branch)
+    if branch == names.MAIN_BRANCH:
+        problems.add(("environment", "branch"), "branch main belongs to the main stack")
+    if not config.main_stack.strip("/"):
+        problems.add(("mainStack",), "name the main stack, for example organization/fleet/main")
+
+    for index, name in enumerate(config.clusters):
+        if name not in fleet_clusters:
+            problems.add(("clusters", index), _unknown_fleet_cluster(name, fleet_clusters))
+    check_unique(problems, ("clusters",), config.clusters, "cluster")
+
+    dedicated = config.dedicated_clusters
+    for index, cluster in enumerate(dedicated):
+        if cluster.name in fleet_clusters:
+            problems.add(
+                ("dedicatedClusters", index, "name"),
+                f"'{cluster.name}' is already a cluster of the main stack",
+            )
+    taking_part = {n: fleet_clusters[n] for n in config.clusters if n in fleet_clusters}
+    taking_part.update({c.name: c for c in dedicated})
+    managers = {n: c for n, c in taking_part.items() if c.role == "management"}
+    check_clusters(problems, "dedicatedClusters", dedicated, managers)
+    for index, name in enumerate(config.clusters):
+        listed = taking_part.get(name)
+        if listed is not None and listed.role == "remote" and listed.managed_by not in managers:
+            problems.add(
+                ("clusters", index),
+                f"remote cluster '{name}' is managed by '{listed.managed_by}', "
+                "which is not in this environment",
+            )
+    if not taking_part:
+        problems.add(("clusters",), "an environment needs at least one cluster")
+
+    remotes = [n for n, c in taking_part.items() if c.role == "remote"]
+    check_derived(problems, ("clusters",), [names.remote_tenants(r) for r in remotes])
+    check_components(
+        problems,
+        config.infra,
+        taking_part,
+        lambda component: environment_component_namespace(environment, component),
+    )
+    for index, tenant in enumerate(config.tenants):
+        _check_tenant(problems, ("tenants", index), tenant, environment, taking_part, remotes)
+    check_unique(problems, ("tenants",), [t.name for t in config.tenants], "tenant")
+    return problems.items
+
+
+def environment_component_namespace(environment: str, component: ComponentConfig) -> str:
+    return component.namespace or names.environment_component_namespace(environment, component.name)
+
+
+def _unknown_fleet_cluster(name: str, fleet_clusters: Mapping[str, ClusterConfig]) -> str:
+    close = difflib.get_close_matches(name, sorted(fleet_clusters), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"'{name}' is not a cluster of the fleet (the main stack's clusters){hint}"
+
+
+def _check_tenant(
+    problems: Problems,
+    path: tuple[str | int, ...],
+    tenant: TenantConfig,
+    environment: str,
+    clusters: Mapping[str, ClusterConfig],
+    remotes: Sequence[str],
+) -> None:
+    check_name(problems, (*path, "name"), tenant.name)
+    check_derived(
+        problems,
+        (*path, "name"),
+        [
+            names.tenant_namespace(environment, tenant.name),
+            names.tenant_source(tenant.name),
+            names.tenant_reconciler(tenant.name),
+            *(
+                [names.tenant_git_credentials(tenant.name)]
+                if tenant.repository.credentials_secret
+                else []
+            ),
+            *([names.tenant_image_pull_secret(tenant.name)] if tenant.image_pull_secret else []),
+        ],
+    )
+    repository = tenant.repository
+    check_git_url(problems, (*path, "repository", "url"), repository.url)
+    check_branch(problems, (*path, "repository", "branch"), repository.branch)
+    uses_ssh = not repository.url.startswith(("https://", "http://"))
+    if repository.credentials_secret and uses_ssh and not repository.known_hosts:
+        problems.add(
+            (*path, "repository", "knownHosts"),
+            "an SSH repository with credentials needs the host's known_hosts line",
+        )
+
+    for index, app in enumerate(tenant.apps):
+        app_path = (*path, "apps", index)
+        check_name(problems, (*app_path, "name"), app.name)
+        check_derived(
+            problems, (*app_path, "name"), [names.remote_app(r, app.name) for r in remotes]
+        )
+        for name, override in app.paths.items():
+            if name not in clusters:
+                problems.add((*app_path, "paths", name), _unknown_cluster(name, clusters))
+            _check_repo_path(problems, (*app_path, "paths", name), override)
+        if app.path is not None:
+            _check_repo_path(problems, (*app_path, "path"), app.path)
+    check_unique(problems, (*path, "apps"), [a.name for a in tenant.apps], "app")
+
+    for index, release in enumerate(tenant.releases):
+        release_path = (*path, "releases", index)
+        check_name(problems, (*release_path, "name"), release.name)
+        check_derived(
+            problems,
+            (*release_path, "name"),
+            [
+                names.release_namespace(environment, release.name, tenant.name),
+                names.release_source(tenant.name, release.name),
+            ],
+        )
+        check_branch(problems, (*release_path, "branch"), release.branch)
+        if release.repository is not None:
+            check_git_url(problems, (*release_path, "repository"), release.repository)
+    check_unique(
+        problems, (*path, "releases"), [r.name for r in tenant.releases], "release channel"
+    )
+
+
+def _check_repo_path(problems: Problems, path: Sequence[str | int], value: str) -> None:
+    parts = value.split("/")
+    if value.startswith("/") or ".." in parts or not value.strip():
+        problems.add(path, f"'{value}' must be a relative path inside the repository, like ./app")
