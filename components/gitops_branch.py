@@ -1,0 +1,185 @@
+"""Pulumi dynamic resource that lands one branch's rendered tree through the git writer.
+
+Each update becomes exactly one commit on the branch (see `components.gitwriter`), so Flux never
+sees half a tree; destroying the resource commits the removal of the owned files and keeps the
+branch.
+
+Credentials: the HTTPS token is never a resource input, because inputs are stored in the state.
+Store it as a secret stack config value (`pulumi config set --secret fleet:gitToken ...`) and
+pass the key's NAME as `token_config_key`. Pulumi hands the stack configuration to `configure`
+when it loads the provider, and the provider looks the key up there. When no key is given or the
+key is unset it falls back to the `FLEET_GIT_TOKEN` environment variable; with neither, git uses
+the user's own setup (ssh agent, credential helper) or nothing (local paths). A URL with an
+embedded password is refused for the same reason.
+
+State: inputs keep the full file contents (the provider needs them to write); outputs keep only
+SHA-256 hashes, and `refresh` reads the hashes back from the branch so hand edits show as drift.
+The Python dynamic provider API has no per-property detailed diff, so `pulumi preview` reports
+`files` as a whole; `gitwriter.plan` is the tool for a per-file view.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from components.gitwriter import (
+    BranchTarget,
+    apply,
+    content_hash,
+    current_hashes,
+    remove_all,
+    strip_credentials,
+)
+
+TOKEN_ENV = "FLEET_GIT_TOKEN"
+"""Environment variable holding the HTTPS token when no config key provides one."""
+
+
+@dataclass
+class GitOpsBranchArgs:
+    """What to write where; `token_config_key` names a secret config key, it is not the token."""
+
+    url: str
+    branch: str
+    owner: str
+    files: pulumi.Input[Mapping[str, str]]
+    message: pulumi.Input[str]
+    base_branch: str | None = "main"
+    token_config_key: str | None = None
+
+
+def _hashes(files: object) -> dict[str, str] | None:
+    """Hashes of rendered files, or None while Pulumi does not know them yet (preview)."""
+    if not isinstance(files, dict) or not all(isinstance(c, str) for c in files.values()):
+        return None
+    return {path: content_hash(content) for path, content in files.items()}
+
+
+class GitOpsBranchProvider(ResourceProvider):
+    """CRUD of one branch's owned files; the token comes from stack config or the environment."""
+
+    def __init__(self, token_config_key: str | None) -> None:
+        super().__init__()
+        self.token_config_key = token_config_key
+        self._token: str | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Read the token at run time, so it never enters resource inputs or state."""
+        value = req.config.get(self.token_config_key) if self.token_config_key else None
+        self._token = str(value) if value else None
+
+    def _target(self, props: Mapping[str, Any]) -> BranchTarget:
+        return BranchTarget(
+            url=props["url"],
+            branch=props["branch"],
+            owner=props["owner"],
+            base_branch=props.get("base_branch"),
+            token=self._token or os.environ.get(TOKEN_ENV) or None,
+        )
+
+    @staticmethod
+    def _outputs(target: BranchTarget, commit: str, hashes: Mapping[str, str]) -> dict[str, Any]:
+        """Outputs carry hashes, never contents, so the state does not duplicate the tree."""
+        return {
+            "commit": commit,
+            "files": dict(hashes),
+            "url": target.url,
+            "branch": target.branch,
+            "owner": target.owner,
+        }
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Refuse a password in the URL: it would land in the state."""
+        url = news.get("url")
+        if isinstance(url, str) and urlsplit(url).password is not None:
+            failure = CheckFailure(
+                "url",
+                "the URL carries a password; remove it and put the token in a secret stack "
+                "config key named by token_config_key (or FLEET_GIT_TOKEN)",
+            )
+            return CheckResult(news, [failure])
+        return CheckResult(news, [])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Compare file hashes; another branch is a new resource.
+
+        A new URL is an update, not a replacement: it is often the same repository spelt
+        another way, and replacing would delete the files just written there.
+        """
+        replaces = ["branch"] if olds.get("branch") != news.get("branch") else []
+        wanted = _hashes(news.get("files"))
+        changes = (
+            bool(replaces)
+            or olds.get("url") != news.get("url")
+            or olds.get("owner") != news.get("owner")
+            or wanted is None
+            or wanted != olds.get("files")
+        )
+        return DiffResult(changes=changes, replaces=replaces)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Write the tree; the id names the repository and branch without credentials."""
+        target = self._target(props)
+        commit, _ = apply(target, props["files"], props["message"])
+        hashes = _hashes(props["files"]) or {}
+        outputs = self._outputs(target, commit or "", hashes)
+        return CreateResult(f"{strip_credentials(target.url)}#{target.branch}", outputs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Write the new tree; keep the previous commit when nothing had to change."""
+        target = self._target(news)
+        commit, _ = apply(target, news["files"], news["message"])
+        hashes = _hashes(news["files"]) or {}
+        return UpdateResult(self._outputs(target, commit or olds.get("commit", ""), hashes))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Report the owned files as they are on the branch, so hand edits show as drift."""
+        target = self._target(props)
+        outputs = self._outputs(target, props.get("commit", ""), current_hashes(target))
+        return ReadResult(id_, outputs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Commit the removal of every owned file; the branch and foreign files stay."""
+        target = self._target(props)
+        remove_all(target, f"fleet: remove the files of {target.owner}")
+
+
+class GitOpsBranch(Resource, name="GitOpsBranch"):
+    """The owned files of one GitOps branch, landed as one commit per update."""
+
+    commit: pulumi.Output[str]
+    files: pulumi.Output[dict[str, str]]
+    url: pulumi.Output[str]
+    branch: pulumi.Output[str]
+    owner: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: GitOpsBranchArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {
+            "url": args.url,
+            "branch": args.branch,
+            "owner": args.owner,
+            "base_branch": args.base_branch,
+            "files": args.files,
+            "message": args.message,
+            "commit": None,
+        }
+        super().__init__(GitOpsBranchProvider(args.token_config_key), name, props, opts)

@@ -1,0 +1,540 @@
+"""Land a rendered file tree on one branch of a git repository as exactly one commit.
+
+Flux applies whatever a branch holds, and a half-written tree with `prune: true` can delete
+running workloads, so the writer builds the whole new tree with git plumbing in a private
+temporary repository (never a user's checkout) and pushes a single commit, without force.
+
+The writer owns only the files listed in the ownership record `.fleet/owned-files.json` that it
+commits with the tree. It never overwrites a file it does not own, refuses to write over a hand
+edit of a file it does own, removes the files it no longer renders and leaves everything else on
+the branch byte for byte. Credentials never reach argv, logs or exception messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+FileTree = Mapping[str, str]
+"""Repository-relative POSIX path -> text content (written as UTF-8)."""
+
+RECORD_PATH = ".fleet/owned-files.json"
+MAX_ATTEMPTS = 5
+"""Pushes tried before giving up on a branch that keeps moving under us."""
+
+_TIMEOUT_SECONDS = 600
+_FILE_MODE = "100644"
+_SUBMODULE_MODE = "160000"
+_TOKEN_ENV = "FLEET_GITWRITER_TOKEN"
+_DEFAULT_TOKEN_USER = "x-access-token"
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+_MOVED_CLIENT_SIDE = ("fetch first", "non-fast-forward")
+_MOVED_SERVER_SIDE = ("cannot lock ref", "incorrect old value")
+_REPOSITORY_ENV = (
+    "GIT_WORK_TREE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+)
+
+
+@dataclass(frozen=True)
+class BranchTarget:
+    """Where to write, as whom, and how to authenticate."""
+
+    url: str
+    branch: str
+    owner: str
+    base_branch: str | None = "main"
+    token: str | None = None
+    author_name: str = "fleet"
+    author_email: str = "fleet@localhost"
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Owned paths an apply adds, changes and removes (each sorted)."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        """True when the branch already holds exactly the rendered files."""
+        return not (self.added or self.changed or self.removed)
+
+
+class GitWriterError(Exception):
+    """A failure the user can fix; the message is safe to show (no credentials)."""
+
+
+class OwnershipConflict(GitWriterError):
+    """Someone else changed or removed owned files; writing would discard their change."""
+
+    def __init__(self, message: str, paths: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.paths = paths
+
+
+class InvalidPathError(GitWriterError, ValueError):
+    """A rendered path could escape the repository or clash with git or the record."""
+
+
+def strip_credentials(url: str) -> str:
+    """The URL without its userinfo, fit for ids, state and messages."""
+    return _USERINFO.sub(r"\g<scheme>", url)
+
+
+def plan(target: BranchTarget, files: FileTree) -> ChangeSet:
+    """What `apply` would do against the remote's current tip, without writing anything."""
+    _check_paths(target, files)
+    with _session(target) as git:
+        return _prepare(git, git.load(from_base=True), files, remove=False)[0]
+
+
+def apply(target: BranchTarget, files: FileTree, message: str) -> tuple[str | None, ChangeSet]:
+    """Make the owned files of the branch exactly `files` in one commit (None: nothing changed)."""
+    _check_paths(target, files)
+    return _write(target, files, message, remove=False)
+
+
+def remove_all(target: BranchTarget, message: str) -> str | None:
+    """Remove every owned file and the record in one commit; the branch itself stays."""
+    return _write(target, {}, message, remove=True)[0]
+
+
+def drift(target: BranchTarget) -> tuple[str, ...]:
+    """Owned files that were hand-edited or deleted since the writer last committed them."""
+    recorded, current = _inspect(target)
+    return tuple(sorted(path for path, sha in recorded.items() if current.get(path) != sha))
+
+
+def current_hashes(target: BranchTarget) -> dict[str, str]:
+    """SHA-256 of each owned file as it is on the branch now (deleted ones are absent)."""
+    return _inspect(target)[1]
+
+
+def content_hash(content: str) -> str:
+    """The hash the ownership record keeps for a file's text."""
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Record:
+    owner: str
+    files: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The commit a new one builds on; `exists` is False when it is the base branch's tip."""
+
+    parent: str | None
+    exists: bool
+    entries: Mapping[str, tuple[str, str]]
+    record: _Record | None
+
+
+class _Git:
+    """A private bare repository in a temporary folder that talks to one remote."""
+
+    def __init__(self, target: BranchTarget, root: Path) -> None:
+        self.target = target
+        self.root = root
+        self.where = _where(target)
+        self._env = self._environment()
+
+    def _environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV}
+        env.update(
+            GIT_DIR=str(self.root / "repo.git"),
+            GIT_INDEX_FILE=str(self.root / "index"),
+            GIT_TERMINAL_PROMPT="0",
+            LC_ALL="C",
+            GIT_AUTHOR_NAME=self.target.author_name,
+            GIT_AUTHOR_EMAIL=self.target.author_email,
+            GIT_COMMITTER_NAME=self.target.author_name,
+            GIT_COMMITTER_EMAIL=self.target.author_email,
+        )
+        if self.target.token:
+            # The helper reads the token from our environment, so it never appears in argv;
+            # the empty helper first drops any user helper that might answer with stale creds.
+            user = (
+                ""
+                if _USERINFO.search(self.target.url)
+                else f"echo username={_DEFAULT_TOKEN_USER}; "
+            )
+            helper = (
+                f'!f() {{ test "$1" = get || exit 0; {user}echo "password=${_TOKEN_ENV}"; }}; f'
+            )
+            count = int(env.get("GIT_CONFIG_COUNT") or 0)
+            env[_TOKEN_ENV] = self.target.token
+            env[f"GIT_CONFIG_KEY_{count}"] = "credential.helper"
+            env[f"GIT_CONFIG_VALUE_{count}"] = ""
+            env[f"GIT_CONFIG_KEY_{count + 1}"] = "credential.helper"
+            env[f"GIT_CONFIG_VALUE_{count + 1}"] = helper
+            env["GIT_CONFIG_COUNT"] = str(count + 2)
+        return env
+
+    def redact(self, text: str) -> str:
+        """Text with the token and any URL userinfo replaced by ***."""
+        if self.target.token:
+            for secret in (self.target.token, quote(self.target.token, safe="")):
+                text = text.replace(secret, "***")
+        return _USERINFO.sub(r"\g<scheme>***@", text)
+
+    def run(
+        self, *args: str, stdin: bytes = b"", check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run git; a failure becomes a GitWriterError instead of a subprocess traceback."""
+        try:
+            proc = subprocess.run(
+                ["git", *args],
+                input=stdin,
+                capture_output=True,
+                env=self._env,
+                cwd=self.root,
+                timeout=_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise GitWriterError("git is not installed or not on PATH; install git") from None
+        except subprocess.TimeoutExpired:
+            raise GitWriterError(
+                f"git {args[0]} for {self.where} took over {_TIMEOUT_SECONDS}s; "
+                "check that the remote is reachable and try again"
+            ) from None
+        if check and proc.returncode != 0:
+            raise self.error(f"git {args[0]} failed", proc)
+        return proc
+
+    def error(self, summary: str, proc: subprocess.CompletedProcess[bytes]) -> GitWriterError:
+        """A redacted error carrying git's own explanation."""
+        detail = proc.stderr.decode(errors="replace").strip()
+        return GitWriterError(self.redact(f"{summary} for {self.where}: {detail}"))
+
+    def start(self) -> None:
+        """Create the private repository and reject targets git would misread."""
+        if self.target.url.startswith("-"):
+            raise GitWriterError(f"invalid git URL for {self.where}")
+        self.run("init", "--quiet", "--bare", str(self.root / "repo.git"))
+        for branch in (self.target.branch, self.target.base_branch):
+            if (
+                branch is not None
+                and self.run("check-ref-format", f"refs/heads/{branch}", check=False).returncode
+            ):
+                raise GitWriterError(f"{branch!r} is not a valid branch name ({self.where})")
+
+    def load(self, *, from_base: bool) -> _Snapshot:
+        """Fetch the branch tip; for a missing branch, the base's tip if `from_base`."""
+        target = self.target
+        tips = self.remote_tips()
+        if target.branch in tips:
+            parent: str | None = self.fetch(target.branch)
+        elif not from_base or target.base_branch in (None, target.branch):
+            parent = None
+        elif target.base_branch in tips:
+            parent = self.fetch(target.base_branch)
+        else:
+            raise GitWriterError(
+                f"cannot create {self.where}: its base branch {target.base_branch!r} does not "
+                "exist; push the base branch first, or start from an empty history "
+                "(base_branch None)"
+            )
+        entries = self.entries(parent) if parent else {}
+        exists = target.branch in tips
+        record = self.record(entries) if exists and RECORD_PATH in entries else None
+        return _Snapshot(parent, exists, entries, record)
+
+    def remote_tips(self) -> dict[str, str]:
+        """Tips of the target branch and its base on the remote (absent ones are missing)."""
+        names = {b for b in (self.target.branch, self.target.base_branch) if b is not None}
+        refs = [f"refs/heads/{name}" for name in sorted(names)]
+        proc = self.run("ls-remote", "--", self.target.url, *refs, check=False)
+        if proc.returncode != 0:
+            raise self._unreachable(proc)
+        tips: dict[str, str] = {}
+        for line in proc.stdout.decode().splitlines():
+            oid, ref = line.split("\t", 1)
+            if ref in refs:
+                tips[ref.removeprefix("refs/heads/")] = oid
+        return tips
+
+    def _unreachable(self, proc: subprocess.CompletedProcess[bytes]) -> GitWriterError:
+        err = self.error("cannot reach the git remote", proc)
+        return GitWriterError(
+            f"{err}\nCheck that the URL is right, that the remote is reachable and that the "
+            "credentials (token or ssh key) may read and write it."
+        )
+
+    def fetch(self, branch: str) -> str:
+        """Fetch only the tip commit of a branch: the tree is all the writer needs."""
+        refspec = f"+refs/heads/{branch}:refs/fleet/tip"
+        proc = self.run(
+            "fetch",
+            "--quiet",
+            "--depth=1",
+            "--no-tags",
+            "--",
+            self.target.url,
+            refspec,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise self._unreachable(proc)
+        return self.run("rev-parse", "refs/fleet/tip").stdout.decode().strip()
+
+    def entries(self, commit: str) -> dict[str, tuple[str, str]]:
+        """Every file of a commit's tree: path -> (mode, object id)."""
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout.decode()
+        entries: dict[str, tuple[str, str]] = {}
+        for item in filter(None, out.split("\0")):
+            meta, path = item.split("\t", 1)
+            mode, _kind, oid = meta.split(" ")
+            entries[path] = (mode, oid)
+        return entries
+
+    def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """Contents of many blobs in one git call."""
+        if not oids:
+            return {}
+        out = self.run("cat-file", "--batch", stdin="".join(f"{o}\n" for o in oids).encode()).stdout
+        blobs: dict[str, bytes] = {}
+        pos = 0
+        while pos < len(out):
+            header_end = out.index(b"\n", pos)
+            oid, _kind, size = out[pos:header_end].decode().split(" ")
+            start = header_end + 1
+            blobs[oid] = out[start : start + int(size)]
+            pos = start + int(size) + 1
+        return blobs
+
+    def record(self, entries: Mapping[str, tuple[str, str]]) -> _Record:
+        """Parse the ownership record; a damaged one stops the writer rather than guess."""
+        oid = entries[RECORD_PATH][1]
+        raw = self.read_blobs([oid])[oid]
+        corrupt = GitWriterError(
+            f"{RECORD_PATH} on {self.where} is not a valid ownership record; restore it from "
+            "the branch history"
+        )
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise corrupt from None
+        owner = data.get("owner") if isinstance(data, dict) else None
+        files = data.get("files") if isinstance(data, dict) else None
+        if not isinstance(owner, str) or not isinstance(files, dict):
+            raise corrupt
+        if not all(isinstance(v, str) and _valid_path(k) for k, v in files.items()):
+            raise corrupt
+        return _Record(owner, files)
+
+    def hashes(self, snap: _Snapshot, paths: Mapping[str, str]) -> dict[str, str]:
+        """SHA-256 of those paths that are files in the snapshot (a submodule hashes to "")."""
+        present = {p: snap.entries[p] for p in paths if p in snap.entries}
+        blobs = self.read_blobs(
+            sorted({oid for mode, oid in present.values() if mode != _SUBMODULE_MODE})
+        )
+        return {
+            path: "" if mode == _SUBMODULE_MODE else hashlib.sha256(blobs[oid]).hexdigest()
+            for path, (mode, oid) in present.items()
+        }
+
+    def write_blobs(self, contents: list[bytes]) -> list[str]:
+        """Store contents as blobs, byte for byte (no filters), in one git call."""
+        if not contents:
+            return []
+        folder = self.root / "blobs"
+        folder.mkdir(exist_ok=True)
+        paths = []
+        for i, content in enumerate(contents):
+            path = folder / str(i)
+            path.write_bytes(content)
+            paths.append(str(path))
+        stdin = "".join(f"{p}\n" for p in paths).encode()
+        out = self.run("hash-object", "-w", "--no-filters", "--stdin-paths", stdin=stdin).stdout
+        return out.decode().split()
+
+    def commit(
+        self, parent: str | None, updates: Mapping[str, bytes | None], message: str
+    ) -> str | None:
+        """Commit the parent's tree with `updates` (None removes); None if the tree is unchanged."""
+        (self.root / "index").unlink(missing_ok=True)
+        self.run("read-tree", *([parent] if parent else ["--empty"]))
+        writes = {p: c for p, c in updates.items() if c is not None}
+        oids = dict(zip(writes, self.write_blobs(list(writes.values())), strict=True))
+        lines = [f"0 {'0' * 40}\t{p}\0" for p, c in updates.items() if c is None]
+        lines += [f"{_FILE_MODE} {oid}\t{p}\0" for p, oid in oids.items()]
+        self.run("update-index", "-z", "--index-info", stdin="".join(lines).encode())
+        tree = self.run("write-tree").stdout.decode().strip()
+        if parent and tree == self.run("rev-parse", f"{parent}^{{tree}}").stdout.decode().strip():
+            return None
+        args = ["commit-tree", "--no-gpg-sign", tree, "-F", "-"] + (
+            ["-p", parent] if parent else []
+        )
+        return self.run(*args, stdin=message.encode()).stdout.decode().strip()
+
+    def push(self, commit: str) -> bool:
+        """Plain push; False when the branch moved meanwhile (fetch and retry)."""
+        refspec = f"{commit}:refs/heads/{self.target.branch}"
+        proc = self.run("push", "--porcelain", "--", self.target.url, refspec, check=False)
+        if proc.returncode == 0:
+            return True
+        status = [line for line in proc.stdout.decode().splitlines() if line.startswith("!")]
+        if not status:
+            raise self._unreachable(proc)
+        reason = status[0].split("\t")[-1]
+        stderr = proc.stderr.decode(errors="replace").strip()
+        if "[rejected]" in reason and any(m in reason for m in _MOVED_CLIENT_SIDE):
+            return False
+        if "[remote rejected]" in reason and any(m in reason + stderr for m in _MOVED_SERVER_SIDE):
+            return False
+        raise GitWriterError(
+            self.redact(
+                f"the git remote refused the push to {self.where}: {reason}\n{stderr}\n"
+                "Check the branch protection rules and hooks of the repository, and that the "
+                "credentials may push to this branch."
+            )
+        )
+
+
+@contextmanager
+def _session(target: BranchTarget) -> Iterator[_Git]:
+    """A fresh private repository per operation, so concurrent writers never share state."""
+    with tempfile.TemporaryDirectory(prefix="fleet-git-") as tmp:
+        git = _Git(target, Path(tmp))
+        git.start()
+        yield git
+
+
+def _where(target: BranchTarget) -> str:
+    return f"branch {target.branch!r} of {strip_credentials(target.url)}"
+
+
+def _valid_path(path: str) -> bool:
+    parts = path.split("/")
+    return (
+        path != RECORD_PATH
+        and "\0" not in path
+        and all(part not in ("", ".", "..") and part.lower() != ".git" for part in parts)
+    )
+
+
+def _check_paths(target: BranchTarget, files: FileTree) -> None:
+    bad = sorted(path for path in files if not _valid_path(path))
+    if bad:
+        raise InvalidPathError(
+            f"cannot write {bad} to {_where(target)}: paths must be relative, without '.', '..' "
+            f"or '.git' parts, and not {RECORD_PATH}"
+        )
+
+
+def _record_bytes(owner: str, hashes: Mapping[str, str]) -> bytes:
+    """Deterministic bytes, so an unchanged tree yields an unchanged record and no commit."""
+    return (
+        json.dumps({"owner": owner, "files": dict(hashes)}, indent=2, sort_keys=True) + "\n"
+    ).encode()
+
+
+def _prepare(
+    git: _Git, snap: _Snapshot, files: FileTree, *, remove: bool
+) -> tuple[ChangeSet, dict[str, bytes | None]]:
+    """Check ownership on the snapshot and compute the index updates for the new commit."""
+    owned = _owned(git, snap)
+    current = git.hashes(snap, owned)
+    # Removing everything cannot lose a deletion someone else made, so only edits block it.
+    conflicts = sorted(
+        p for p in owned if (p in current or not remove) and current.get(p) != owned[p]
+    )
+    if conflicts:
+        raise OwnershipConflict(
+            f"{conflicts} on {git.where} were changed or deleted by someone else since fleet "
+            "wrote them; revert those changes on the branch (or move them into the fleet "
+            "configuration) and run the update again",
+            tuple(conflicts),
+        )
+    foreign = sorted(p for p in files if p in snap.entries and p not in owned)
+    if foreign:
+        raise GitWriterError(
+            f"{foreign} already exist on {git.where} but fleet does not own them; move or delete "
+            "them on the branch, or render those files elsewhere"
+        )
+    wanted = {path: content.encode() for path, content in files.items()}
+    new_hashes = {path: content_hash(content) for path, content in files.items()}
+    changes = ChangeSet(
+        added=tuple(sorted(p for p in wanted if p not in owned)),
+        changed=tuple(sorted(p for p in wanted if p in owned and owned[p] != new_hashes[p])),
+        removed=tuple(sorted(p for p in owned if p not in wanted and p in current)),
+    )
+    updates: dict[str, bytes | None] = {p: None for p in changes.removed}
+    updates.update({p: wanted[p] for p in changes.added + changes.changed})
+    if not remove:
+        updates[RECORD_PATH] = _record_bytes(git.target.owner, new_hashes)
+    elif snap.record is not None:
+        updates[RECORD_PATH] = None
+    _check_layout(git, snap, updates)
+    return changes, updates
+
+
+def _owned(git: _Git, snap: _Snapshot) -> Mapping[str, str]:
+    """The record's files, after making sure this writer's stack owns the branch."""
+    if snap.record is None:
+        return {}
+    if snap.record.owner != git.target.owner:
+        raise GitWriterError(
+            f"{git.where} is owned by stack {snap.record.owner!r}, not {git.target.owner!r}: "
+            "two stacks must not write one branch; choose another branch, or delete "
+            f"{RECORD_PATH} there if that stack is gone"
+        )
+    return snap.record.files
+
+
+def _check_layout(git: _Git, snap: _Snapshot, updates: Mapping[str, bytes | None]) -> None:
+    """Refuse a tree where one path would be both a file and a folder."""
+    final = (set(snap.entries) | set(updates)) - {p for p, c in updates.items() if c is None}
+    folders = {str(parent) for path in final for parent in PurePosixPath(path).parents}
+    clashes = sorted(final & folders)
+    if clashes:
+        raise GitWriterError(
+            f"{clashes} on {git.where} would be both a file and a folder; rename the rendered files"
+        )
+
+
+def _write(
+    target: BranchTarget, files: FileTree, message: str, *, remove: bool
+) -> tuple[str | None, ChangeSet]:
+    """Build and push one commit, rebuilding it on the new tip while the branch keeps moving."""
+    with _session(target) as git:
+        for _ in range(MAX_ATTEMPTS):
+            snap = git.load(from_base=not remove)
+            changes, updates = _prepare(git, snap, files, remove=remove)
+            if not snap.exists and changes.empty:
+                return None, changes
+            commit = git.commit(snap.parent, updates, message)
+            if commit is None:
+                return None, changes
+            if git.push(commit):
+                return commit, changes
+    raise GitWriterError(
+        f"{_where(target)} kept moving while fleet pushed; gave up after {MAX_ATTEMPTS} "
+        "attempts: run the update again"
+    )
+
+
+def _inspect(target: BranchTarget) -> tuple[Mapping[str, str], dict[str, str]]:
+    """The record's hashes and the current hashes of the owned files on the branch."""
+    with _session(target) as git:
+        snap = git.load(from_base=False)
+        owned = _owned(git, snap)
+        return owned, git.hashes(snap, owned)

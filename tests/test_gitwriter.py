@@ -1,0 +1,513 @@
+"""The git writer against real git repositories in a temporary folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import gitwriter
+from components.gitwriter import (
+    MAX_ATTEMPTS,
+    RECORD_PATH,
+    BranchTarget,
+    ChangeSet,
+    GitWriterError,
+    InvalidPathError,
+    OwnershipConflict,
+    apply,
+    current_hashes,
+    drift,
+    plan,
+    remove_all,
+    strip_credentials,
+)
+
+OWNER = "fleet/dev"
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    path = tmp_path / "remote.git"
+    git("init", "--quiet", "--bare", str(path))
+    return path
+
+
+def target(remote: Path | str, branch: str = "main", **kwargs: Any) -> BranchTarget:
+    return BranchTarget(url=str(remote), branch=branch, owner=kwargs.pop("owner", OWNER), **kwargs)
+
+
+def push_files(remote: Path, branch: str, files: Mapping[str, str | None], tmp: Path) -> str:
+    """A foreign commit made in a separate clone, as a person or another tool would."""
+    work = Path(tempfile.mkdtemp(dir=tmp))
+    git("init", "--quiet", cwd=work)
+    if git("ls-remote", str(remote), f"refs/heads/{branch}"):
+        git("fetch", "--quiet", str(remote), branch, cwd=work)
+        git("checkout", "--quiet", "FETCH_HEAD", cwd=work)
+    for path, content in files.items():
+        file = work / path
+        if content is None:
+            file.unlink()
+        else:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_bytes(content.encode())
+    git("add", "--all", cwd=work)
+    git("-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-qm", "by hand", cwd=work)
+    git("push", "--quiet", str(remote), f"HEAD:refs/heads/{branch}", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work)
+
+
+def tip(remote: Path, branch: str = "main") -> str:
+    return git("--git-dir", str(remote), "rev-parse", f"refs/heads/{branch}")
+
+
+def count(remote: Path, branch: str = "main") -> int:
+    return int(git("--git-dir", str(remote), "rev-list", "--count", f"refs/heads/{branch}"))
+
+
+def tree(remote: Path, branch: str = "main") -> dict[str, str]:
+    """path -> 'mode oid' on the branch, to compare files byte for byte."""
+    out = git("--git-dir", str(remote), "ls-tree", "-r", f"refs/heads/{branch}")
+    return {
+        line.split("\t")[1]: " ".join(line.split("\t")[0].split()[::2]) for line in out.splitlines()
+    }
+
+
+def show(remote: Path, path: str, branch: str = "main") -> str:
+    return git("--git-dir", str(remote), "show", f"refs/heads/{branch}:{path}")
+
+
+def record(remote: Path, branch: str = "main") -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(show(remote, RECORD_PATH, branch))
+    return data
+
+
+def parents(remote: Path, commit: str) -> list[str]:
+    return git("--git-dir", str(remote), "rev-list", "--parents", "-n1", commit).split()[1:]
+
+
+# --- first commit ---------------------------------------------------------------------------
+
+
+def test_first_apply_creates_the_branch_on_an_empty_remote(remote: Path) -> None:
+    files = {"infra/base/nginx.yaml": "kind: HelmRelease\n", "clusters/a/infra.yaml": "a: 1\n"}
+    commit, changes = apply(target(remote), files, "fleet: render main")
+    assert commit == tip(remote)
+    assert changes == ChangeSet(added=tuple(sorted(files)), changed=(), removed=())
+    assert count(remote) == 1
+    assert set(tree(remote)) == {*files, RECORD_PATH}
+    assert show(remote, "infra/base/nginx.yaml") == "kind: HelmRelease"
+    raw = git("--git-dir", str(remote), "cat-file", "blob", f"main:{RECORD_PATH}")
+    expected = {"owner": OWNER, "files": {p: sha(c) for p, c in files.items()}}
+    assert raw == json.dumps(expected, indent=2, sort_keys=True)
+    log = git("--git-dir", str(remote), "log", "-1", "--format=%an <%ae>|%cn|%s", "main")
+    assert log == "fleet <fleet@localhost>|fleet|fleet: render main"
+
+
+def test_record_bytes_end_with_a_newline(remote: Path) -> None:
+    apply(target(remote), {"a": "1"}, "m")
+    out = subprocess.run(
+        ["git", "--git-dir", str(remote), "cat-file", "blob", f"main:{RECORD_PATH}"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    assert out.endswith(b"}\n")
+
+
+def test_new_branch_starts_from_the_base_branch_tip(remote: Path, tmp_path: Path) -> None:
+    main_tip = push_files(remote, "main", {"README.md": "hello\n"}, tmp_path)
+    commit, _ = apply(target(remote, "dev"), {"tenants/a.yaml": "x\n"}, "m")
+    assert commit is not None
+    assert parents(remote, commit) == [main_tip]
+    assert set(tree(remote, "dev")) == {"README.md", "tenants/a.yaml", RECORD_PATH}
+    assert tip(remote, "main") == main_tip
+
+
+def test_new_branch_without_base_starts_an_empty_history(remote: Path, tmp_path: Path) -> None:
+    push_files(remote, "main", {"README.md": "hello\n"}, tmp_path)
+    commit, _ = apply(target(remote, "dev", base_branch=None), {"a.yaml": "x\n"}, "m")
+    assert commit is not None
+    assert parents(remote, commit) == []
+    assert set(tree(remote, "dev")) == {"a.yaml", RECORD_PATH}
+
+
+def test_base_record_of_another_owner_is_replaced_on_a_new_branch(remote: Path) -> None:
+    apply(target(remote, "main", owner="fleet/main"), {"infra/x.yaml": "x\n"}, "m")
+    apply(target(remote, "dev"), {"tenants/a.yaml": "a\n"}, "m")
+    assert record(remote, "dev") == {"owner": OWNER, "files": {"tenants/a.yaml": sha("a\n")}}
+    assert show(remote, "infra/x.yaml", "dev") == "x"
+
+
+def test_missing_base_branch_is_an_error(remote: Path) -> None:
+    with pytest.raises(GitWriterError, match="base branch 'main' does not exist") as caught:
+        apply(target(remote, "dev"), {"a": "1"}, "m")
+    assert "base_branch None" in str(caught.value)
+    assert git("--git-dir", str(remote), "for-each-ref") == ""
+
+
+def test_nothing_to_write_on_a_missing_branch_creates_nothing(remote: Path) -> None:
+    assert apply(target(remote), {}, "m") == (None, ChangeSet((), (), ()))
+    assert git("--git-dir", str(remote), "for-each-ref") == ""
+
+
+# --- updates -------------------------------------------------------------------------------
+
+
+def test_update_changes_and_adds_files_in_one_commit(remote: Path) -> None:
+    apply(target(remote), {"a": "1\n", "b": "2\n"}, "first")
+    commit, changes = apply(target(remote), {"a": "1\n", "b": "22\n", "c": "3\n"}, "second")
+    assert changes == ChangeSet(added=("c",), changed=("b",), removed=())
+    assert commit == tip(remote)
+    assert count(remote) == 2
+    assert show(remote, "b") == "22"
+    assert record(remote)["files"] == {"a": sha("1\n"), "b": sha("22\n"), "c": sha("3\n")}
+
+
+def test_file_no_longer_rendered_is_removed(remote: Path) -> None:
+    apply(target(remote), {"a": "1\n", "dir/b": "2\n"}, "first")
+    _, changes = apply(target(remote), {"a": "1\n"}, "second")
+    assert changes.removed == ("dir/b",)
+    assert set(tree(remote)) == {"a", RECORD_PATH}
+    assert record(remote)["files"] == {"a": sha("1\n")}
+
+
+def test_foreign_files_are_kept_byte_for_byte(remote: Path, tmp_path: Path) -> None:
+    foreign = {"notes/crlf.txt": "one\r\ntwo", "infra/base/hand.yaml": "  spaced: true  \n\n"}
+    push_files(remote, "main", foreign, tmp_path)
+    before = tree(remote)
+    apply(target(remote), {"infra/base/ours.yaml": "v1\n", "other.yaml": "o\n"}, "first")
+    apply(target(remote), {"infra/base/ours.yaml": "v2\n"}, "second")
+    after = tree(remote)
+    assert {p: after[p] for p in before} == before
+    assert set(after) == {*foreign, "infra/base/ours.yaml", RECORD_PATH}
+
+
+def test_no_change_makes_no_commit(remote: Path) -> None:
+    files = {"a": "1\n", "b/c": "2\n"}
+    apply(target(remote), files, "first")
+    before = tip(remote)
+    assert apply(target(remote), dict(reversed(files.items())), "again") == (
+        None,
+        ChangeSet((), (), ()),
+    )
+    assert tip(remote) == before
+
+
+def test_plan_reports_changes_without_writing(remote: Path) -> None:
+    apply(target(remote), {"a": "1\n", "b": "2\n"}, "first")
+    before = tip(remote)
+    changes = plan(target(remote), {"a": "11\n", "c": "3\n"})
+    assert changes == ChangeSet(added=("c",), changed=("a",), removed=("b",))
+    assert not changes.empty
+    assert tip(remote) == before
+
+
+def test_each_apply_is_exactly_one_commit(remote: Path) -> None:
+    many = {f"apps/app{i}/deploy.yaml": f"replicas: {i}\n" for i in range(40)}
+    apply(target(remote), many, "first")
+    assert count(remote) == 1
+    apply(target(remote), {p: c + "# v2\n" for p, c in list(many.items())[:30]}, "second")
+    assert count(remote) == 2
+    assert len(tree(remote)) == 31
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+
+def test_concurrent_push_is_retried_on_the_new_tip(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(target(remote), {"ours.yaml": "v1\n"}, "first")
+    original = gitwriter._Git.push
+    pushed: list[str] = []
+    foreign: list[str] = []
+
+    def racing_push(self: gitwriter._Git, commit: str) -> bool:
+        pushed.append(commit)
+        if len(pushed) == 1:
+            foreign.append(push_files(remote, "main", {"theirs.yaml": "t\n"}, tmp_path))
+        return original(self, commit)
+
+    monkeypatch.setattr(gitwriter._Git, "push", racing_push)
+    commit, _ = apply(target(remote), {"ours.yaml": "v2\n"}, "second")
+    assert len(pushed) == 2
+    assert commit == pushed[1] == tip(remote)
+    assert parents(remote, commit) == foreign
+    assert show(remote, "theirs.yaml") == "t"
+    assert show(remote, "ours.yaml") == "v2"
+    assert count(remote) == 3
+
+
+def test_race_inside_the_remote_is_retried(remote: Path, tmp_path: Path) -> None:
+    apply(target(remote), {"ours.yaml": "v1\n"}, "first")
+    git("--git-dir", str(remote), "update-ref", "refs/heads/side", "refs/heads/main")
+    theirs = push_files(remote, "side", {"theirs.yaml": "t\n"}, tmp_path)
+    hook = remote / "hooks" / "pre-receive"
+    # On the first push only, someone else's commit lands while the remote holds ours (git
+    # forbids ref updates from a hook's quarantine, so the hook steps out of it).
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"[ -e {tmp_path}/raced ] && exit 0\n"
+        f"touch {tmp_path}/raced\n"
+        f"env -u GIT_QUARANTINE_PATH git update-ref refs/heads/main {theirs}\n"
+    )
+    hook.chmod(0o755)
+    commit, _ = apply(target(remote), {"ours.yaml": "v2\n"}, "second")
+    assert (tmp_path / "raced").exists()
+    assert commit is not None
+    assert parents(remote, commit) == [theirs]
+    assert show(remote, "theirs.yaml") == "t"
+    assert show(remote, "ours.yaml") == "v2"
+
+
+def test_gives_up_when_the_branch_keeps_moving(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(target(remote), {"ours.yaml": "v1\n"}, "first")
+    original = gitwriter._Git.push
+    attempts: list[str] = []
+
+    def always_racing(self: gitwriter._Git, commit: str) -> bool:
+        attempts.append(commit)
+        push_files(remote, "main", {f"theirs{len(attempts)}": "t\n"}, tmp_path)
+        return original(self, commit)
+
+    monkeypatch.setattr(gitwriter._Git, "push", always_racing)
+    with pytest.raises(GitWriterError, match=f"gave up after {MAX_ATTEMPTS} attempts"):
+        apply(target(remote), {"ours.yaml": "v2\n"}, "second")
+    assert len(attempts) == MAX_ATTEMPTS
+    assert show(remote, "ours.yaml") == "v1"
+
+
+def test_race_that_hand_edits_an_owned_file_stops_the_retry(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(target(remote), {"ours.yaml": "v1\n"}, "first")
+    original = gitwriter._Git.push
+
+    def racing_push(self: gitwriter._Git, commit: str) -> bool:
+        push_files(remote, "main", {"ours.yaml": "edited\n"}, tmp_path)
+        return original(self, commit)
+
+    monkeypatch.setattr(gitwriter._Git, "push", racing_push)
+    with pytest.raises(OwnershipConflict):
+        apply(target(remote), {"ours.yaml": "v2\n"}, "second")
+    assert show(remote, "ours.yaml") == "edited"
+
+
+# --- ownership -----------------------------------------------------------------------------
+
+
+def test_hand_edit_of_an_owned_file_is_a_conflict(remote: Path, tmp_path: Path) -> None:
+    apply(target(remote), {"a": "1\n", "b": "2\n"}, "first")
+    edited = push_files(remote, "main", {"a": "hand edit\n"}, tmp_path)
+    with pytest.raises(OwnershipConflict) as caught:
+        apply(target(remote), {"a": "1\n", "b": "3\n"}, "second")
+    assert caught.value.paths == ("a",)
+    assert "'a'" in str(caught.value) and "'main'" in str(caught.value)
+    assert tip(remote) == edited
+    assert show(remote, "a") == "hand edit"
+
+
+def test_owned_file_deleted_by_someone_else_is_a_conflict(remote: Path, tmp_path: Path) -> None:
+    apply(target(remote), {"a": "1\n", "b": "2\n"}, "first")
+    deleted = push_files(remote, "main", {"b": None}, tmp_path)
+    with pytest.raises(OwnershipConflict) as caught:
+        apply(target(remote), {"a": "1\n", "b": "2\n"}, "second")
+    assert caught.value.paths == ("b",)
+    assert tip(remote) == deleted
+
+
+def test_refuses_to_overwrite_a_foreign_file(remote: Path, tmp_path: Path) -> None:
+    apply(target(remote), {"a": "1\n"}, "first")
+    theirs = push_files(remote, "main", {"theirs.yaml": "t\n"}, tmp_path)
+    with pytest.raises(GitWriterError, match=r"theirs\.yaml") as caught:
+        apply(target(remote), {"a": "1\n", "theirs.yaml": "ours\n"}, "second")
+    assert not isinstance(caught.value, OwnershipConflict)
+    assert "does not own" in str(caught.value)
+    assert tip(remote) == theirs
+
+
+def test_refuses_a_file_where_a_folder_is(remote: Path, tmp_path: Path) -> None:
+    push_files(remote, "main", {"infra/x.yaml": "x\n"}, tmp_path)
+    before = tip(remote)
+    with pytest.raises(GitWriterError, match="both a file and a folder"):
+        apply(target(remote), {"infra": "oops\n"}, "m")
+    assert tip(remote) == before
+
+
+def test_branch_of_another_stack_is_refused(remote: Path) -> None:
+    apply(target(remote, owner="fleet/qa"), {"a": "1\n"}, "first")
+    before = tip(remote)
+    with pytest.raises(GitWriterError, match="owned by stack 'fleet/qa'"):
+        apply(target(remote), {"a": "1\n"}, "second")
+    assert tip(remote) == before
+
+
+def test_corrupt_record_is_refused(remote: Path, tmp_path: Path) -> None:
+    apply(target(remote), {"a": "1\n"}, "first")
+    push_files(remote, "main", {RECORD_PATH: "{not json"}, tmp_path)
+    with pytest.raises(GitWriterError, match="not a valid ownership record"):
+        apply(target(remote), {"a": "2\n"}, "second")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/passwd",
+        "../x",
+        "a/../b",
+        "./a",
+        ".git/config",
+        "sub/.GIT/x",
+        "a//b",
+        "a/",
+        "",
+        RECORD_PATH,
+    ],
+)
+def test_unsafe_paths_are_rejected(remote: Path, path: str) -> None:
+    with pytest.raises(InvalidPathError) as caught:
+        apply(target(remote), {path: "x", "fine.yaml": "y"}, "m")
+    assert isinstance(caught.value, ValueError)
+    assert repr(path) in str(caught.value)
+    assert git("--git-dir", str(remote), "for-each-ref") == ""
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_unreachable_remote_names_url_and_branch(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.git"
+    with pytest.raises(GitWriterError) as caught:
+        apply(target(missing, "dev"), {"a": "1"}, "m")
+    message = str(caught.value)
+    assert f"branch 'dev' of {missing}" in message
+    assert "cannot reach the git remote" in message
+    assert "Check that the URL is right" in message
+
+
+def test_push_refused_by_a_hook_reports_its_reason(remote: Path) -> None:
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'policy: fleet may not push here' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(GitWriterError) as caught:
+        apply(target(remote), {"a": "1"}, "m")
+    assert "policy: fleet may not push here" in str(caught.value)
+    assert "pre-receive hook declined" in str(caught.value)
+    assert git("--git-dir", str(remote), "for-each-ref") == ""
+
+
+def test_credentials_in_the_url_never_reach_the_message() -> None:
+    url = "https://x-access-token:SECRET123@127.0.0.1:9/repo.git"
+    with pytest.raises(GitWriterError) as caught:
+        apply(BranchTarget(url=url, branch="dev", owner=OWNER), {"a": "1"}, "m")
+    assert "SECRET123" not in str(caught.value)
+    assert "https://127.0.0.1:9/repo.git" in str(caught.value)
+
+
+def test_token_never_reaches_the_message(tmp_path: Path) -> None:
+    missing = tmp_path / "tok-SECRET456" / "repo.git"
+    with pytest.raises(GitWriterError) as caught:
+        apply(target(missing, token="tok-SECRET456"), {"a": "1"}, "m")
+    assert "SECRET456" not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_token_reaches_git_through_the_environment_only(
+    remote: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv: list[str] = []
+    original = subprocess.run
+
+    def recording_run(args: list[str], **kwargs: Any) -> Any:
+        argv.extend(args)
+        return original(args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+    commit, _ = apply(target(remote, token="TOKEN789"), {"a": "1"}, "m")
+    assert commit is not None
+    assert "push" in argv
+    assert not any("TOKEN789" in arg for arg in argv)
+
+
+def test_token_is_what_the_credential_helper_answers(tmp_path: Path) -> None:
+    session = gitwriter._Git(target("https://git.example/org/repo.git", token="TOKEN789"), tmp_path)
+    session.start()
+    proc = session.run("credential", "fill", stdin=b"protocol=https\nhost=git.example\n\n")
+    answer = proc.stdout.decode().splitlines()
+    assert "username=x-access-token" in answer
+    assert "password=TOKEN789" in answer
+
+
+def test_strip_credentials() -> None:
+    assert strip_credentials("https://u:p@h.example/o/r.git") == "https://h.example/o/r.git"
+    assert strip_credentials("git@h.example:o/r.git") == "git@h.example:o/r.git"
+    assert strip_credentials("/srv/git/r.git") == "/srv/git/r.git"
+
+
+# --- drift and removal ---------------------------------------------------------------------
+
+
+def test_drift_lists_hand_edited_and_deleted_files(remote: Path, tmp_path: Path) -> None:
+    apply(target(remote), {"a": "1\n", "b": "2\n", "c": "3\n"}, "first")
+    assert drift(target(remote)) == ()
+    push_files(remote, "main", {"a": "edited\n", "b": None, "unowned": "u\n"}, tmp_path)
+    assert drift(target(remote)) == ("a", "b")
+    assert current_hashes(target(remote)) == {"a": sha("edited\n"), "c": sha("3\n")}
+
+
+def test_drift_of_a_missing_branch_is_empty(remote: Path) -> None:
+    assert drift(target(remote, "dev")) == ()
+
+
+def test_remove_all_keeps_foreign_files_and_the_branch(remote: Path, tmp_path: Path) -> None:
+    push_files(remote, "main", {"README.md": "hi\r\n"}, tmp_path)
+    before = tree(remote)
+    apply(target(remote), {"a": "1\n", "b/c": "2\n"}, "first")
+    commits = count(remote)
+    commit = remove_all(target(remote), "fleet: remove")
+    assert commit == tip(remote)
+    assert count(remote) == commits + 1
+    assert tree(remote) == before
+    assert remove_all(target(remote), "fleet: remove") is None
+    assert tip(remote) == commit
+
+
+def test_remove_all_tolerates_deleted_files_but_not_edits(remote: Path, tmp_path: Path) -> None:
+    apply(target(remote), {"a": "1\n", "b": "2\n", "c": "3\n"}, "first")
+    push_files(remote, "main", {"a": None}, tmp_path)
+    edited = push_files(remote, "main", {"b": "edited\n"}, tmp_path)
+    with pytest.raises(OwnershipConflict) as caught:
+        remove_all(target(remote), "fleet: remove")
+    assert caught.value.paths == ("b",)
+    assert tip(remote) == edited
+    push_files(remote, "main", {"b": "2\n"}, tmp_path)
+    assert remove_all(target(remote), "fleet: remove") is not None
+    assert set(tree(remote)) == set()
+
+
+def test_remove_all_of_a_missing_branch_does_nothing(remote: Path) -> None:
+    assert remove_all(target(remote, "dev"), "m") is None
+    assert git("--git-dir", str(remote), "for-each-ref") == ""
+
+
+def test_works_with_file_urls(remote: Path) -> None:
+    commit, _ = apply(target(f"file://{remote}"), {"a": "1\n"}, "m")
+    assert commit == tip(remote)
