@@ -330,6 +330,18 @@ def check_main_stack(config: MainStackConfig) -> list[Problem]:
     problems = Problems()
     repository = config.repository
     check_git_url(problems, ("repository", "url"), repository.url)
+    if is_flux_git_url(repository.url) and not repository.url.startswith(("https://", "http://")):
+        if "github.com" not in repository.url:
+            problems.add(
+                ("repository", "url"),
+                "SSH access is given to Flux by a GitHub deploy key; for another host use "
+                "https:// with tokenSecret",
+            )
+        elif not repository.deploy_key:
+            problems.add(
+                ("repository", "deployKey"),
+                "Flux reads an SSH repository with a deploy key; use https:// to do without",
+            )
     if repository.push_url is not None:
         check_git_url(problems, ("repository", "pushUrl"), repository.push_url, local=True)
     managers = {c.name: c for c in config.clusters if c.role == "management"}

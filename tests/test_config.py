@@ -417,6 +417,18 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:repository.url: 'github.com/kaizentm/multicluster-gitops' is not a git URL",
     ),
     (
+        "ssh-repository-off-github",
+        "main",
+        lambda raw: raw["repository"].update(url="ssh://git@gitlab.com/org/fleet.git"),
+        "fleet:repository.url: SSH access is given to Flux by a GitHub deploy key",
+    ),
+    (
+        "ssh-repository-without-deploy-key",
+        "main",
+        lambda raw: raw["repository"].update(url="git@github.com:org/fleet.git", deployKey=False),
+        "fleet:repository.deployKey: Flux reads an SSH repository with a deploy key",
+    ),
+    (
         "push-url",
         "main",
         lambda raw: raw["repository"].update(pushUrl="ftp://host/repo"),
