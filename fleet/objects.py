@@ -1,0 +1,229 @@
+"""Kubernetes and Flux objects as plain dicts, with the CRDs' own camelCase keys.
+
+The same dicts are committed to git and applied by Pulumi, so there is one definition of each
+object. Only GA Flux APIs are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fleet import names
+
+K8sObject = dict[str, Any]
+
+SOURCE_API = "source.toolkit.fluxcd.io/v1"
+KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
+HELM_API = "helm.toolkit.fluxcd.io/v2"
+FLUX_INSTANCE_API = "fluxcd.controlplane.io/v1"
+
+KUBECONFIG_KEY = "value"
+"""The key of a kubeconfig Secret that Flux reads first."""
+
+PLATFORM_ACCOUNT = "flux-platform"
+"""The service account the platform's own Kustomizations impersonate under lockdown."""
+DEPLOYER_ACCOUNT = "flux-deployer"
+"""The service account an infra component's HelmRelease impersonates in its namespace."""
+
+
+def _metadata(
+    name: str, namespace: str | None = None, labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    if labels:
+        metadata["labels"] = dict(labels)
+    return metadata
+
+
+def namespace(name: str, labels: Mapping[str, str] | None = None) -> K8sObject:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(name, labels=labels)}
+
+
+def tenant_labels(tenant: str) -> dict[str, str]:
+    return {names.TENANT_LABEL: tenant}
+
+
+def service_account(
+    name: str, namespace: str, labels: Mapping[str, str] | None = None
+) -> K8sObject:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(name, namespace, labels),
+    }
+
+
+def admin_role_binding(
+    name: str, namespace: str, account: str, labels: Mapping[str, str] | None = None
+) -> K8sObject:
+    """Full rights inside one namespace only: cluster-admin bound by a RoleBinding."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _metadata(name, namespace, labels),
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "cluster-admin",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    }
+
+
+def platform_cluster_role_binding(namespace: str) -> K8sObject:
+    """The platform's Kustomizations create namespaces and RBAC, so they need cluster-admin."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": _metadata(f"{PLATFORM_ACCOUNT}-{namespace}"),
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "cluster-admin",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": PLATFORM_ACCOUNT, "namespace": namespace}],
+    }
+
+
+def git_repository(
+    name: str,
+    namespace: str,
+    url: str,
+    branch: str,
+    interval: str,
+    secret: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> K8sObject:
+    spec: dict[str, Any] = {"interval": interval, "url": url, "ref": {"branch": branch}}
+    if secret is not None:
+        spec["secretRef"] = {"name": secret}
+    return {
+        "apiVersion": SOURCE_API,
+        "kind": "GitRepository",
+        "metadata": _metadata(name, namespace, labels),
+        "spec": spec,
+    }
+
+
+def kustomization(
+    name: str,
+    namespace: str,
+    path: str,
+    source: str,
+    interval: str,
+    *,
+    service_account: str,
+    prune: bool = True,
+    target_namespace: str | None = None,
+    kubeconfig_secret: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> K8sObject:
+    """A Flux Kustomization reading `path` of the GitRepository `source` in its own namespace."""
+    spec: dict[str, Any] = {
+        "interval": interval,
+        "path": path,
+        "prune": prune,
+        "sourceRef": {"kind": "GitRepository", "name": source},
+        "serviceAccountName": service_account,
+    }
+    if target_namespace is not None:
+        spec["targetNamespace"] = target_namespace
+    if kubeconfig_secret is not None:
+        spec["kubeConfig"] = {"secretRef": {"name": kubeconfig_secret, "key": KUBECONFIG_KEY}}
+    return {
+        "apiVersion": KUSTOMIZE_API,
+        "kind": "Kustomization",
+        "metadata": _metadata(name, namespace, labels),
+        "spec": spec,
+    }
+
+
+def helm_repository(name: str, namespace: str, url: str, interval: str) -> K8sObject:
+    spec: dict[str, Any] = {"interval": interval, "url": url}
+    if url.startswith("oci://"):
+        spec["type"] = "oci"
+    return {
+        "apiVersion": SOURCE_API,
+        "kind": "HelmRepository",
+        "metadata": _metadata(name, namespace),
+        "spec": spec,
+    }
+
+
+def helm_release(
+    name: str,
+    namespace: str,
+    chart: str,
+    version: str,
+    source: str,
+    interval: str,
+    values: Mapping[str, Any],
+    *,
+    service_account: str | None = None,
+    target_namespace: str | None = None,
+    kubeconfig_secret: str | None = None,
+) -> K8sObject:
+    """A HelmRelease whose chart comes from the HelmRepository `source` in its own namespace.
+
+    With `kubeconfig_secret` it installs on a remote cluster into `target_namespace` there.
+    """
+    spec: dict[str, Any] = {
+        "interval": interval,
+        "chart": {
+            "spec": {
+                "chart": chart,
+                "version": version,
+                "sourceRef": {"kind": "HelmRepository", "name": source},
+            }
+        },
+        "values": dict(values),
+    }
+    if service_account is not None:
+        spec["serviceAccountName"] = service_account
+    if target_namespace is not None:
+        spec["targetNamespace"] = target_namespace
+        spec["storageNamespace"] = target_namespace
+        spec["install"] = {"createNamespace": True}
+    if kubeconfig_secret is not None:
+        spec["kubeConfig"] = {"secretRef": {"name": kubeconfig_secret, "key": KUBECONFIG_KEY}}
+    return {
+        "apiVersion": HELM_API,
+        "kind": "HelmRelease",
+        "metadata": _metadata(name, namespace),
+        "spec": spec,
+    }
+
+
+def flux_instance(
+    version: str,
+    registry: str,
+    components: Sequence[str],
+    *,
+    multitenant: bool,
+    cluster_type: str,
+) -> K8sObject:
+    """The Flux Operator's FluxInstance: Flux itself, pinned to one version."""
+    return {
+        "apiVersion": FLUX_INSTANCE_API,
+        "kind": "FluxInstance",
+        "metadata": _metadata("flux", names.FLUX_NAMESPACE),
+        "spec": {
+            "distribution": {"version": version, "registry": registry},
+            "components": list(components),
+            "cluster": {
+                "type": cluster_type,
+                "multitenant": multitenant,
+                "networkPolicy": True,
+                "domain": "cluster.local",
+            },
+        },
+    }
+
+
+def object_id(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(kind, namespace, name): what makes an object the same object on a cluster."""
+    metadata = obj.get("metadata", {})
+    return (str(obj.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name")))
