@@ -27,5 +27,9 @@ test: lint
 render: install
 	@for stack in $(STACKS); do $(BIN)/fleet check $$stack || exit $$?; done
 
+# The picture of the sample fleet that the README shows.
+docs/sample-fleet.svg: install Pulumi.main.yaml Pulumi.dev.yaml Pulumi.qa.yaml
+	$(BIN)/fleet graph main --out $@
+
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

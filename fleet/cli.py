@@ -7,9 +7,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fleet import graph
 from fleet.errors import ConfigError
 from fleet.model import Environment, Fleet
-from fleet.stackfile import load_stack, stack_file
+from fleet.stackfile import environments_of, load_stack, stack_file
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -45,6 +46,31 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _picture_path(value: str) -> Path:
+    path = Path(value)
+    if path.suffix.lower() not in (".svg", ".png"):
+        raise argparse.ArgumentTypeError(f"{value}: the picture is written as .svg or .png")
+    return path
+
+
+def _graph(args: argparse.Namespace) -> int:
+    path = stack_file(args.stack, args.project)
+    try:
+        model = load_stack(path)
+        if isinstance(model, Fleet):
+            fleet, environments = model, environments_of(path)
+        else:
+            fleet, environments = model.fleet, [model]
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    title = f"fleet: stack {model.stack}"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    graph.draw(graph.layout(fleet, environments, title), args.out)
+    print(f"wrote {args.out}")
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="fleet",
@@ -64,6 +90,20 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("stack", help="a stack name (reads Pulumi.STACK.yaml) or a settings file")
     check.set_defaults(run=_check)
+
+    draw = commands.add_parser(
+        "graph",
+        help="draw the fleet as a picture",
+        description=(
+            "Draw which cluster reconciles which and what runs where: for the main stack with "
+            "every environment stack of the project, for an environment stack just its own."
+        ),
+    )
+    draw.add_argument("stack", help="a stack name (reads Pulumi.STACK.yaml) or a settings file")
+    draw.add_argument(
+        "--out", type=_picture_path, required=True, help="the picture to write: .svg or .png"
+    )
+    draw.set_defaults(run=_graph)
     return root
 
 

@@ -92,3 +92,18 @@ def load_stack(path: Path) -> Fleet | Environment:
     main_raw = read_raw_config(main_path)
     fleet = load_main(main_raw, stack_name(main_path), source=str(main_path))
     return load_environment(raw, stack, fleet, source=str(path))
+
+
+def environments_of(main_path: Path) -> list[Environment]:
+    """Every environment stack beside `main_path` whose main stack it is, by file name."""
+    found = []
+    for path in sorted(main_path.parent.glob("Pulumi.*.yaml")):
+        if path == main_path:
+            continue
+        raw = read_raw_config(path)
+        reference = raw.get("mainStack")
+        if isinstance(reference, str) and main_stack_name(reference) == stack_name(main_path):
+            model = load_stack(path)
+            assert isinstance(model, Environment)
+            found.append(model)
+    return found

@@ -1,0 +1,103 @@
+"""Generated fleets of any size, as raw stack config: for benchmarks, tests and pictures.
+
+They go through the same loaders as a user's stack files, so a generated fleet is valid by the
+same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fleet.model import SECRET, Environment, Fleet, load_environment, load_main
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How big a fleet is."""
+
+    management: int = 2
+    remotes_per_management: int = 1
+    environments: int = 1
+    tenants: int = 2
+    apps_per_tenant: int = 1
+    releases_per_tenant: int = 0
+
+
+def main_config(shape: Shape) -> dict[str, Any]:
+    """The main stack: k3d management clusters, attached remotes, one common chart."""
+    clusters: list[dict[str, Any]] = []
+    for m in range(shape.management):
+        manager = f"mgmt-{m:02d}"
+        clusters.append({"name": manager, "kind": "k3d"})
+        for r in range(shape.remotes_per_management):
+            remote = f"edge-{m:02d}-{r:04d}"
+            clusters.append(
+                {
+                    "name": remote,
+                    "role": "remote",
+                    "kind": "attached",
+                    "managedBy": manager,
+                    "attached": {"kubeconfigSecret": _secret_key(remote)},
+                }
+            )
+    raw: dict[str, Any] = {
+        "repository": {"url": "https://github.com/example/fleet"},
+        "clusters": clusters,
+        "infra": [
+            {
+                "name": "nginx",
+                "helm": {
+                    "repository": "https://charts.bitnami.com/bitnami",
+                    "chart": "nginx",
+                    "version": "15.14.0",
+                },
+                "overrides": {"mgmt-00": {"values": {"replicaCount": 2}}},
+            }
+        ],
+    }
+    raw.update({_secret_key(c["name"]): SECRET for c in clusters if c["kind"] == "attached"})
+    return raw
+
+
+def environment_config(shape: Shape, index: int) -> dict[str, Any]:
+    """Environment `env-<index>` on every cluster of the fleet."""
+    clusters = [f"mgmt-{m:02d}" for m in range(shape.management)] + [
+        f"edge-{m:02d}-{r:04d}"
+        for m in range(shape.management)
+        for r in range(shape.remotes_per_management)
+    ]
+    tenants = [
+        {
+            "name": f"team-{t:03d}",
+            "repository": {"url": f"https://github.com/example/team-{t:03d}", "branch": "main"},
+            "apps": [{"name": f"app-{a}"} for a in range(shape.apps_per_tenant)],
+            "releases": [
+                {"name": f"r{x}", "branch": f"release/{x}"}
+                for x in range(shape.releases_per_tenant)
+            ],
+        }
+        for t in range(shape.tenants)
+    ]
+    return {
+        "mainStack": "organization/fleet/main",
+        "environment": {"name": f"env-{index}"},
+        "clusters": clusters,
+        "tenants": tenants,
+    }
+
+
+def generated(shape: Shape) -> tuple[Fleet, list[Environment]]:
+    """The fleet and its environments, validated."""
+    fleet = load_main(main_config(shape), "main", source="generated main")
+    environments = [
+        load_environment(
+            environment_config(shape, i), f"env-{i}", fleet, source=f"generated env-{i}"
+        )
+        for i in range(shape.environments)
+    ]
+    return fleet, environments
+
+
+def _secret_key(cluster: str) -> str:
+    return "kubeconfig-" + cluster
