@@ -5,7 +5,7 @@ from pathlib import Path
 import pulumi
 
 from components.stack_config import load_running_stack
-from fleet.cli import summary
+from components.stacks import build
 from fleet.errors import ConfigError
 
 try:
@@ -14,4 +14,5 @@ except ConfigError as error:
     # A user's mistake: the list of problems, not a traceback.
     raise pulumi.RunError(error.render()) from None
 
-pulumi.export("summary", summary(model))
+for name, value in build(model).items():
+    pulumi.export(name, value)

@@ -223,6 +223,21 @@ def flux_instance(
     }
 
 
+OPAQUE_SECRET = "Opaque"
+DOCKER_CONFIG_SECRET = "kubernetes.io/dockerconfigjson"
+DOCKER_CONFIG_KEY = ".dockerconfigjson"
+
+
+def secret(name: str, namespace: str, secret_type: str = OPAQUE_SECRET) -> K8sObject:
+    """A Secret without its data: values are Pulumi secrets, filled in only where it is applied."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _metadata(name, namespace),
+        "type": secret_type,
+    }
+
+
 def object_id(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     """(kind, namespace, name): what makes an object the same object on a cluster."""
     metadata = obj.get("metadata", {})

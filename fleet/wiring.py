@@ -7,6 +7,7 @@ non-secret objects also go to `clusters/` in git, for reference, from these same
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,11 +38,47 @@ class Wiring:
     secrets: list[SecretSpec] = field(default_factory=list)
 
 
+def is_ssh_url(url: str) -> bool:
+    """Git over SSH (ssh:// or scp-like `git@host:org/repo`), as opposed to HTTP(S)."""
+    return not url.startswith(("https://", "http://"))
+
+
 def repository_access(repository: RepositoryConfig) -> RepositoryAccess:
     """How Flux reads the fleet repository: SSH with a deploy key, an HTTPS token, or public."""
-    if not repository.url.startswith(("https://", "http://")):
+    if is_ssh_url(repository.url):
         return "deploy-key"
     return "token" if repository.token_secret else "public"
+
+
+@dataclass(frozen=True)
+class GitHubRepository:
+    """A repository on github.com, as the GitHub API names it."""
+
+    owner: str
+    name: str
+
+
+_GITHUB_URL = re.compile(
+    r"^(?:https?://(?:[^@/]+@)?github\.com/|ssh://git@github\.com(?::22)?/|git@github\.com:)"
+    r"(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?/?$"
+)
+
+
+def github_repository(url: str) -> GitHubRepository | None:
+    """The owner and name of a github.com repository URL (https, ssh or scp-like); else None."""
+    match = _GITHUB_URL.match(url)
+    return GitHubRepository(match["owner"], match["name"]) if match else None
+
+
+def github_commit_repository(repository: RepositoryConfig) -> GitHubRepository | None:
+    """The GitHub repository the program commits to, when Flux reads that same repository.
+
+    None when the program commits elsewhere (a local path, another host): the git writer
+    then creates branches itself, and nothing on GitHub is the program's to manage.
+    """
+    read = github_repository(repository.url)
+    pushed = read if repository.push_url is None else github_repository(repository.push_url)
+    return read if read is not None and pushed == read else None
 
 
 def _repository_secret(

@@ -1,0 +1,121 @@
+"""The fleet repository on GitHub: Flux's deploy keys and the review rule of environment branches.
+
+The GitHub provider's token comes from `GITHUB_TOKEN`; its owner is the repository's owner,
+taken from the repository URL so that no extra config is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_github as github
+import pulumi_tls as tls
+
+from fleet import names
+from fleet.wiring import GitHubRepository, github_repository
+
+_GITHUB_HOST_KEYS = {
+    "ssh-ed25519": "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+    "ecdsa-sha2-nistp256": (
+        "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMj"
+        "NuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg="
+    ),
+    "ssh-rsa": (
+        "AAAAB3NzaC1yc2EAAAADAQABAAABgQCj7ndNxQowgcQnjshcLrqPEiiphnt+VTTvDP6mHBL9j1aNUkY4Ue1gvwnGLV"
+        "lOhGeYrnZaMgRK6+PKCUXaDbC7qtbW8gIkhL7aGCsOr/C56SJMy/BCZfxd1nWzAOxSDPgVsmerOBYfNqltV9/hWCqB"
+        "ywINIR+5dIg6JTJ72pcEpEjcYgXkE2YEFXV1JHnsKgbLWNlhScqb2UmyRkQyytRLtL+38TGxkxCflmO+5Z8CSSNY7G"
+        "idjMIZ7Q4zMjA2n1nGrlTDkzwDCsw+wqFPGQA179cnfGWOWRVruj16z6XyvxvjJwbz0wQZ75XK5tKSb7FNyeIEs4TT"
+        "4jk+S4dhPeAUC5y+bDYirYgM4GC7uEnztnZyaVWQ7B381AK4Qdrwt51ZqExKbQpTUNn+EjqoTwvqNj4kqx5QUCI0Th"
+        "S/YkOxJCXmPUWZbhjpCg56i+2aB6CmK2JGhn57K5mj0MNdBXA4/WnwH6XoPWJzK5Nyu2zB3nAZp+S5hpQs+p1vN1/w"
+        "sjk="
+    ),
+}
+GITHUB_KNOWN_HOSTS = "".join(
+    f"github.com {kind} {key}\n" for kind, key in _GITHUB_HOST_KEYS.items()
+)
+"""GitHub's published SSH host keys: Flux checks the server against them."""
+
+PUSH_BYPASS_ACTOR = {"actor_type": "DeployKey", "bypass_mode": "always"}
+"""Who may push to an environment branch without a pull request: the repository's deploy keys
+with write access, the identity the program pushes with (see README). Flux's keys are
+read-only, so they cannot push at all."""
+
+
+@dataclass(frozen=True)
+class GitHubAccess:
+    """The fleet repository on GitHub and the provider that manages it."""
+
+    repository: GitHubRepository
+    provider: pulumi.ProviderResource
+
+
+def github_access(url: str) -> GitHubAccess | None:
+    """The GitHub provider for the fleet repository, or None when it is not on github.com."""
+    repository = github_repository(url)
+    if repository is None:
+        return None
+    provider: pulumi.ProviderResource = github.Provider("github", owner=repository.owner)
+    return GitHubAccess(repository, provider)
+
+
+def flux_deploy_key(
+    owner: str, access: GitHubAccess, parent: pulumi.Resource
+) -> pulumi.Output[str]:
+    """A key pair for Flux of `owner` and its read-only deploy key; returns the private key (PEM).
+
+    The value depends on the deploy key, so the Secret holding it (and the GitRepository
+    using it) wait until GitHub accepts the key.
+    """
+    name = f"{owner}-deploy-key"
+    key = tls.PrivateKey(
+        name,
+        algorithm="ECDSA",
+        ecdsa_curve="P256",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    deploy_key = github.RepositoryDeployKey(
+        name,
+        repository=access.repository.name,
+        title=f"flux {owner} ({pulumi.get_project()}/{pulumi.get_stack()})",
+        key=key.public_key_openssh,
+        read_only=True,
+        opts=pulumi.ResourceOptions(parent=parent, provider=access.provider),
+    )
+    pem: pulumi.Output[str] = pulumi.Output.all(key.private_key_pem, deploy_key.id).apply(
+        lambda values: str(values[0])
+    )
+    return pem
+
+
+def protect_environment_branch(
+    name: str, branch: str, required_approvals: int, access: GitHubAccess, parent: pulumi.Resource
+) -> pulumi.CustomResource:
+    """Branch `branch`, created from main, and its review rule; returns the branch.
+
+    The branch is retained when the stack is destroyed: it holds the environment's history.
+    """
+    opts = pulumi.ResourceOptions(parent=parent, provider=access.provider)
+    created: pulumi.CustomResource = github.Branch(
+        f"{name}-branch",
+        repository=access.repository.name,
+        branch=branch,
+        source_branch=names.MAIN_BRANCH,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
+    )
+    github.RepositoryRuleset(
+        f"{name}-review",
+        name=f"fleet environment {branch}",
+        repository=access.repository.name,
+        target="branch",
+        enforcement="active",
+        conditions={"ref_name": {"includes": [f"refs/heads/{branch}"], "excludes": []}},
+        rules={
+            "pull_request": {"required_approving_review_count": required_approvals},
+            "deletion": True,
+            "non_fast_forward": True,
+        },
+        bypass_actors=[PUSH_BYPASS_ACTOR],
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created])),
+    )
+    return created
