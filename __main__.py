@@ -8,11 +8,13 @@ from components.stack_config import load_running_stack
 from components.stacks import build
 from fleet.errors import ConfigError
 
+PROJECT_DIR = Path(__file__).parent
+
 try:
-    model = load_running_stack(Path(__file__).parent)
+    model = load_running_stack(PROJECT_DIR)
 except ConfigError as error:
     # A user's mistake: the list of problems, not a traceback.
     raise pulumi.RunError(error.render()) from None
 
-for name, value in build(model).items():
+for name, value in build(model, PROJECT_DIR).items():
     pulumi.export(name, value)

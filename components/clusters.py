@@ -44,10 +44,6 @@ from fleet.wiring import Wiring
 FLUX_OPERATOR_CHART = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator"
 FLUX_OPERATOR_RELEASE = "flux-operator"
 
-CLUSTERS_OUTPUT = "clusters"
-"""The stack output with every cluster's access, which environment stacks reference."""
-KUBECONFIG_OUTPUT = "kubeconfig"
-
 
 # ---------------------------------------------------------------- provisioning
 
@@ -241,7 +237,7 @@ class ManagementCluster(pulumi.ComponentResource):
         self.flux_instance = install_flux(name, args.cluster, args.flux, self.provider, self)
         if args.main_branch is not None:
             self._wire_main_branch(name, args.main_branch)
-        self.register_outputs({KUBECONFIG_OUTPUT: self.kubeconfig})
+        self.register_outputs({names.KUBECONFIG_OUTPUT: self.kubeconfig})
 
     @property
     def target(self) -> ClusterTarget:
@@ -270,7 +266,7 @@ class RemoteCluster(pulumi.ComponentResource):
         super().__init__("fleet:cluster:RemoteCluster", name, None, opts)
         self.cluster = args.cluster
         self.kubeconfig = provision(args.cluster, self)
-        self.register_outputs({KUBECONFIG_OUTPUT: self.kubeconfig})
+        self.register_outputs({names.KUBECONFIG_OUTPUT: self.kubeconfig})
 
 
 def cluster_outputs(
@@ -282,7 +278,7 @@ def cluster_outputs(
             "role": c.cluster.role,
             "kind": c.cluster.kind,
             "managedBy": c.cluster.managed_by,
-            KUBECONFIG_OUTPUT: c.kubeconfig,
+            names.KUBECONFIG_OUTPUT: c.kubeconfig,
         }
         for c in clusters
     }

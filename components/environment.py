@@ -15,14 +15,13 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.clusters import (
-    CLUSTERS_OUTPUT,
-    KUBECONFIG_OUTPUT,
     ManagementCluster,
     RemoteCluster,
 )
 from components.github_repository import GitHubAccess, protect_environment_branch
 from components.kubernetes_objects import ClusterTarget, apply_wiring
 from components.secrets import SecretSources, flux_repository_credentials
+from fleet import names
 from fleet.config import ClusterConfig, TenantConfig
 from fleet.model import Environment as EnvironmentModel
 from fleet.wiring import (
@@ -119,7 +118,7 @@ class Environment(pulumi.ComponentResource):
         referenced = [c.name for c in env.clusters if c.name not in kubeconfigs]
         if referenced:
             main = pulumi.StackReference(env.main_stack, opts=pulumi.ResourceOptions(parent=self))
-            clusters = main.require_output(CLUSTERS_OUTPUT)
+            clusters = main.require_output(names.CLUSTERS_OUTPUT)
             for cluster in referenced:
                 kubeconfigs[cluster] = _referenced_kubeconfig(clusters, cluster, env.main_stack)
         return kubeconfigs
@@ -146,7 +145,7 @@ def _referenced_kubeconfig(
                 f"the main stack {main_stack} exports no cluster '{cluster}': "
                 "run `pulumi up` on it first"
             )
-        return str(exported[cluster][KUBECONFIG_OUTPUT])
+        return str(exported[cluster][names.KUBECONFIG_OUTPUT])
 
     kubeconfig: pulumi.Output[str] = pulumi.Output.secret(clusters.apply(pick))
     return kubeconfig

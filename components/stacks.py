@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import pulumi
+
 from components.clusters import (
-    CLUSTERS_OUTPUT,
     MainBranchArgs,
     ManagementCluster,
     ManagementClusterArgs,
@@ -16,21 +18,52 @@ from components.clusters import (
 )
 from components.environment import Environment, EnvironmentArgs
 from components.github_repository import GitHubAccess, github_access
+from components.gitops_branch import GitOpsBranch, GitOpsBranchArgs
+from fleet import names, tree
 from fleet.cli import summary
-from fleet.config import ClusterConfig, FluxConfig, RepositoryConfig
+from fleet.config import CONFIG_NAMESPACE, ClusterConfig, FluxConfig, RepositoryConfig
 from fleet.model import Environment as EnvironmentModel
 from fleet.model import Fleet
-from fleet.wiring import github_commit_repository, main_wiring, repository_access
+from fleet.wiring import github_commit_repository, main_wiring, push_url, repository_access
 
 Exports = dict[str, Any]
 
 
-def build(model: Fleet | EnvironmentModel) -> Exports:
+def build(model: Fleet | EnvironmentModel, project_dir: Path) -> Exports:
     """The running stack's resources; returns its outputs."""
-    return build_main(model) if isinstance(model, Fleet) else build_environment(model)
+    if isinstance(model, Fleet):
+        return build_main(model, project_dir)
+    return build_environment(model, project_dir)
 
 
-def build_main(fleet: Fleet) -> Exports:
+def commit_branch(
+    stack: str,
+    branch: str,
+    files: Mapping[str, str],
+    repository: RepositoryConfig,
+    project_dir: Path,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> GitOpsBranch:
+    """The stack's branch as one commit per update. Branch main starts its own history; an
+    environment branch starts from main."""
+    return GitOpsBranch(
+        f"gitops-{branch}",
+        GitOpsBranchArgs(
+            url=push_url(repository, project_dir),
+            branch=branch,
+            owner=f"fleet/{stack}",
+            files=dict(files),
+            message=f"fleet: render stack {stack}",
+            base_branch=names.MAIN_BRANCH,
+            token_config_key=(
+                f"{CONFIG_NAMESPACE}:{repository.token_secret}" if repository.token_secret else None
+            ),
+        ),
+        pulumi.ResourceOptions(depends_on=list(depends_on)),
+    )
+
+
+def build_main(fleet: Fleet, project_dir: Path) -> Exports:
     """The shared clusters, Flux on each management cluster, branch main's wiring."""
     github = _github(fleet.repository, manages_branches=False)
     remotes = _remote_clusters(fleet.clusters)
@@ -46,18 +79,37 @@ def build_main(fleet: Fleet) -> Exports:
         )
         for cluster in fleet.management_clusters
     ]
-    return {"summary": summary(fleet), CLUSTERS_OUTPUT: cluster_outputs([*managements, *remotes])}
+    branch = commit_branch(
+        fleet.stack, names.MAIN_BRANCH, tree.main_branch(fleet), fleet.repository, project_dir
+    )
+    return {
+        "commit": branch.commit,
+        "summary": summary(fleet),
+        names.CLUSTERS_OUTPUT: cluster_outputs([*managements, *remotes]),
+    }
 
 
-def build_environment(env: EnvironmentModel) -> Exports:
+def build_environment(env: EnvironmentModel, project_dir: Path) -> Exports:
     """Branch E, the environment on the fleet's clusters and on its own, and its tenants."""
     dedicated: list[ManagementCluster | RemoteCluster] = [
         *_management_clusters(env.dedicated_clusters, env.fleet.flux),
         *_remote_clusters(env.dedicated_clusters),
     ]
     github = _github(env.fleet.repository, manages_branches=True)
-    Environment(env.name, EnvironmentArgs(env, dedicated, github))
-    return {"summary": summary(env), CLUSTERS_OUTPUT: cluster_outputs(dedicated)}
+    environment = Environment(env.name, EnvironmentArgs(env, dedicated, github))
+    branch = commit_branch(
+        env.stack,
+        env.branch,
+        tree.environment_branch(env),
+        env.fleet.repository,
+        project_dir,
+        depends_on=[environment.branch] if environment.branch is not None else [],
+    )
+    return {
+        "commit": branch.commit,
+        "summary": summary(env),
+        names.CLUSTERS_OUTPUT: cluster_outputs(dedicated),
+    }
 
 
 def _management_clusters(

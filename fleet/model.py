@@ -142,6 +142,14 @@ def load_environment(
     branch = config.environment.branch or name
     fleet_clusters = {c.name: c for c in fleet.clusters}
     secrets = _secret_refs_of_clusters("dedicatedClusters", config.dedicated_clusters)
+    if fleet.repository.token_secret:
+        # The environment stack pushes branch E and gives Flux read access with the same token.
+        secrets.append(
+            SecretRef(
+                fleet.repository.token_secret,
+                f"fleet:repository.tokenSecret of the main stack '{fleet.stack}'",
+            )
+        )
     for index, tenant in enumerate(config.tenants):
         at = f"fleet:tenants[{index}]"
         if tenant.repository.credentials_secret:

@@ -588,12 +588,17 @@ def _remote_sandboxes(
     with the environment's remote infra.
     """
     folder = f"infra/{cluster.name}/clusters/{remote.name}/tenants"
-    documents: list[K8sObject] = []
+    files = []
     for tenant in env.tenants:
         namespace = names.tenant_namespace(env.name, tenant.name)
-        documents.append(objects.namespace(namespace, objects.tenant_labels(tenant.name)))
-        documents += _sandbox(tenant.name, namespace)
-    if documents:
-        tree.write(f"{folder}/sandboxes.yaml", documents)
-    tree.kustomization(folder, [f"{folder}/sandboxes.yaml"] if documents else [])
+        path = f"{folder}/{tenant.name}.yaml"
+        tree.write(
+            path,
+            [
+                objects.namespace(namespace, objects.tenant_labels(tenant.name)),
+                *_sandbox(tenant.name, namespace),
+            ],
+        )
+        files.append(path)
+    tree.kustomization(folder, files)
     return folder

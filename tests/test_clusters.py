@@ -15,18 +15,12 @@ from components.kubernetes_objects import resource_name
 from components.stacks import build_main
 from fleet.config import K3dConfig
 from fleet.model import SECRET, Fleet, load_main
+from fleet.offline import AKS_CREDENTIALS, RecordingMocks, fake_kubeconfig, run
 from fleet.wiring import GitHubRepository, github_repository
-from tests.mocks import (
-    AKS_CREDENTIALS,
-    Deployment,
-    RecordingMocks,
-    deploy,
-    deploy_sample,
-    fake_kubeconfig,
-    run,
-    settle,
-)
+from tests.conftest import PROJECT
+from tests.mocks import Deployment, assert_files_lost_only, deploy, deploy_sample, settle
 
+GITOPS = "dynamic:GitOpsBranch"
 NS = "kubernetes:core/v1:Namespace"
 SA = "kubernetes:core/v1:ServiceAccount"
 SECRET_TYPE = "kubernetes:core/v1:Secret"
@@ -131,7 +125,7 @@ def every_kind_fleet() -> Fleet:
 def every_kind() -> Deployment:
     fleet = every_kind_fleet()
     secrets = {"shop1Kubeconfig": SHOP_CONTEXT_KUBECONFIG}
-    return deploy("main", lambda: build_main(fleet), {}, secrets)
+    return deploy("main", lambda: build_main(fleet, PROJECT), {}, secrets)
 
 
 # ---------------------------------------------------------------- what exists, where
@@ -156,6 +150,7 @@ def test_sample_main_stack_has_exactly_these_resources_per_cluster(sample: Deplo
         ("fleet:cluster:ManagementCluster", "k3d-america"),
         ("fleet:cluster:ManagementCluster", "pacific-aks"),
         ("fleet:cluster:RemoteCluster", "k3s-america-south"),
+        ("pulumi-python:dynamic:GitOpsBranch", "gitops-main"),
     }
 
 
@@ -404,7 +399,7 @@ def test_flux_reads_over_https_with_the_token_from_secret_config() -> None:
     config["repository"] = {"url": "https://git.example.com/fleet.git", "tokenSecret": "gitToken"}
     fleet = load_main({**config, "shop1Kubeconfig": SECRET, "gitToken": SECRET}, "main", source="t")
     secrets = {"shop1Kubeconfig": SHOP_CONTEXT_KUBECONFIG, "gitToken": "s3cr3t"}
-    deployment = deploy("main", lambda: build_main(fleet), {}, secrets)
+    deployment = deploy("main", lambda: build_main(fleet, PROJECT), {}, secrets)
     secret = deployment.get("v1:Secret", "local-k3d-secret-flux-system-flux-system")
     assert secret.inputs["stringData"] == {"username": "git", "password": "s3cr3t"}
     assert secret.secret_inputs == {"stringData"}
@@ -456,7 +451,13 @@ def test_removing_a_remote_cluster_removes_exactly_its_objects(sample: Deploymen
         "k3d-america-kustomization-flux-system-k3s-america-south-infrastructure",
     }
     changed = [after[urn].name for urn in after if after[urn].inputs != before[urn].inputs]
-    assert changed == []
+    assert changed == ["gitops-main"]
+    assert_files_lost_only(
+        sample.get(GITOPS, "gitops-main"),
+        edited.get(GITOPS, "gitops-main"),
+        "k3s-america-south",
+        "remote-charts/",  # k3d-america's charts for remotes: it has no other remote
+    )
 
 
 # ---------------------------------------------------------------- the pieces

@@ -530,6 +530,23 @@ def test_secrets_must_be_set_for_a_deployment() -> None:
     )
 
 
+def test_an_environment_needs_the_repository_token_of_its_fleet() -> None:
+    def use_token(raw: Raw) -> None:
+        raw["repository"]["tokenSecret"] = "gitToken"
+        raw["gitToken"] = SECRET
+
+    with pytest.raises(ConfigError) as caught:
+        load_sample("qa", edit_main=use_token, secrets_required=True)
+    assert [str(p) for p in caught.value.problems] == [
+        "fleet:gitToken: not set (named by fleet:repository.tokenSecret of the main stack "
+        "'main'); run `pulumi config set --secret gitToken <value>`"
+    ]
+    env = load_sample(
+        "qa", lambda raw: raw.update(gitToken=SECRET), edit_main=use_token, secrets_required=True
+    )
+    assert [s.key for s in env.secrets] == ["gitToken"]
+
+
 def test_a_set_secret_satisfies_a_deployment() -> None:
     fleet = load_sample(
         "main",

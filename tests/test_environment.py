@@ -9,18 +9,12 @@ import pytest
 from components.stacks import build_environment
 from fleet.config import RepositoryConfig
 from fleet.model import SECRET, Environment, load_environment, load_main
+from fleet.offline import STACK_REFERENCE, Registered, fake_kubeconfig, main_stack_outputs
 from fleet.wiring import GitHubRepository, github_commit_repository
-from tests.conftest import Edit, load_sample
-from tests.mocks import (
-    STACK_REFERENCE,
-    Deployment,
-    Registered,
-    deploy,
-    deploy_sample,
-    fake_kubeconfig,
-    main_stack_outputs,
-    settle,
-)
+from tests.conftest import PROJECT, Edit, load_sample
+from tests.mocks import Deployment, assert_files_lost_only, deploy, deploy_sample, settle
+
+GITOPS = "dynamic:GitOpsBranch"
 
 ObjectId = tuple[str, str, str]
 """(kind, namespace, name) of an object on a cluster."""
@@ -200,7 +194,9 @@ def deploy_environment(stack: str, edit_main: Edit) -> Deployment:
     """The environment stack's components on an edited main stack, the main stack mocked."""
     env = load_sample(stack, edit_main=edit_main)
     assert isinstance(env, Environment)
-    return deploy(stack, lambda: build_environment(env), {}, {}, main_stack_outputs(env.fleet))
+    return deploy(
+        stack, lambda: build_environment(env, PROJECT), {}, {}, main_stack_outputs(env.fleet)
+    )
 
 
 def test_sample_commits_to_a_local_repository_so_nothing_on_github_is_managed(
@@ -275,7 +271,8 @@ def test_removing_a_remote_cluster_removes_exactly_its_objects(dev: Deployment) 
     def without_remote(raw: dict[str, Any]) -> None:
         raw["clusters"].remove("k3s-america-south")
 
-    removed, changed = removed_and_changed(dev, deploy_sample("dev", without_remote))
+    after = deploy_sample("dev", without_remote)
+    removed, changed = removed_and_changed(dev, after)
     assert removed == {
         "dev-k3d-america-secret-dev-flux-system-k3s-america-south-kubeconfig",
         "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-infrastructure",
@@ -283,21 +280,24 @@ def test_removing_a_remote_cluster_removes_exactly_its_objects(dev: Deployment) 
         "dev-kaizentm-k3d-america-secret-dev-kaizentm-k3s-america-south-kubeconfig",
         "dev-yakuza-k3d-america-secret-dev-yakuza-k3s-america-south-kubeconfig",
     }
-    assert changed == []
+    assert changed == ["gitops-dev"]
+    assert_files_lost_only(dev.get(GITOPS, "gitops-dev"), after.get(GITOPS, "gitops-dev"), "k3s")
 
 
 def test_removing_a_tenant_removes_exactly_its_objects(dev: Deployment) -> None:
     def without_yakuza(raw: dict[str, Any]) -> None:
         raw["tenants"] = [t for t in raw["tenants"] if t["name"] != "yakuza"]
 
-    removed, changed = removed_and_changed(dev, deploy_sample("dev", without_yakuza))
+    after = deploy_sample("dev", without_yakuza)
+    removed, changed = removed_and_changed(dev, after)
     assert removed == {
         "dev-yakuza",
         "dev-yakuza-k3d-america-namespace-dev-yakuza",
         "dev-yakuza-pacific-aks-namespace-dev-yakuza",
         "dev-yakuza-k3d-america-secret-dev-yakuza-k3s-america-south-kubeconfig",
     }
-    assert changed == []
+    assert changed == ["gitops-dev"]
+    assert_files_lost_only(dev.get(GITOPS, "gitops-dev"), after.get(GITOPS, "gitops-dev"), "yakuza")
 
 
 # ---------------------------------------------------------------- dedicated clusters, off GitHub
@@ -361,7 +361,9 @@ LAB_SECRETS = {
 def lab() -> Deployment:
     fleet = load_main(HOSTED_MAIN, "main", source="main")
     env = load_environment(LAB_ENVIRONMENT, "dev", fleet, source="dev")
-    return deploy("dev", lambda: build_environment(env), {}, LAB_SECRETS, main_stack_outputs(fleet))
+    return deploy(
+        "dev", lambda: build_environment(env, PROJECT), {}, LAB_SECRETS, main_stack_outputs(fleet)
+    )
 
 
 def test_dedicated_clusters_get_flux_but_no_main_branch_wiring(lab: Deployment) -> None:

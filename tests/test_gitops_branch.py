@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dill  # type: ignore[import-untyped]  # the SDK's own pickler
-import pulumi
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
@@ -22,6 +20,7 @@ from components.gitops_branch import (
     GitOpsBranchProvider,
 )
 from components.gitwriter import RECORD_PATH, OwnershipConflict, content_hash
+from fleet.offline import RecordingMocks, run
 
 CONTENT = "kind: Secretless\nmarker: CONTENT-MUST-NOT-BE-IN-OUTPUTS\n"
 
@@ -178,30 +177,11 @@ def test_check_refuses_a_password_in_the_url(remote: Path) -> None:
     assert provider.check({}, inputs(remote, {})).failures == []
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+def test_resource_inputs_carry_no_token() -> None:
+    mocks = RecordingMocks()
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
-        raise NotImplementedError(args.token)
-
-
-@pytest.fixture
-def mocks() -> Iterator[RecordingMocks]:
-    recorder = RecordingMocks()
-    pulumi.runtime.set_mocks(recorder, preview=False)
-    yield recorder
-    pulumi.runtime.settings.reset_options()
-
-
-def test_resource_inputs_carry_no_token(mocks: RecordingMocks) -> None:
-    @pulumi.runtime.test  # type: ignore[untyped-decorator]  # the SDK leaves it untyped
-    def program() -> pulumi.Output[str]:
-        branch = GitOpsBranch(
+    def program() -> dict[str, Any]:
+        GitOpsBranch(
             "dev-branch",
             GitOpsBranchArgs(
                 url="https://h.example/r.git",
@@ -212,11 +192,11 @@ def test_resource_inputs_carry_no_token(mocks: RecordingMocks) -> None:
                 token_config_key="fleet:gitToken",
             ),
         )
-        return branch.urn
+        return {}
 
-    program()
+    run("dev", mocks, program)
     [resource] = mocks.resources
-    assert resource.typ == "pulumi-python:dynamic:GitOpsBranch"
+    assert resource.type == "pulumi-python:dynamic:GitOpsBranch"
     assert resource.inputs["files"] == {"a.yaml": CONTENT}
     assert resource.inputs["base_branch"] == "main"
     assert set(resource.inputs) == {

@@ -8,7 +8,7 @@ import pytest
 from components.stack_config import raw_config
 from fleet.model import SECRET
 from tests.conftest import sample_raw
-from tests.mocks import RecordingMocks, run_program, stack_config
+from tests.mocks import RecordingMocks, run_program, sample_mocks, stack_config
 
 
 def plain(stack: str) -> dict[str, object]:
@@ -49,5 +49,5 @@ def test_program_stops_on_an_invalid_config_before_creating_anything() -> None:
 
 def test_environment_program_reads_the_fleet_from_the_main_stack_file() -> None:
     with stack_config(plain("dev"), secret_keys=[]):
-        exports = run_program("dev", RecordingMocks())
+        exports = run_program("dev", sample_mocks())
     assert exports["summary"].startswith("environment 'dev' (branch dev): 3 clusters")

@@ -1,0 +1,91 @@
+"""What `fleet render` writes, and reading it back (for `fleet diff`).
+
+```
+DIR/STACK/git/BRANCH/...        every file the stack commits to BRANCH
+DIR/STACK/k8s/CLUSTER.yaml      every object the stack applies directly to CLUSTER
+DIR/STACK/resources.json        every Pulumi resource the stack registers
+DIR/STACK/branches.json         the branch names (a branch such as env/staging nests folders)
+```
+Secret values are `<redacted>` everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleet.objects import K8sObject
+from fleet.tree import dump_yaml
+
+REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    """One Pulumi resource as a reviewer reads it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    cluster: str | None
+    """The cluster whose provider the resource uses, or None."""
+    inputs: dict[str, Any]
+
+
+@dataclass
+class StackRender:
+    """Everything one stack produces: branches, objects per cluster, resources."""
+
+    stack: str
+    branches: dict[str, dict[str, str]]
+    clusters: dict[str, list[K8sObject]]
+    resources: list[ResourceRecord]
+
+
+def write(render: StackRender, out: Path) -> Path:
+    """Write under `out/STACK`, replacing an earlier render so removed files vanish."""
+    root = out / render.stack
+    if root.exists():
+        shutil.rmtree(root)
+    for branch, files in render.branches.items():
+        for path, text in files.items():
+            target = root / "git" / branch / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    k8s = root / "k8s"
+    k8s.mkdir(parents=True, exist_ok=True)
+    for cluster, objects in render.clusters.items():
+        (k8s / f"{cluster}.yaml").write_text(dump_yaml(objects), encoding="utf-8")
+    (root / "branches.json").write_text(json.dumps(sorted(render.branches)) + "\n")
+    records = [asdict(r) for r in render.resources]
+    (root / "resources.json").write_text(
+        json.dumps(records, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return root
+
+
+def read(root: Path) -> StackRender:
+    """A render written by `write`, from `DIR/STACK`."""
+    branches: dict[str, dict[str, str]] = {}
+    for branch in json.loads((root / "branches.json").read_text()):
+        branch_dir = root / "git" / branch
+        branches[branch] = {
+            p.relative_to(branch_dir).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(branch_dir.rglob("*"))
+            if p.is_file()
+        }
+    clusters = {
+        p.stem: [d for d in yaml.safe_load_all(p.read_text(encoding="utf-8")) if d]
+        for p in sorted((root / "k8s").glob("*.yaml"))
+    }
+    resources = [
+        ResourceRecord(**record)
+        for record in json.loads((root / "resources.json").read_text(encoding="utf-8"))
+    ]
+    return StackRender(root.name, branches, clusters, resources)
