@@ -23,9 +23,10 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
-# The offline main job on the sample fleet: check every sample stack's config.
+# The offline main job on the sample fleet: render every sample stack into build/, and draw it.
 render: install
-	@for stack in $(STACKS); do $(BIN)/fleet check $$stack || exit $$?; done
+	@for stack in $(STACKS); do $(BIN)/fleet render $$stack --out build || exit $$?; done
+	@$(BIN)/fleet graph main --out build/fleet.svg
 
 # The picture of the sample fleet that the README shows.
 docs/sample-fleet.svg: install Pulumi.main.yaml Pulumi.dev.yaml Pulumi.qa.yaml

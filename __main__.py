@@ -16,5 +16,5 @@ except ConfigError as error:
     # A user's mistake: the list of problems, not a traceback.
     raise pulumi.RunError(error.render()) from None
 
-for name, value in build(model, PROJECT_DIR).items():
+for name, value in build(model).items():
     pulumi.export(name, value)

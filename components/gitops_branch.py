@@ -21,6 +21,7 @@ The Python dynamic provider API has no per-property detailed diff, so `pulumi pr
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,13 @@ class GitOpsBranchArgs:
     token_config_key: str | None = None
 
 
+def local_path_resolved(url: str) -> str:
+    """A relative local path is the project's: Pulumi runs providers in the project folder."""
+    if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url) or os.path.isabs(url):
+        return url
+    return os.path.abspath(url)
+
+
 def _hashes(files: object) -> dict[str, str] | None:
     """Hashes of rendered files, or None while Pulumi does not know them yet (preview)."""
     if not isinstance(files, dict) or not all(isinstance(c, str) for c in files.values()):
@@ -87,7 +95,7 @@ class GitOpsBranchProvider(ResourceProvider):
 
     def _target(self, props: Mapping[str, Any]) -> BranchTarget:
         return BranchTarget(
-            url=props["url"],
+            url=local_path_resolved(props["url"]),
             branch=props["branch"],
             owner=props["owner"],
             base_branch=props.get("base_branch"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -24,16 +23,14 @@ from fleet.cli import summary
 from fleet.config import CONFIG_NAMESPACE, ClusterConfig, FluxConfig, RepositoryConfig
 from fleet.model import Environment as EnvironmentModel
 from fleet.model import Fleet
-from fleet.wiring import github_commit_repository, main_wiring, push_url, repository_access
+from fleet.wiring import github_commit_repository, main_wiring, repository_access
 
 Exports = dict[str, Any]
 
 
-def build(model: Fleet | EnvironmentModel, project_dir: Path) -> Exports:
+def build(model: Fleet | EnvironmentModel) -> Exports:
     """The running stack's resources; returns its outputs."""
-    if isinstance(model, Fleet):
-        return build_main(model, project_dir)
-    return build_environment(model, project_dir)
+    return build_main(model) if isinstance(model, Fleet) else build_environment(model)
 
 
 def commit_branch(
@@ -41,15 +38,15 @@ def commit_branch(
     branch: str,
     files: Mapping[str, str],
     repository: RepositoryConfig,
-    project_dir: Path,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> GitOpsBranch:
     """The stack's branch as one commit per update. Branch main starts its own history; an
-    environment branch starts from main."""
+    environment branch starts from main. The URL stays as configured: a relative path is the
+    project's wherever it is checked out."""
     return GitOpsBranch(
         f"gitops-{branch}",
         GitOpsBranchArgs(
-            url=push_url(repository, project_dir),
+            url=repository.push_url or repository.url,
             branch=branch,
             owner=f"fleet/{stack}",
             files=dict(files),
@@ -63,7 +60,7 @@ def commit_branch(
     )
 
 
-def build_main(fleet: Fleet, project_dir: Path) -> Exports:
+def build_main(fleet: Fleet) -> Exports:
     """The shared clusters, Flux on each management cluster, branch main's wiring."""
     github = _github(fleet.repository, manages_branches=False)
     remotes = _remote_clusters(fleet.clusters)
@@ -80,7 +77,7 @@ def build_main(fleet: Fleet, project_dir: Path) -> Exports:
         for cluster in fleet.management_clusters
     ]
     branch = commit_branch(
-        fleet.stack, names.MAIN_BRANCH, tree.main_branch(fleet), fleet.repository, project_dir
+        fleet.stack, names.MAIN_BRANCH, tree.main_branch(fleet), fleet.repository
     )
     return {
         "commit": branch.commit,
@@ -89,7 +86,7 @@ def build_main(fleet: Fleet, project_dir: Path) -> Exports:
     }
 
 
-def build_environment(env: EnvironmentModel, project_dir: Path) -> Exports:
+def build_environment(env: EnvironmentModel) -> Exports:
     """Branch E, the environment on the fleet's clusters and on its own, and its tenants."""
     dedicated: list[ManagementCluster | RemoteCluster] = [
         *_management_clusters(env.dedicated_clusters, env.fleet.flux),
@@ -102,7 +99,6 @@ def build_environment(env: EnvironmentModel, project_dir: Path) -> Exports:
         env.branch,
         tree.environment_branch(env),
         env.fleet.repository,
-        project_dir,
         depends_on=[environment.branch] if environment.branch is not None else [],
     )
     return {

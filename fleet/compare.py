@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -59,7 +60,13 @@ def _by_id(documents: list[objects.K8sObject]) -> dict[str, str]:
 
 
 def _resource_text(inputs: Mapping[str, Any]) -> str:
-    return json.dumps(inputs, indent=2, sort_keys=True) + "\n"
+    """The inputs; committed files are summed up, since their branch shows them one by one."""
+    shown = dict(inputs)
+    files = shown.get("files")
+    if isinstance(files, dict):
+        digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        shown["files"] = f"{len(files)} files, sha256 {digest[:16]} (see the branch above)"
+    return json.dumps(shown, indent=2, sort_keys=True) + "\n"
 
 
 def _changes(scope: str, before: Mapping[str, str], after: Mapping[str, str]) -> list[Change]:
@@ -81,13 +88,14 @@ def _changes(scope: str, before: Mapping[str, str], after: Mapping[str, str]) ->
     return found
 
 
-def report(stack: str, changes: list[Change], *, patch: bool) -> str:
+def report(stack: str, base: str, changes: list[Change], *, patch: bool) -> str:
     """Markdown: a `diff` block per branch and cluster, a line per change or its patch."""
+    title = f"### fleet diff: stack `{stack}` against `{base}`"
     if not changes:
-        return f"### fleet diff: stack `{stack}`\n\nNo changes.\n"
+        return f"{title}\n\nNo changes.\n"
     counts = {kind: sum(1 for c in changes if c.kind == kind) for kind in _MARKS}
     lines = [
-        f"### fleet diff: stack `{stack}`",
+        title,
         "",
         f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed",
     ]

@@ -16,6 +16,7 @@ import json
 import runpy
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +31,11 @@ from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
-from fleet import names
-from fleet.model import Fleet
+from fleet import names, objects
+from fleet.model import SECRET, Environment, Fleet
+from fleet.objects import K8sObject
+from fleet.render import REDACTED, ResourceRecord, StackRender
+from fleet.stackfile import read_raw_config
 
 AKS_CREDENTIALS = "azure-native:containerservice:listManagedClusterAdminCredentials"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -122,6 +126,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     """What a StackReference to the main stack reads."""
     resources: list[Registered] = field(default_factory=list)
     invokes: list[Invoked] = field(default_factory=list)
+    on_resource: Callable[[int], None] | None = None
+    """Told the number of resources registered so far: a progress display."""
     _urns: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -132,6 +138,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 raise AssertionError(f"duplicate URN {resource.urn}")
             self._urns.add(resource.urn)
             self.resources.append(resource)
+            if self.on_resource is not None:
+                self.on_resource(len(self.resources))
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         # Inputs keep their secret wrappers, so outputs made from them stay secret.
@@ -175,6 +183,12 @@ class RecordingMonitor(MockMonitor):
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _note_thread_loop(self) -> None:
+        """The stock monitor gives each worker thread an event loop that nothing closes."""
+        if threading.current_thread() is not threading.main_thread():
+            self.thread_loops.add(asyncio.get_event_loop())
 
     def _record(self, request: Any, properties: Any) -> None:
         secrets: set[str] = set()
@@ -200,6 +214,7 @@ class RecordingMonitor(MockMonitor):
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self._record(request, request.object)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        self._note_thread_loop()
         # The engine's part: outputs named by additional_secret_outputs come back secret.
         for key in request.additionalSecretOutputs:
             if key in response.object:
@@ -209,7 +224,9 @@ class RecordingMonitor(MockMonitor):
 
     def ReadResource(self, request: Any) -> Any:
         self._record(request, request.properties)
-        return super().ReadResource(request)  # type: ignore[no-untyped-call]
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        self._note_thread_loop()
+        return response
 
 
 @contextmanager
@@ -234,15 +251,23 @@ def run(
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
     ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        mocks, project="fleet", stack=stack, preview=False, monitor=RecordingMonitor(mocks)
-    )
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="fleet", stack=stack, preview=False, monitor=monitor)
+    # The engine's calls run on the loop's default executor: this run's own, retired after it.
+    workers = ThreadPoolExecutor(thread_name_prefix="fleet-engine")
+    asyncio.get_event_loop().set_default_executor(workers)
     try:
         exports = dict(program())
         _sync_await(wait_for_rpcs())
     except BaseException:
         _cancel_pending_registrations()
         raise
+    finally:
+        # The workers' event loops close now, while they can close cleanly; left to the
+        # interpreter's exit they fail noisily.
+        for loop in monitor.thread_loops:
+            loop.close()
+        workers.shutdown(wait=True)
     return exports
 
 
@@ -269,3 +294,84 @@ def program_of(project_dir: Path) -> Callable[[], dict[str, Any]]:
         return exports
 
     return program
+
+
+# ---------------------------------------------------------------- rendering a stack
+
+GIT_BRANCH = "pulumi-python:dynamic:GitOpsBranch"
+KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
+_NOT_OBJECTS = (KUBERNETES_PROVIDER, "kubernetes:helm.sh/v3:Release")
+
+
+def render_stack(
+    project_dir: Path, model: Fleet | Environment, on_resource: Callable[[int], None] | None = None
+) -> StackRender:
+    """Everything `pulumi up` of the stack would commit, apply and register, secrets redacted.
+
+    The program runs under recording mocks with every secret the stack names set to a redacted
+    placeholder, so no credentials are needed.
+    """
+    raw = read_raw_config(project_dir / f"Pulumi.{model.stack}.yaml")
+    values = {key: value for key, value in raw.items() if value is not SECRET}
+    secrets = {ref.key: REDACTED for ref in model.secrets}
+    fleet = model if isinstance(model, Fleet) else model.fleet
+    mocks = RecordingMocks(main_stack_outputs(fleet), on_resource=on_resource)
+    with stack_config({**values, **secrets}, secret_keys=list(secrets)):
+        run(model.stack, mocks, program_of(project_dir))
+    return stack_render(model.stack, mocks.resources)
+
+
+def stack_render(stack: str, resources: list[Registered]) -> StackRender:
+    """What the recorded resources commit, apply per cluster, and are."""
+    cluster_of = {
+        r.urn: str(r.inputs.get("clusterIdentifier", r.name))
+        for r in resources
+        if r.type == KUBERNETES_PROVIDER
+    }
+    branches: dict[str, dict[str, str]] = {}
+    clusters: dict[str, list[K8sObject]] = {}
+    records = []
+    for resource in resources:
+        inputs = _redacted(resource.inputs, "", resource.secret_inputs)
+        inputs.pop("__provider", None)  # the dynamic provider's serialized code
+        cluster = cluster_of.get(resource.provider)
+        records.append(
+            ResourceRecord(
+                resource.urn, resource.type, resource.name, resource.parent or None, cluster, inputs
+            )
+        )
+        is_object = resource.type.startswith("kubernetes:") and resource.type not in _NOT_OBJECTS
+        if resource.type == GIT_BRANCH:
+            branches[str(inputs["branch"])] = dict(inputs["files"])
+        elif cluster is not None and is_object:
+            clusters.setdefault(cluster, []).append(_canonical(inputs))
+    # Registration order under the engine is not stable; the render is.
+    for applied in clusters.values():
+        applied.sort(key=objects.object_id)
+    records.sort(key=lambda record: record.urn)
+    return StackRender(stack, branches, clusters, records)
+
+
+_FIRST = ("apiVersion", "kind", "metadata")
+
+
+def _canonical(value: Any) -> Any:
+    """Keys sorted, `apiVersion`, `kind` and `metadata` first: the same object, the same bytes."""
+    if isinstance(value, dict):
+        keys = [k for k in _FIRST if k in value] + sorted(k for k in value if k not in _FIRST)
+        return {k: _canonical(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _redacted(value: Any, path: str, secret_paths: frozenset[str]) -> Any:
+    if path in secret_paths:
+        return REDACTED
+    if isinstance(value, dict):
+        return {
+            k: _redacted(v, f"{path}.{k}" if path else k, secret_paths) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redacted(v, f"{path}[{i}]", secret_paths) for i, v in enumerate(value)]
+    return value

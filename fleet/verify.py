@@ -26,6 +26,7 @@ import yaml
 from fleet import names, objects
 from fleet.kustomize import KustomizeError, build
 from fleet.objects import K8sObject
+from fleet.render import StackRender
 
 Files = Mapping[str, str]
 
@@ -52,20 +53,6 @@ class Finding:
 
 
 @dataclass
-class Rendered:
-    """A stack as `fleet render` writes it."""
-
-    stack: str
-    repository_url: str
-    branches: dict[str, dict[str, str]]
-    """Branch -> {path: text}: every file the stack commits."""
-    clusters: dict[str, list[K8sObject]]
-    """Cluster -> every Kubernetes object the stack applies on it directly."""
-    lockdown: bool = True
-    """Multi-tenant lockdown: Flux refuses every cross-namespace reference."""
-
-
-@dataclass
 class _Placed:
     """An object where it lands, and who put it there."""
 
@@ -80,15 +67,19 @@ class _Walk:
     findings: list[Finding] = field(default_factory=list)
 
 
-def verify(rendered: Rendered) -> list[Finding]:
-    """Every problem of a rendered stack; an empty list when Flux would reconcile it cleanly."""
+def verify(render: StackRender, repository_url: str, *, lockdown: bool = True) -> list[Finding]:
+    """Every problem of a rendered stack; an empty list when Flux would reconcile it cleanly.
+
+    `repository_url` is the fleet repository Flux reads: Kustomizations reading it are followed
+    into the rendered branches. With `lockdown`, Flux refuses cross-namespace references.
+    """
     with tempfile.TemporaryDirectory(prefix="fleet-verify-") as scratch:
-        built, findings = _build_all(rendered, Path(scratch))
-    walk = _place(rendered, built)
+        built, findings = _build_all(render, Path(scratch))
+    walk = _place(render, repository_url, built)
     findings += walk.findings
     for check in _CHECKS:
         findings += check(walk.placed)
-    if rendered.lockdown:
+    if lockdown:
         findings += _check_lockdown(walk.placed)
     return findings
 
@@ -98,11 +89,11 @@ _BUILD_CACHE: dict[str, list[K8sObject] | str] = {}
 
 
 def _build_all(
-    rendered: Rendered, scratch: Path
+    render: StackRender, scratch: Path
 ) -> tuple[dict[tuple[str, str], list[K8sObject]], list[Finding]]:
     """Build every kustomization folder of every branch: {(branch, folder): objects}."""
     jobs: dict[tuple[str, str], tuple[str, Path]] = {}
-    for branch, files in rendered.branches.items():
+    for branch, files in render.branches.items():
         root = scratch / branch.replace("/", "_")
         for path, text in files.items():
             target = root / path
@@ -170,12 +161,14 @@ def _closure_key(files: Mapping[str, str], folder: str) -> str:
     return digest.hexdigest()
 
 
-def _place(rendered: Rendered, built: Mapping[tuple[str, str], list[K8sObject]]) -> _Walk:
+def _place(
+    render: StackRender, repository_url: str, built: Mapping[tuple[str, str], list[K8sObject]]
+) -> _Walk:
     """Follow Kustomizations from what Pulumi applies to where every object lands."""
     walk = _Walk()
     pending = [
         _Placed(cluster, obj, "pulumi")
-        for cluster, applied in rendered.clusters.items()
+        for cluster, applied in render.clusters.items()
         for obj in applied
     ]
     while pending:
@@ -186,13 +179,13 @@ def _place(rendered: Rendered, built: Mapping[tuple[str, str], list[K8sObject]])
         spec = item.obj.get("spec") or {}
         namespace = item.obj["metadata"].get("namespace", "")
         source = _find(walk.placed + pending, item.cluster, spec.get("sourceRef"), namespace)
-        if source is None or source.get("spec", {}).get("url") != rendered.repository_url:
+        if source is None or source.get("spec", {}).get("url") != repository_url:
             continue  # a tenant's own repository: not ours to build
         branch = source["spec"].get("ref", {}).get("branch", "")
         folder = str(spec.get("path", "")).removeprefix("./").rstrip("/") or "."
         where = f"{item.cluster}:{namespace}/{item.obj['metadata'].get('name')}"
         if (branch, folder) not in built:
-            if branch in rendered.branches:
+            if branch in render.branches:
                 walk.findings.append(
                     Finding(where, f"path ./{folder} has no kustomization on branch {branch}")
                 )
@@ -366,7 +359,10 @@ def _check_applied_once(placed: list[_Placed]) -> list[Finding]:
         if len(who) > 1:
             place = f"{namespace}/{name}" if namespace else name
             findings.append(
-                Finding(f"{cluster}: {kind} {place}", f"applied {len(who)} times: {', '.join(who)}")
+                Finding(
+                    f"{cluster}: {kind} {place}",
+                    f"applied {len(who)} times: {', '.join(sorted(who))}",
+                )
             )
     return findings
 

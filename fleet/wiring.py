@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from fleet import names, objects
@@ -80,18 +79,6 @@ def github_commit_repository(repository: RepositoryConfig) -> GitHubRepository |
     read = github_repository(repository.url)
     pushed = read if repository.push_url is None else github_repository(repository.push_url)
     return read if read is not None and pushed == read else None
-
-
-def push_url(repository: RepositoryConfig, project_dir: Path) -> str:
-    """Where the program commits: `pushUrl` or `url`; a relative path is the project's."""
-    url = repository.push_url or repository.url
-    if "://" in url or _SCP_LIKE.match(url):
-        return url
-    path = Path(url)
-    return str(path if path.is_absolute() else project_dir / path)
-
-
-_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 
 
 def _repository_secret(

@@ -17,7 +17,6 @@ from fleet.config import K3dConfig
 from fleet.model import SECRET, Fleet, load_main
 from fleet.offline import AKS_CREDENTIALS, RecordingMocks, fake_kubeconfig, run
 from fleet.wiring import GitHubRepository, github_repository
-from tests.conftest import PROJECT
 from tests.mocks import Deployment, assert_files_lost_only, deploy, deploy_sample, settle
 
 GITOPS = "dynamic:GitOpsBranch"
@@ -125,7 +124,7 @@ def every_kind_fleet() -> Fleet:
 def every_kind() -> Deployment:
     fleet = every_kind_fleet()
     secrets = {"shop1Kubeconfig": SHOP_CONTEXT_KUBECONFIG}
-    return deploy("main", lambda: build_main(fleet, PROJECT), {}, secrets)
+    return deploy("main", lambda: build_main(fleet), {}, secrets)
 
 
 # ---------------------------------------------------------------- what exists, where
@@ -399,7 +398,7 @@ def test_flux_reads_over_https_with_the_token_from_secret_config() -> None:
     config["repository"] = {"url": "https://git.example.com/fleet.git", "tokenSecret": "gitToken"}
     fleet = load_main({**config, "shop1Kubeconfig": SECRET, "gitToken": SECRET}, "main", source="t")
     secrets = {"shop1Kubeconfig": SHOP_CONTEXT_KUBECONFIG, "gitToken": "s3cr3t"}
-    deployment = deploy("main", lambda: build_main(fleet, PROJECT), {}, secrets)
+    deployment = deploy("main", lambda: build_main(fleet), {}, secrets)
     secret = deployment.get("v1:Secret", "local-k3d-secret-flux-system-flux-system")
     assert secret.inputs["stringData"] == {"username": "git", "password": "s3cr3t"}
     assert secret.secret_inputs == {"stringData"}

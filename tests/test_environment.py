@@ -11,7 +11,7 @@ from fleet.config import RepositoryConfig
 from fleet.model import SECRET, Environment, load_environment, load_main
 from fleet.offline import STACK_REFERENCE, Registered, fake_kubeconfig, main_stack_outputs
 from fleet.wiring import GitHubRepository, github_commit_repository
-from tests.conftest import PROJECT, Edit, load_sample
+from tests.conftest import Edit, load_sample
 from tests.mocks import Deployment, assert_files_lost_only, deploy, deploy_sample, settle
 
 GITOPS = "dynamic:GitOpsBranch"
@@ -194,9 +194,7 @@ def deploy_environment(stack: str, edit_main: Edit) -> Deployment:
     """The environment stack's components on an edited main stack, the main stack mocked."""
     env = load_sample(stack, edit_main=edit_main)
     assert isinstance(env, Environment)
-    return deploy(
-        stack, lambda: build_environment(env, PROJECT), {}, {}, main_stack_outputs(env.fleet)
-    )
+    return deploy(stack, lambda: build_environment(env), {}, {}, main_stack_outputs(env.fleet))
 
 
 def test_sample_commits_to_a_local_repository_so_nothing_on_github_is_managed(
@@ -361,9 +359,7 @@ LAB_SECRETS = {
 def lab() -> Deployment:
     fleet = load_main(HOSTED_MAIN, "main", source="main")
     env = load_environment(LAB_ENVIRONMENT, "dev", fleet, source="dev")
-    return deploy(
-        "dev", lambda: build_environment(env, PROJECT), {}, LAB_SECRETS, main_stack_outputs(fleet)
-    )
+    return deploy("dev", lambda: build_environment(env), {}, LAB_SECRETS, main_stack_outputs(fleet))
 
 
 def test_dedicated_clusters_get_flux_but_no_main_branch_wiring(lab: Deployment) -> None:

@@ -18,6 +18,7 @@ from components.gitops_branch import (
     GitOpsBranch,
     GitOpsBranchArgs,
     GitOpsBranchProvider,
+    local_path_resolved,
 )
 from components.gitwriter import RECORD_PATH, OwnershipConflict, content_hash
 from fleet.offline import RecordingMocks, run
@@ -218,3 +219,13 @@ def test_provider_survives_serialization_and_reads_its_token(remote: Path) -> No
     assert provider._target(inputs(remote, {})).token == "from-config"
     created = provider.create(inputs(remote, {"a.yaml": CONTENT}))
     assert created.outs is not None and created.outs["commit"] == tip(remote)
+
+
+def test_a_relative_local_path_is_the_project_folder_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert local_path_resolved(".gitops/fleet.git") == str(tmp_path / ".gitops" / "fleet.git")
+    for url in ("/srv/fleet.git", "file:///srv/fleet.git", "git@github.com:o/r.git"):
+        assert local_path_resolved(url) == url
+    assert local_path_resolved("https://h.example/r.git") == "https://h.example/r.git"

@@ -2,43 +2,32 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
 
-from fleet import objects, tree, wiring
-from fleet.model import Environment, Fleet
-from fleet.objects import K8sObject
-from fleet.verify import Rendered, verify
-from tests.conftest import load_sample
+from fleet.model import Fleet
+from fleet.offline import render_stack
+from fleet.render import StackRender
+from fleet.verify import verify
+from tests.conftest import PROJECT, load_sample
 
 
-def secrets_of(applied: wiring.Wiring) -> list[K8sObject]:
-    return [objects.secret(s.name, s.namespace) for s in applied.secrets]
+@functools.cache
+def _program_render(stack: str) -> StackRender:
+    return render_stack(PROJECT, load_sample(stack))
 
 
-def rendered(stack: str) -> Rendered:
-    """The sample stack as Pulumi would apply it and commit it."""
-    model = load_sample(stack)
-    clusters: dict[str, list[K8sObject]] = {}
-    if isinstance(model, Fleet):
-        for cluster in model.management_clusters:
-            applied = wiring.main_wiring(model, cluster)
-            clusters[cluster.name] = applied.objects + secrets_of(applied)
-        return Rendered(stack, model.repository.url, {"main": tree.main_branch(model)}, clusters)
-    assert isinstance(model, Environment)
-    for cluster in model.management_clusters:
-        parts = [wiring.environment_wiring(model, cluster)] + [
-            wiring.tenant_wiring(model, t, cluster) for t in model.tenants
-        ]
-        clusters[cluster.name] = [o for p in parts for o in p.objects + secrets_of(p)]
-    branches = {model.branch: tree.environment_branch(model)}
-    return Rendered(stack, model.fleet.repository.url, branches, clusters)
+def rendered(stack: str) -> StackRender:
+    """The sample stack as `pulumi up` would apply and commit it (a copy to edit)."""
+    return copy.deepcopy(_program_render(stack))
 
 
-def edit(stack: str, path: str, change: Callable[[list[Any]], None]) -> Rendered:
+def edit(stack: str, path: str, change: Callable[[list[Any]], None]) -> StackRender:
     """The rendered stack with one file's documents changed."""
     result = rendered(stack)
     branch = next(iter(result.branches))
@@ -48,8 +37,10 @@ def edit(stack: str, path: str, change: Callable[[list[Any]], None]) -> Rendered
     return result
 
 
-def messages(result: Rendered) -> list[str]:
-    return [str(finding) for finding in verify(result)]
+def messages(result: StackRender) -> list[str]:
+    fleet = load_sample("main")
+    assert isinstance(fleet, Fleet)
+    return [str(finding) for finding in verify(result, fleet.repository.url)]
 
 
 @pytest.mark.parametrize("stack", ["main", "dev", "qa"])
@@ -118,8 +109,8 @@ INJECTED: list[tuple[str, str, str, Callable[[list[Any]], None], str]] = [
         "tenants/k3d-america/clusters/k3s-america-south/yakuza/kustomization.yaml",
         lambda docs: docs[0]["resources"].append("../../../../base/yakuza"),
         "k3d-america: ServiceAccount dev-yakuza/yakuza: applied 2 times: "
-        "k3d-america:dev-flux-system/tenants, "
-        "k3d-america:dev-flux-system/k3s-america-south-tenants",
+        "k3d-america:dev-flux-system/k3s-america-south-tenants, "
+        "k3d-america:dev-flux-system/tenants",
     ),
     (
         "beta-api",
