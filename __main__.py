@@ -4,14 +4,16 @@ from pathlib import Path
 
 import pulumi
 
-from components.stack_config import load_running_stack
+from components.stack_config import load_running_stack, previous_inventory
 from components.stacks import build
 from fleet.errors import ConfigError
+from fleet.safety import check_removals
 
 PROJECT_DIR = Path(__file__).parent
 
 try:
     model = load_running_stack(PROJECT_DIR)
+    check_removals(previous_inventory(), model, f"Pulumi.{model.stack}.yaml")
 except ConfigError as error:
     # A user's mistake: the list of problems, not a traceback.
     raise pulumi.RunError(error.render()) from None

@@ -27,6 +27,7 @@ from components.kubernetes_objects import (
     ClusterTarget,
     apply_object,
     apply_wiring,
+    cluster_provider,
 )
 from components.secrets import SecretSources, flux_repository_credentials
 from fleet import names, objects
@@ -228,12 +229,7 @@ class ManagementCluster(pulumi.ComponentResource):
         super().__init__("fleet:cluster:ManagementCluster", name, None, opts)
         self.cluster = args.cluster
         self.kubeconfig = provision(args.cluster, self)
-        self.provider = kubernetes.Provider(
-            f"{name}-provider",
-            kubeconfig=self.kubeconfig,
-            cluster_identifier=args.cluster.name,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.provider = cluster_provider(f"{name}-provider", args.cluster, self.kubeconfig, self)
         self.flux_instance = install_flux(name, args.cluster, args.flux, self.provider, self)
         if args.main_branch is not None:
             self._wire_main_branch(name, args.main_branch)

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as kubernetes
 
 from components.clusters import (
     ManagementCluster,
     RemoteCluster,
 )
 from components.github_repository import GitHubAccess, protect_environment_branch
-from components.kubernetes_objects import ClusterTarget, apply_wiring
+from components.kubernetes_objects import ClusterTarget, apply_wiring, cluster_provider
 from components.secrets import SecretSources, flux_repository_credentials
 from fleet import names
 from fleet.config import ClusterConfig, TenantConfig
@@ -127,11 +126,8 @@ class Environment(pulumi.ComponentResource):
         self, name: str, cluster: ClusterConfig, kubeconfigs: Mapping[str, pulumi.Output[str]]
     ) -> ClusterTarget:
         """A fleet cluster as this stack sees it: its own provider; Flux is main's to install."""
-        provider = kubernetes.Provider(
-            f"{name}-{cluster.name}-provider",
-            kubeconfig=kubeconfigs[cluster.name],
-            cluster_identifier=cluster.name,
-            opts=pulumi.ResourceOptions(parent=self),
+        provider = cluster_provider(
+            f"{name}-{cluster.name}-provider", cluster, kubeconfigs[cluster.name], self
         )
         return ClusterTarget(cluster, provider, flux=None)
 

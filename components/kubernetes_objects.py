@@ -34,6 +34,25 @@ class ClusterTarget:
     another stack (main) installed Flux."""
 
 
+def cluster_provider(
+    name: str, cluster: ClusterConfig, kubeconfig: pulumi.Input[str], parent: pulumi.Resource
+) -> kubernetes.Provider:
+    """The one way to reach a cluster.
+
+    `cluster_identifier` is the cluster's name, so a rotated kubeconfig updates the provider
+    instead of replacing everything on the cluster. Existing objects are never adopted
+    (`upsert_existing_objects` off, whatever the environment says): an object the program did
+    not create, a namespace above all, is never the program's to delete.
+    """
+    return kubernetes.Provider(
+        name,
+        kubeconfig=kubeconfig,
+        cluster_identifier=cluster.name,
+        upsert_existing_objects=False,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def resource_name(owner: str, obj: Mapping[str, Any]) -> str:
     """`<owner>-<kind>-[<namespace>-]<name>`: unique in the stack, stable while the object is.
 

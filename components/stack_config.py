@@ -8,7 +8,9 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
+from pulumi.runtime.sync_await import _sync_await
 
+from fleet import names
 from fleet.config import CONFIG_NAMESPACE
 from fleet.model import (
     SECRET,
@@ -57,3 +59,15 @@ def load_running_stack(project_dir: Path) -> Fleet | Environment:
 def secret(key: str) -> pulumi.Output[str]:
     """The value of a secret config key, kept secret."""
     return pulumi.Config(CONFIG_NAMESPACE).require_secret(key)
+
+
+def previous_inventory() -> dict[str, Any]:
+    """What the stack's last deployment exported as its inventory; empty for a new stack.
+
+    A StackReference to the stack itself reads its last outputs. The value is needed before
+    anything is registered (the removal guard stops the update), so it is awaited here.
+    """
+    own = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    reference = pulumi.StackReference(f"{pulumi.get_stack()}-previous-deployment", own)
+    details = _sync_await(reference.get_output_details(names.INVENTORY_OUTPUT))
+    return details.value if isinstance(details.value, dict) else {}

@@ -23,6 +23,7 @@ from fleet.cli import summary
 from fleet.config import CONFIG_NAMESPACE, ClusterConfig, FluxConfig, RepositoryConfig
 from fleet.model import Environment as EnvironmentModel
 from fleet.model import Fleet
+from fleet.safety import inventory
 from fleet.wiring import github_commit_repository, main_wiring, repository_access
 
 Exports = dict[str, Any]
@@ -81,6 +82,7 @@ def build_main(fleet: Fleet) -> Exports:
     )
     return {
         "commit": branch.commit,
+        names.INVENTORY_OUTPUT: inventory(fleet),
         "summary": summary(fleet),
         names.CLUSTERS_OUTPUT: cluster_outputs([*managements, *remotes]),
     }
@@ -103,6 +105,7 @@ def build_environment(env: EnvironmentModel) -> Exports:
     )
     return {
         "commit": branch.commit,
+        names.INVENTORY_OUTPUT: inventory(env),
         "summary": summary(env),
         names.CLUSTERS_OUTPUT: cluster_outputs(dedicated),
     }

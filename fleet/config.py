@@ -252,6 +252,9 @@ class MainStackConfig(Schema):
     flux: FluxConfig = Field(default_factory=FluxConfig)
     clusters: Annotated[list[ClusterConfig], Field(min_length=1)]
     infra: list[ComponentConfig] = Field(default_factory=list)
+    max_removals: Annotated[int, Field(ge=0)] = 1
+    """How many clusters one update may remove; more stops the update before it changes
+    anything. Raise it for the one update that means it."""
 
 
 class EnvironmentStackConfig(Schema):
@@ -267,6 +270,8 @@ class EnvironmentStackConfig(Schema):
     """Clusters that this stack provisions and owns; they take part in the environment."""
     infra: list[ComponentConfig] = Field(default_factory=list)
     tenants: list[TenantConfig] = Field(default_factory=list)
+    max_removals: Annotated[int, Field(ge=0)] = 1
+    """How many clusters and tenants one update may remove, together."""
 
 
 STACK_KEYS: dict[type[Schema], frozenset[str]] = {

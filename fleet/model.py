@@ -56,6 +56,7 @@ class Fleet:
     clusters: tuple[ClusterConfig, ...]
     infra: tuple[ComponentConfig, ...]
     secrets: tuple[SecretRef, ...]
+    max_removals: int
 
     def cluster(self, name: str) -> ClusterConfig:
         return next(c for c in self.clusters if c.name == name)
@@ -84,6 +85,7 @@ class Environment:
     infra: tuple[ComponentConfig, ...]
     tenants: tuple[TenantConfig, ...]
     secrets: tuple[SecretRef, ...]
+    max_removals: int
 
     @property
     def management_clusters(self) -> tuple[ClusterConfig, ...]:
@@ -130,6 +132,7 @@ def load_main(
         clusters=tuple(config.clusters),
         infra=infra,
         secrets=tuple(secrets),
+        max_removals=config.max_removals,
     )
 
 
@@ -181,6 +184,7 @@ def load_environment(
         infra=infra,
         tenants=tuple(config.tenants),
         secrets=tuple(secrets),
+        max_removals=config.max_removals,
     )
 
 

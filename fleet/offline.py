@@ -37,6 +37,8 @@ from fleet.objects import K8sObject
 from fleet.render import REDACTED, ResourceRecord, StackRender
 from fleet.stackfile import read_raw_config
 
+LOCAL_ORGANIZATION = "organization"
+"""The organization of stacks on a local (file) backend."""
 AKS_CREDENTIALS = "azure-native:containerservice:listManagedClusterAdminCredentials"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 _OPTIONS = (
@@ -124,6 +126,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     stack_outputs: dict[str, Any] = field(default_factory=dict)
     """What a StackReference to the main stack reads."""
+    previous: dict[str, Any] = field(default_factory=dict)
+    """What the stack's own last deployment exported (a StackReference to itself reads it)."""
     resources: list[Registered] = field(default_factory=list)
     invokes: list[Invoked] = field(default_factory=list)
     on_resource: Callable[[int], None] | None = None
@@ -160,10 +164,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 is_kubeconfig = command[:3] == ["k3d", "kubeconfig", "get"]
                 outputs["stdout"] = fake_kubeconfig(command[3]) if is_kubeconfig else ""
             case "pulumi:pulumi:StackReference":
+                own = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+                is_own = plain["name"] == own
                 outputs = {
                     "name": plain["name"],
-                    "outputs": self.stack_outputs,
-                    "secretOutputNames": [names.CLUSTERS_OUTPUT],
+                    "outputs": self.previous if is_own else self.stack_outputs,
+                    "secretOutputNames": [] if is_own else [names.CLUSTERS_OUTPUT],
                 }
         return f"{args.name}-id", outputs
 
@@ -252,7 +258,14 @@ def run(
     SETTINGS.outputs.clear()
     ROOT.set(None)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="fleet", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project="fleet",
+        stack=stack,
+        preview=False,
+        monitor=monitor,
+        organization=LOCAL_ORGANIZATION,
+    )
     # The engine's calls run on the loop's default executor: this run's own, retired after it.
     workers = ThreadPoolExecutor(thread_name_prefix="fleet-engine")
     asyncio.get_event_loop().set_default_executor(workers)

@@ -150,6 +150,8 @@ def test_sample_main_stack_has_exactly_these_resources_per_cluster(sample: Deplo
         ("fleet:cluster:ManagementCluster", "pacific-aks"),
         ("fleet:cluster:RemoteCluster", "k3s-america-south"),
         ("pulumi-python:dynamic:GitOpsBranch", "gitops-main"),
+        # Reads the last deployment's inventory for the removal guard; changes nothing.
+        ("pulumi:pulumi:StackReference", "main-previous-deployment"),
     }
 
 

@@ -151,8 +151,10 @@ def test_dev_wiring_spec_fields(dev: Deployment) -> None:
 
 
 def test_remote_kubeconfigs_come_from_the_main_stack_and_stay_secret(dev: Deployment) -> None:
-    (reference,) = dev.of_type(STACK_REFERENCE)
-    assert reference.inputs == {"name": "organization/fleet/main"}
+    references = {r.inputs["name"]: r for r in dev.of_type(STACK_REFERENCE)}
+    # The main stack's outputs, and the stack's own last inventory for the removal guard.
+    assert set(references) == {"organization/fleet/main", "organization/fleet/dev"}
+    reference = references["organization/fleet/main"]
     objects = on_cluster(dev)["k3d-america"]
     for namespace in ("dev-flux-system", "dev-kaizentm", "dev-yakuza"):
         secret = objects["Secret", namespace, "k3s-america-south-kubeconfig"]

@@ -114,14 +114,19 @@ shapes = st.builds(
 )
 
 
+def before_and_after(shape: Shape, edit: str) -> tuple[tuple[Raw, Raw], tuple[Raw, Raw]]:
+    """(main, environment) raw config of a generated fleet, and the same plus one entity."""
+    main_raw, env_raw = main_config(shape), environment_config(shape, 0)
+    main_after, env_after = copy.deepcopy(main_raw), copy.deepcopy(env_raw)
+    EDITS[edit](main_after, env_after)
+    return (main_raw, env_raw), (main_after, env_after)
+
+
 @settings(max_examples=40, deadline=None)
 @given(shape=shapes, edit=st.sampled_from(sorted(EDITS)))
 def test_adding_an_entity_changes_only_what_belongs_to_it(shape: Shape, edit: str) -> None:
-    main_raw, env_raw = main_config(shape), environment_config(shape, 0)
-    before = render(main_raw, env_raw)
-    main_after, env_after = copy.deepcopy(main_raw), copy.deepcopy(env_raw)
-    EDITS[edit](main_after, env_after)
-    after = render(main_after, env_after)
+    configs_before, configs_after = before_and_after(shape, edit)
+    before, after = render(*configs_before), render(*configs_after)
 
     assert set(before) <= set(after), f"adding a {edit} removed {set(before) - set(after)}"
     assert set(after) - set(before), f"adding a {edit} added no file"
