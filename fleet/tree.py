@@ -32,8 +32,9 @@ Files = dict[str, str]
 KUSTOMIZATION = "kustomization.yaml"
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style, insertion order, multi-line strings as literal blocks."""
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Block style, insertion order, multi-line strings as literal blocks; libyaml's emitter
+    where PyYAML has it (it is many times faster on a fleet's tens of thousands of files)."""
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

@@ -15,7 +15,8 @@ import os
 import posixpath
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,8 +75,9 @@ def verify(render: StackRender, repository_url: str, *, lockdown: bool = True) -
     into the rendered branches. With `lockdown`, Flux refuses cross-namespace references.
     """
     with tempfile.TemporaryDirectory(prefix="fleet-verify-") as scratch:
-        built, findings = _build_all(render, Path(scratch))
-    walk = _place(render, repository_url, built)
+        builds = _Builds(render, Path(scratch))
+        findings = builds.check()
+        walk = _place(render, repository_url, builds)
     findings += walk.findings
     for check in _CHECKS:
         findings += check(walk.placed)
@@ -88,41 +90,109 @@ _BUILD_CACHE: dict[str, list[K8sObject] | str] = {}
 """Builds by the content of everything a folder reads: objects, or kustomize's error."""
 
 
-def _build_all(
-    render: StackRender, scratch: Path
-) -> tuple[dict[tuple[str, str], list[K8sObject]], list[Finding]]:
-    """Build every kustomization folder of every branch: {(branch, folder): objects}."""
-    jobs: dict[tuple[str, str], tuple[str, Path]] = {}
-    for branch, files in render.branches.items():
-        root = scratch / branch.replace("/", "_")
-        for path, text in files.items():
-            target = root / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-        for path in files:
-            if path.endswith("kustomization.yaml"):
-                folder = posixpath.dirname(path) or "."
-                jobs[(branch, folder)] = (_closure_key(files, folder), root / folder)
-    missing = {key: folder for key, folder in jobs.values() if key not in _BUILD_CACHE}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for key, result in zip(missing, pool.map(_build_or_error, missing.values()), strict=True):
-            _BUILD_CACHE[key] = result
-    built: dict[tuple[str, str], list[K8sObject]] = {}
-    findings = []
-    for (branch, folder), (key, _) in jobs.items():
-        result = _BUILD_CACHE[key]
-        if isinstance(result, str):
-            findings.append(Finding(f"{branch}:{folder}", f"does not build: {result}"))
-        else:
-            built[(branch, folder)] = result
-    return built, findings
+class _Builds:
+    """Every kustomization folder of every branch, built as few times as kustomize allows.
+
+    Only the top folders (those no other kustomization includes) are built up front: building
+    a top builds everything it includes, so every folder is covered. A folder a Flux
+    Kustomization points at below a top is built when asked for. When a top fails, its
+    included folders are built one by one to name the deepest ones that fail.
+    """
+
+    def __init__(self, render: StackRender, scratch: Path) -> None:
+        self.roots: dict[str, Path] = {}
+        self.files = render.branches
+        self.children: dict[tuple[str, str], list[str]] = {}
+        for branch, files in render.branches.items():
+            root = scratch / branch.replace("/", "_")
+            self.roots[branch] = root
+            for path, text in files.items():
+                target = root / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+            for path in files:
+                if path.endswith(KUSTOMIZATION_FILE):
+                    folder = posixpath.dirname(path) or "."
+                    self.children[(branch, folder)] = _included_folders(files, folder)
+
+    def check(self) -> list[Finding]:
+        """Build the tops; a failing one is searched for the folders that fail."""
+        included = {(b, child) for (b, _), children in self.children.items() for child in children}
+        tops = [key for key in self.children if key not in included]
+        self._build(tops)
+        findings = []
+        for key in tops:
+            if isinstance(self._result(key), str):
+                findings += self._culprits(key)
+        return findings
+
+    def objects(self, branch: str, folder: str) -> list[K8sObject] | None:
+        """What the folder builds to; None when it has no kustomization or does not build."""
+        key = (branch, folder)
+        if key not in self.children:
+            return None
+        self._build([key])
+        result = self._result(key)
+        return None if isinstance(result, str) else result
+
+    def _culprits(self, key: tuple[str, str]) -> list[Finding]:
+        branch, folder = key
+        children = [(branch, child) for child in self.children[key]]
+        self._build(children)
+        failing = [child for child in children if isinstance(self._result(child), str)]
+        if not failing:
+            return [Finding(f"{branch}:{folder}", f"does not build: {self._result(key)}")]
+        return [finding for child in failing for finding in self._culprits(child)]
+
+    def _key(self, key: tuple[str, str]) -> str:
+        return _closure_key(self.files[key[0]], key[1])
+
+    def _result(self, key: tuple[str, str]) -> list[K8sObject] | str:
+        return _BUILD_CACHE[self._key(key)]
+
+    def _build(self, keys: list[tuple[str, str]]) -> None:
+        missing = {self._key(k): k for k in keys if self._key(k) not in _BUILD_CACHE}
+        folders = [self.roots[branch] / folder for branch, folder in missing.values()]
+        roots = [self.roots[branch] for branch, _ in missing.values()]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            results = pool.map(_build_or_error, folders, roots)
+            for cache_key, result in zip(missing, results, strict=True):
+                _BUILD_CACHE[cache_key] = result
 
 
-def _build_or_error(folder: Path) -> list[K8sObject] | str:
+KUSTOMIZATION_FILE = "kustomization.yaml"
+
+
+def _build_or_error(folder: Path, root: Path) -> list[K8sObject] | str:
     try:
         return build(folder)
     except KustomizeError as error:
-        return str(error).replace(str(folder), "<folder>")
+        return str(error).replace(f"{root}/", "")
+
+
+def _kustomization_references(files: Mapping[str, str], folder: str) -> list[str]:
+    """The paths a folder's kustomization names (resources and patch files), normalised."""
+    own = f"{folder}/{KUSTOMIZATION_FILE}" if folder != "." else KUSTOMIZATION_FILE
+    try:
+        body = yaml.safe_load(files.get(own, "")) or {}
+    except yaml.YAMLError:
+        return []
+    if not isinstance(body, dict):
+        return []
+    patches = body.get("patches") or []
+    named = [
+        *(body.get("resources") or []),
+        *(p.get("path") for p in patches if isinstance(p, dict)),
+    ]
+    return [posixpath.normpath(posixpath.join(folder, n)) for n in named if isinstance(n, str)]
+
+
+def _included_folders(files: Mapping[str, str], folder: str) -> list[str]:
+    return [
+        path
+        for path in _kustomization_references(files, folder)
+        if f"{path}/{KUSTOMIZATION_FILE}" in files
+    ]
 
 
 def _closure_key(files: Mapping[str, str], folder: str) -> str:
@@ -135,25 +205,9 @@ def _closure_key(files: Mapping[str, str], folder: str) -> str:
         if current in seen:
             continue
         seen.add(current)
-        own = f"{current}/kustomization.yaml" if current != "." else "kustomization.yaml"
-        text = files.get(own, "")
-        digest.update(f"\0{own}\0{text}".encode())
-        try:
-            body = yaml.safe_load(text) or {}
-        except yaml.YAMLError:
-            continue
-        references = (
-            [
-                *body.get("resources", []),
-                *(p.get("path") for p in body.get("patches", []) if isinstance(p, dict)),
-            ]
-            if isinstance(body, dict)
-            else []
-        )
-        for reference in references:
-            if not isinstance(reference, str):
-                continue
-            path = posixpath.normpath(posixpath.join(current, reference))
+        own = f"{current}/{KUSTOMIZATION_FILE}" if current != "." else KUSTOMIZATION_FILE
+        digest.update(f"\0{own}\0{files.get(own, '')}".encode())
+        for path in _kustomization_references(files, current):
             if path in files:
                 digest.update(f"\0{path}\0{files[path]}".encode())
             else:
@@ -161,39 +215,44 @@ def _closure_key(files: Mapping[str, str], folder: str) -> str:
     return digest.hexdigest()
 
 
-def _place(
-    render: StackRender, repository_url: str, built: Mapping[tuple[str, str], list[K8sObject]]
-) -> _Walk:
+def _place(render: StackRender, repository_url: str, builds: _Builds) -> _Walk:
     """Follow Kustomizations from what Pulumi applies to where every object lands."""
     walk = _Walk()
-    pending = [
+    pending = deque(
         _Placed(cluster, obj, "pulumi")
         for cluster, applied in render.clusters.items()
         for obj in applied
-    ]
+    )
+    known: dict[tuple[str, tuple[str, str, str]], K8sObject] = {
+        (item.cluster, objects.object_id(item.obj)): item.obj for item in pending
+    }
     while pending:
-        item = pending.pop(0)
+        item = pending.popleft()
         walk.placed.append(item)
         if item.obj.get("kind") != "Kustomization":
             continue
         spec = item.obj.get("spec") or {}
         namespace = item.obj["metadata"].get("namespace", "")
-        source = _find(walk.placed + pending, item.cluster, spec.get("sourceRef"), namespace)
+        source = _find(known, item.cluster, spec.get("sourceRef"), namespace)
         if source is None or source.get("spec", {}).get("url") != repository_url:
             continue  # a tenant's own repository: not ours to build
         branch = source["spec"].get("ref", {}).get("branch", "")
         folder = str(spec.get("path", "")).removeprefix("./").rstrip("/") or "."
         where = f"{item.cluster}:{namespace}/{item.obj['metadata'].get('name')}"
-        if (branch, folder) not in built:
-            if branch in render.branches:
-                walk.findings.append(
-                    Finding(where, f"path ./{folder} has no kustomization on branch {branch}")
-                )
+        if branch not in render.branches:
+            continue  # another stack's branch
+        if (branch, folder) not in builds.children:
+            walk.findings.append(
+                Finding(where, f"path ./{folder} has no kustomization on branch {branch}")
+            )
             continue
-        lands_on = item.cluster
-        if "kubeConfig" in spec:
-            lands_on = _remote_of(spec, folder)
-        pending += [_Placed(lands_on, obj, where) for obj in built[(branch, folder)]]
+        built = builds.objects(branch, folder)
+        if built is None:
+            continue  # reported where it fails to build
+        lands_on = _remote_of(spec, folder) if "kubeConfig" in spec else item.cluster
+        for obj in built:
+            known.setdefault((lands_on, objects.object_id(obj)), obj)
+            pending.append(_Placed(lands_on, obj, where))
     return walk
 
 
@@ -205,15 +264,19 @@ def _remote_of(spec: Mapping[str, Any], folder: str) -> str:
 
 
 def _find(
-    placed: Iterable[_Placed], cluster: str, reference: Any, namespace: str
+    known: Mapping[tuple[str, tuple[str, str, str]], K8sObject],
+    cluster: str,
+    reference: Any,
+    namespace: str,
 ) -> K8sObject | None:
     if not isinstance(reference, Mapping):
         return None
-    wanted = (reference.get("kind"), reference.get("namespace", namespace), reference.get("name"))
-    for item in placed:
-        if item.cluster == cluster and objects.object_id(item.obj) == wanted:
-            return item.obj
-    return None
+    wanted = (
+        str(reference.get("kind")),
+        str(reference.get("namespace", namespace)),
+        str(reference.get("name")),
+    )
+    return known.get((cluster, wanted))
 
 
 # ---------------------------------------------------------------- checks

@@ -150,8 +150,11 @@ def test_validate_reports_an_overlay_that_does_not_build(
     edit_stack(project, "dev", impossible_patch)
     assert main(["--project", str(project), "validate", "dev"]) == EXIT_PROBLEMS
     captured = capsys.readouterr()
-    assert "dev:infra/k3d-america/redis: does not build" in captured.out
-    assert captured.err.strip().endswith("problems")
+    # Only the folder that fails is named, not the folders that include it.
+    (finding,) = captured.out.splitlines()
+    assert finding.startswith("dev:infra/k3d-america/redis: does not build: ")
+    assert "/spec/no/such/field" in finding
+    assert captured.err.strip().endswith("1 problem")
 
 
 def test_validate_stops_on_a_config_problem(
