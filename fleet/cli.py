@@ -30,22 +30,29 @@ class _Stop(Exception):
     """A user's mistake, already phrased: print it and exit 2."""
 
 
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
 def summary(model: Fleet | Environment) -> str:
     """One line that tells a reviewer what the stack holds."""
     clusters = model.clusters
     remotes = sum(1 for c in clusters if c.role == "remote")
-    shape = f"{len(clusters)} clusters ({len(clusters) - remotes} management, {remotes} remote)"
+    shape = (
+        f"{_count(len(clusters), 'cluster')} "
+        f"({len(clusters) - remotes} management, {remotes} remote)"
+    )
+    components = _count(len(model.infra), "infra component")
     if isinstance(model, Fleet):
         return (
-            f"main stack '{model.stack}': {shape}, {len(model.infra)} infra components, "
-            f"repository {model.repository.url}"
+            f"main stack '{model.stack}': {shape}, {components}, repository {model.repository.url}"
         )
     apps = sum(len(t.apps) for t in model.tenants)
     releases = sum(len(t.releases) for t in model.tenants)
     return (
         f"environment '{model.name}' (branch {model.branch}): {shape}, "
-        f"{len(model.tenants)} tenants, {apps} apps, {releases} release channels, "
-        f"{len(model.infra)} infra components"
+        f"{_count(len(model.tenants), 'tenant')}, {_count(apps, 'app')}, "
+        f"{_count(releases, 'release channel')}, {components}"
     )
 
 

@@ -32,7 +32,7 @@ def test_check_summarises_an_environment(capsys: pytest.CaptureFixture[str]) -> 
     main(["--project", str(PROJECT), "check", "dev"])
     out = capsys.readouterr().out
     assert "environment 'dev' (branch dev)" in out
-    assert "2 tenants, 2 apps, 1 release channels, 1 infra components" in out
+    assert "2 tenants, 2 apps, 1 release channel, 1 infra component" in out
 
 
 def test_check_accepts_a_settings_file_path(capsys: pytest.CaptureFixture[str]) -> None:
