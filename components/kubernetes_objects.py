@@ -16,7 +16,14 @@ import pulumi_kubernetes as kubernetes
 
 from components.secrets import SecretSources, secret_object
 from fleet.config import ClusterConfig
-from fleet.objects import K8sObject, object_id
+from fleet.objects import (
+    SOURCE_KINDS,
+    K8sObject,
+    ObjectId,
+    bound_accounts,
+    object_id,
+    references,
+)
 from fleet.wiring import Wiring
 
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
@@ -113,34 +120,37 @@ def apply_object(owner: str, obj: K8sObject, opts: pulumi.ResourceOptions) -> pu
 def apply_objects(
     owner: str, objs: Sequence[K8sObject], target: ClusterTarget, parent: pulumi.Resource
 ) -> None:
-    """Objects on one cluster, in an order that is safe to create and to delete.
+    """Objects on one cluster, each waiting for exactly what it uses (`objects.references`).
 
-    Everything waits for Flux (its namespace `flux-system` comes with it). Objects wait for
-    the namespace they live in when it is applied here. Flux objects wait for every plain
-    object here (namespaces, accounts, bindings, Secrets): they are created after them and
-    deleted before them, so a Kustomization can still prune with its account and kubeconfig.
+    Everything waits for Flux (its namespace `flux-system` comes with it). A Flux object is
+    created after its namespace, account (and the bindings that give the account its rights),
+    source and Secrets, and deleted before them, so a Kustomization can still prune. Each
+    object has a handful of dependencies, however many objects the cluster has.
     """
     flux = [target.flux] if target.flux is not None else []
+    applied: dict[ObjectId, pulumi.CustomResource] = {}
+    bindings: dict[ObjectId, list[pulumi.CustomResource]] = {}
 
-    def options(depends_on: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(
-            parent=parent, provider=target.provider, depends_on=[*flux, *depends_on]
+    def apply(obj: K8sObject) -> None:
+        used = [applied[ref] for ref in sorted(references(obj)) if ref in applied]
+        used += [b for ref in sorted(references(obj)) for b in bindings.get(ref, [])]
+        opts = pulumi.ResourceOptions(
+            parent=parent, provider=target.provider, depends_on=[*flux, *used]
         )
+        resource = apply_object(owner, obj, opts)
+        applied[object_id(obj)] = resource
+        for account in bound_accounts(obj):
+            bindings.setdefault(account, []).append(resource)
 
-    namespaces = {
-        obj["metadata"]["name"]: apply_object(owner, obj, options([]))
-        for obj in objs
-        if obj["kind"] == "Namespace"
-    }
-    plain = [
-        apply_object(owner, obj, options(_own_namespace(obj, namespaces)))
-        for obj in objs
-        if obj["kind"] != "Namespace" and not is_custom(obj)
-    ]
-    plain_and_namespaces = [*namespaces.values(), *plain]
-    for obj in objs:
-        if is_custom(obj):
-            apply_object(owner, obj, options(plain_and_namespaces))
+    def stage(obj: K8sObject) -> int:
+        if obj["kind"] == "Namespace":
+            return 0
+        if not is_custom(obj):
+            return 1
+        return 2 if obj["kind"] in SOURCE_KINDS else 3
+
+    for obj in sorted(objs, key=stage):
+        apply(obj)
 
 
 def apply_wiring(
@@ -153,10 +163,3 @@ def apply_wiring(
     """A `Wiring` on its cluster: its objects, and its Secrets filled from `sources`."""
     secrets = [secret_object(spec, sources) for spec in wiring.secrets]
     apply_objects(owner, [*wiring.objects, *secrets], target, parent)
-
-
-def _own_namespace(
-    obj: K8sObject, namespaces: Mapping[str, pulumi.CustomResource]
-) -> list[pulumi.Resource]:
-    namespace = obj["metadata"].get("namespace")
-    return [namespaces[namespace]] if namespace in namespaces else []

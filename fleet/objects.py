@@ -242,3 +242,41 @@ def object_id(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     """(kind, namespace, name): what makes an object the same object on a cluster."""
     metadata = obj.get("metadata", {})
     return (str(obj.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name")))
+
+
+ObjectId = tuple[str, str, str]
+
+SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository", "Bucket")
+
+
+def references(obj: Mapping[str, Any]) -> set[ObjectId]:
+    """The objects `obj` uses on its cluster: its namespace, the account it impersonates, its
+    source, and the Secrets it reads (credentials, kubeconfig). Creating it after them and
+    deleting it before them is what keeps a Kustomization able to prune."""
+    metadata = obj.get("metadata", {})
+    namespace = str(metadata.get("namespace", ""))
+    spec = obj.get("spec") or {}
+    found: set[ObjectId] = set()
+    if namespace:
+        found.add(("Namespace", "", namespace))
+    account = spec.get("serviceAccountName")
+    if account:
+        found.add(("ServiceAccount", namespace, str(account)))
+    source = spec.get("sourceRef") or spec.get("chart", {}).get("spec", {}).get("sourceRef")
+    if isinstance(source, Mapping):
+        found.add((str(source.get("kind")), namespace, str(source.get("name"))))
+    for secret in (spec.get("secretRef"), spec.get("kubeConfig", {}).get("secretRef")):
+        if isinstance(secret, Mapping):
+            found.add(("Secret", namespace, str(secret.get("name"))))
+    return found
+
+
+def bound_accounts(obj: Mapping[str, Any]) -> set[ObjectId]:
+    """The service accounts a (Cluster)RoleBinding gives rights to."""
+    if obj.get("kind") not in ("RoleBinding", "ClusterRoleBinding"):
+        return set()
+    return {
+        ("ServiceAccount", str(s.get("namespace", "")), str(s.get("name")))
+        for s in obj.get("subjects", [])
+        if s.get("kind") == "ServiceAccount"
+    }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
 
-from components.stacks import build_environment
+from components.stacks import build_environment, build_main
 from fleet.config import RepositoryConfig
+from fleet.generate import Shape, generated
 from fleet.model import SECRET, Environment, load_environment, load_main
 from fleet.offline import STACK_REFERENCE, Registered, fake_kubeconfig, main_stack_outputs
 from fleet.wiring import GitHubRepository, github_commit_repository
@@ -455,3 +457,36 @@ def test_github_branches_are_managed_only_where_the_program_commits(
     )
     expected = GitHubRepository("kaizentm", "multicluster-gitops") if manages_github else None
     assert github_commit_repository(repository) == expected
+
+
+def test_a_flux_object_waits_for_exactly_what_it_uses(dev: Deployment) -> None:
+    america = on_cluster(dev)["k3d-america"]
+    remote_infra = america["Kustomization", "dev-flux-system", "k3s-america-south-infrastructure"]
+    waits_for = {
+        key for key, resource in america.items() if resource.urn in remote_infra.dependencies
+    }
+    assert waits_for == {
+        ("Namespace", "", "dev-flux-system"),
+        ("ServiceAccount", "dev-flux-system", "flux-platform"),
+        ("ClusterRoleBinding", "", "flux-platform-dev-flux-system"),
+        ("GitRepository", "dev-flux-system", "dev-flux-system"),
+        ("Secret", "dev-flux-system", "k3s-america-south-kubeconfig"),
+    }
+
+
+def test_dependencies_do_not_grow_with_the_fleet() -> None:
+    """Each object waits for a handful of others, however many remotes share its cluster."""
+    most = []
+    for remotes in (1, 8):
+        fleet, (env,) = generated(
+            Shape(management=1, remotes_per_management=remotes, environments=1, tenants=2)
+        )
+        secrets = {ref.key: "kubeconfig" for ref in fleet.secrets}
+        outputs = main_stack_outputs(fleet)
+        for deployment in (
+            deploy("main", functools.partial(build_main, fleet), {}, secrets, outputs),
+            deploy("env-0", functools.partial(build_environment, env), {}, {}, outputs),
+        ):
+            most.append(max(len(r.dependencies) for r in deployment.resources))
+    assert most[:2] == most[2:], most
+    assert max(most) <= 8
