@@ -103,6 +103,8 @@ class _Builds:
         self.roots: dict[str, Path] = {}
         self.files = render.branches
         self.children: dict[tuple[str, str], list[str]] = {}
+        self._keys: dict[tuple[str, str], str] = {}
+        self._references: dict[tuple[str, str], list[str]] = {}
         for branch, files in render.branches.items():
             root = scratch / branch.replace("/", "_")
             self.roots[branch] = root
@@ -113,7 +115,11 @@ class _Builds:
             for path in files:
                 if path.endswith(KUSTOMIZATION_FILE):
                     folder = posixpath.dirname(path) or "."
-                    self.children[(branch, folder)] = _included_folders(files, folder)
+                    self.children[(branch, folder)] = [
+                        p
+                        for p in self._named(branch, folder)
+                        if f"{p}/{KUSTOMIZATION_FILE}" in files
+                    ]
 
     def check(self) -> list[Finding]:
         """Build the tops; a failing one is searched for the folders that fail."""
@@ -144,8 +150,38 @@ class _Builds:
             return [Finding(f"{branch}:{folder}", f"does not build: {self._result(key)}")]
         return [finding for child in failing for finding in self._culprits(child)]
 
+    def _named(self, branch: str, folder: str) -> list[str]:
+        """The paths a folder's kustomization names, parsed once."""
+        if (branch, folder) not in self._references:
+            self._references[(branch, folder)] = _kustomization_references(
+                self.files[branch], folder
+            )
+        return self._references[(branch, folder)]
+
     def _key(self, key: tuple[str, str]) -> str:
-        return _closure_key(self.files[key[0]], key[1])
+        """A hash of the folder's name and of every file its kustomization reads, transitively:
+        the same key, the same build."""
+        if key in self._keys:
+            return self._keys[key]
+        branch, folder = key
+        files = self.files[branch]
+        digest = hashlib.sha256(folder.encode())
+        seen: set[str] = set()
+        pending = [folder]
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            own = f"{current}/{KUSTOMIZATION_FILE}" if current != "." else KUSTOMIZATION_FILE
+            digest.update(f"\0{own}\0{files.get(own, '')}".encode())
+            for path in self._named(branch, current):
+                if path in files:
+                    digest.update(f"\0{path}\0{files[path]}".encode())
+                else:
+                    pending.append(path)
+        self._keys[key] = digest.hexdigest()
+        return self._keys[key]
 
     def _result(self, key: tuple[str, str]) -> list[K8sObject] | str:
         return _BUILD_CACHE[self._key(key)]
@@ -161,6 +197,8 @@ class _Builds:
 
 
 KUSTOMIZATION_FILE = "kustomization.yaml"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser where PyYAML has it: a big fleet has tens of thousands of kustomizations."""
 
 
 def _build_or_error(folder: Path, root: Path) -> list[K8sObject] | str:
@@ -174,7 +212,7 @@ def _kustomization_references(files: Mapping[str, str], folder: str) -> list[str
     """The paths a folder's kustomization names (resources and patch files), normalised."""
     own = f"{folder}/{KUSTOMIZATION_FILE}" if folder != "." else KUSTOMIZATION_FILE
     try:
-        body = yaml.safe_load(files.get(own, "")) or {}
+        body = yaml.load(files.get(own, ""), Loader=_Loader) or {}
     except yaml.YAMLError:
         return []
     if not isinstance(body, dict):
@@ -185,34 +223,6 @@ def _kustomization_references(files: Mapping[str, str], folder: str) -> list[str
         *(p.get("path") for p in patches if isinstance(p, dict)),
     ]
     return [posixpath.normpath(posixpath.join(folder, n)) for n in named if isinstance(n, str)]
-
-
-def _included_folders(files: Mapping[str, str], folder: str) -> list[str]:
-    return [
-        path
-        for path in _kustomization_references(files, folder)
-        if f"{path}/{KUSTOMIZATION_FILE}" in files
-    ]
-
-
-def _closure_key(files: Mapping[str, str], folder: str) -> str:
-    """A hash of the folder's name and of every file its kustomization reads, transitively."""
-    digest = hashlib.sha256(folder.encode())
-    seen: set[str] = set()
-    pending = [folder]
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        own = f"{current}/{KUSTOMIZATION_FILE}" if current != "." else KUSTOMIZATION_FILE
-        digest.update(f"\0{own}\0{files.get(own, '')}".encode())
-        for path in _kustomization_references(files, current):
-            if path in files:
-                digest.update(f"\0{path}\0{files[path]}".encode())
-            else:
-                pending.append(path)
-    return digest.hexdigest()
 
 
 def _place(render: StackRender, repository_url: str, builds: _Builds) -> _Walk:
