@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 STACKS := main dev qa
 
-.PHONY: install lint test render clean
+.PHONY: install lint test render bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: lint
 render: install
 	@for stack in $(STACKS); do $(BIN)/fleet render $$stack --out build || exit $$?; done
 	@$(BIN)/fleet graph main --out build/fleet.svg
+
+# Fleet-scale benchmarks (benchmarks/README.md); several minutes. A smoke check:
+# make bench BENCH_ARGS='--quick --fleet sample'
+bench: install
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 # The picture of the sample fleet that the README shows.
 docs/sample-fleet.svg: install Pulumi.main.yaml Pulumi.dev.yaml Pulumi.qa.yaml

@@ -1,0 +1,1 @@
+"""Fleet-scale benchmarks: `make bench`, or `.venv/bin/python -m benchmarks.run` (see README.md)."""

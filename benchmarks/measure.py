@@ -1,0 +1,421 @@
+"""One measurement of one stack, in this process.
+
+`benchmarks.run` runs each of these in a fresh subprocess, so that the peak RSS it reports
+belongs to that workload alone; the tests call them directly on a tiny fleet. Every child
+imports this module, so the floor's baseline memory (pulumi, pulumi_kubernetes, the components,
+the fleet package) is the same as the program's.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import importlib
+import resource
+import shutil
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes
+import yaml
+
+from components.stacks import build
+from fleet import names, tree
+from fleet import render as render_files
+from fleet.config import CONFIG_NAMESPACE
+from fleet.generate import Shape, environment_config, generated, main_config
+from fleet.model import SECRET, Environment, Fleet
+from fleet.offline import (
+    GIT_BRANCH,
+    RecordingMocks,
+    Registered,
+    fake_kubeconfig,
+    main_stack_outputs,
+    render_stack,
+    run,
+    stack_config,
+)
+from fleet.render import StackRender
+from fleet.stackfile import environments_of, load_stack
+from fleet.verify import verify
+
+PROJECT = Path(__file__).resolve().parent.parent
+"""The project: its sample stacks, `Pulumi.yaml` and `__main__.py`."""
+
+FLEETS: dict[str, Shape | None] = {
+    "sample": None,
+    "100-teams": Shape(
+        management=3, remotes_per_management=0, environments=3, tenants=100, apps_per_tenant=2
+    ),
+    "edge": Shape(
+        management=10, remotes_per_management=100, environments=1, tenants=5, apps_per_tenant=1
+    ),
+}
+"""The benchmarked fleets; None is the project's own sample stacks."""
+
+BARE_TYPE = "bench:index:Bare"
+TENANT_COMPONENT = "fleet:environment:Tenant"
+SECRET_TYPE = "kubernetes:core/v1:Secret"
+_IMPORTED = (pulumi_kubernetes.__name__,)
+"""Imported for the baseline memory only: the floor's process holds what the program's holds."""
+
+Model = Fleet | Environment
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# ---------------------------------------------------------------- the fleets' stacks
+
+
+def models(shape: Shape | None) -> list[Model]:
+    """Every stack of the fleet, main first; `None` is the sample fleet, read from its files."""
+    if shape is None:
+        main_path = PROJECT / "Pulumi.main.yaml"
+        return [load_stack(main_path), *environments_of(main_path)]
+    fleet, environments = generated(shape)
+    return [fleet, *environments]
+
+
+def model_of(shape: Shape | None, stack: str) -> Model:
+    for model in models(shape):
+        if model.stack == stack:
+            return model
+    raise KeyError(f"no stack {stack!r} in this fleet")
+
+
+def fleet_of(model: Model) -> Fleet:
+    return model if isinstance(model, Fleet) else model.fleet
+
+
+# ---------------------------------------------------------------- what a run registered
+
+
+@dataclass(frozen=True)
+class Branch:
+    """What the stack commits to one branch (the GitOpsBranch resource's `files` input)."""
+
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Census:
+    """What one run of a stack's program registered, sorted by what its count grows with."""
+
+    resources: int
+    by_type: dict[str, int]
+    branches: dict[str, Branch]
+    management_clusters: int
+    remote_clusters: int
+    tenants: int
+    tenant_namespaces: int
+    """Children of a Tenant other than remote kubeconfigs: the tenant's Namespace (and its
+    credentials) in each tenant namespace on each management cluster. Per design."""
+    remote_kubeconfigs: int
+    """`R-kubeconfig` Secrets in tenant namespaces: one per remote per tenant namespace, so that
+    the tenant's Kustomizations can reach the remote without a cross-namespace reference. Per
+    design."""
+    dependencies: int
+    """`depends_on` edges the engine is told about, summed over resources: the SDK resolves
+    each one, so they cost time even where the resources are few."""
+
+    @property
+    def clusters(self) -> int:
+        return self.management_clusters + self.remote_clusters
+
+    @property
+    def other(self) -> int:
+        """The resources that must grow with clusters plus tenants."""
+        return self.resources - self.tenant_namespaces - self.remote_kubeconfigs
+
+    @property
+    def other_per_entity(self) -> float:
+        return self.other / max(1, self.clusters + self.tenants)
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Census:
+        return Census(
+            **{
+                **data,
+                "branches": {b: Branch(**v) for b, v in data["branches"].items()},
+            }
+        )
+
+
+def census(model: Model, resources: list[Registered]) -> Census:
+    """Count what was registered; the per-design products by the Tenant component's children."""
+    tenants = {r.urn for r in resources if r.type == TENANT_COMPONENT}
+    kubeconfig_suffix = names.kubeconfig_secret("")
+    tenant_namespaces = remote_kubeconfigs = 0
+    branches: dict[str, Branch] = {}
+    for r in resources:
+        if r.type == GIT_BRANCH:
+            files: dict[str, str] = r.inputs["files"]
+            size = sum(len(text.encode("utf-8")) for text in files.values())
+            branches[str(r.inputs["branch"])] = Branch(len(files), size)
+        if r.parent not in tenants:
+            continue
+        name = str((r.inputs.get("metadata") or {}).get("name", ""))
+        if r.type == SECRET_TYPE and name.endswith(kubeconfig_suffix):
+            remote_kubeconfigs += 1
+        else:
+            tenant_namespaces += 1
+    management = sum(1 for c in model.clusters if c.role == "management")
+    return Census(
+        resources=len(resources),
+        by_type=dict(sorted(Counter(r.type for r in resources).items())),
+        branches=branches,
+        management_clusters=management,
+        remote_clusters=len(model.clusters) - management,
+        tenants=len(model.tenants) if isinstance(model, Environment) else 0,
+        tenant_namespaces=tenant_namespaces,
+        remote_kubeconfigs=remote_kubeconfigs,
+        dependencies=sum(len(r.dependencies) for r in resources),
+    )
+
+
+# ---------------------------------------------------------------- program evaluation
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The stack's program under the recording mocks, `runs` times."""
+
+    stack: str
+    census: Census
+    walls: list[float]
+    """Wall time of each `run(...)`, in seconds."""
+    tree_seconds: float
+    """Of which the program's own rendering of the branch (`fleet.tree`), measured apart."""
+    start_rss_mb: float
+    """Peak RSS before the first run: the imports and the model."""
+    peak_rss_mb: float
+    modules: list[str] = field(default_factory=list)
+    """Every module loaded by the end (the SDK loads most lazily, in the first run): the floor
+    imports them all, so that both start from the same baseline memory."""
+
+    @property
+    def median(self) -> float:
+        return median(self.walls)
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Evaluation:
+        return Evaluation(**{**data, "census": Census.from_json(data["census"])})
+
+
+def run_program(
+    model: Model, profiler: cProfile.Profile | None = None
+) -> tuple[RecordingMocks, float]:
+    """The program as `__main__.py` builds it after loading the config, under fresh mocks.
+
+    Every secret key the stack names gets a kubeconfig-sized value; the wall time (and the
+    `profiler`, if any) covers `run(...)` alone, not the making of the mocks."""
+    secrets = {ref.key: fake_kubeconfig(ref.key) for ref in model.secrets}
+    mocks = RecordingMocks(main_stack_outputs(fleet_of(model)))
+    with stack_config(secrets, list(secrets)):
+        start = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        try:
+            run(model.stack, mocks, lambda: build(model))
+        finally:
+            if profiler is not None:
+                profiler.disable()
+        wall = time.perf_counter() - start
+    return mocks, wall
+
+
+def branch_files(model: Model) -> dict[str, str]:
+    """What the program renders for its branch: the `fleet.tree` part of its work."""
+    if isinstance(model, Fleet):
+        return tree.main_branch(model)
+    return tree.environment_branch(model)
+
+
+def evaluate(shape: Shape | None, stack: str, runs: int) -> Evaluation:
+    model = model_of(shape, stack)
+    start_rss = peak_rss_mb()
+    walls: list[float] = []
+    counted: Census | None = None
+    for _ in range(runs):
+        gc.collect()
+        mocks, wall = run_program(model)
+        walls.append(wall)
+        counted = census(model, mocks.resources)
+        del mocks
+    assert counted is not None, "runs must be at least 1"
+    peak = peak_rss_mb()
+    start = time.perf_counter()
+    branch_files(model)
+    tree_seconds = time.perf_counter() - start
+    return Evaluation(stack, counted, walls, tree_seconds, start_rss, peak, sorted(sys.modules))
+
+
+# ---------------------------------------------------------------- the floor
+
+
+@dataclass(frozen=True)
+class Floor:
+    """`resources` bare custom resources registered under the same mocks and `run(...)`."""
+
+    resources: int
+    walls: list[float]
+    start_rss_mb: float
+    peak_rss_mb: float
+    imported: int = 0
+    """How many of the program's modules it imported first (the rest do not import alone)."""
+
+    @property
+    def median(self) -> float:
+        return median(self.walls)
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Floor:
+        return Floor(**data)
+
+
+def _bare(count: int) -> dict[str, Any]:
+    for i in range(count):
+        pulumi.CustomResource(BARE_TYPE, f"bare-{i}", {})
+    return {}
+
+
+def import_all(modules: list[str]) -> int:
+    """Import what the program's process had loaded; returns how many are loaded now."""
+    for name in modules:
+        if name in sys.modules or name.startswith("__"):
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception:  # a module that imports only as part of another: skip it
+            continue
+    return sum(1 for name in modules if name in sys.modules)
+
+
+def floor(count: int, runs: int, modules: list[str] | None = None) -> Floor:
+    """What registering `count` resources costs the SDK and the mocks, and nothing else.
+
+    `modules` (the program's, from its evaluation) are imported first, so that the baseline
+    memory is the program's."""
+    imported = import_all(modules or [])
+    start_rss = peak_rss_mb()
+    walls: list[float] = []
+    for _ in range(runs):
+        gc.collect()
+        mocks = RecordingMocks()
+        start = time.perf_counter()
+        run("floor", mocks, lambda: _bare(count))
+        walls.append(time.perf_counter() - start)
+        if len(mocks.resources) != count:
+            raise RuntimeError(f"the floor registered {len(mocks.resources)}, not {count}")
+        del mocks
+    return Floor(count, walls, start_rss, peak_rss_mb(), imported)
+
+
+# ---------------------------------------------------------------- fleet render and validate
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """`fleet render STACK`: load the stack file, run `__main__.py` under mocks, write it out."""
+
+    stack: str
+    load_seconds: float
+    render_seconds: float
+    write_seconds: float
+    files: int
+    objects: int
+    peak_rss_mb: float
+
+    @property
+    def total(self) -> float:
+        return self.load_seconds + self.render_seconds + self.write_seconds
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Rendering:
+        return Rendering(**data)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """`fleet validate STACK` after the same rendering: `verify(...)` of the render."""
+
+    stack: str
+    verify_seconds: float
+    findings: list[str] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Validation:
+        return Validation(**data)
+
+
+def _stack_file(path: Path, raw: Mapping[str, Any]) -> None:
+    """A settings file as `pulumi config set` would leave it; secret values encrypted."""
+    config = {
+        f"{CONFIG_NAMESPACE}:{key}": {"secure": "v1:benchmark"} if value is SECRET else value
+        for key, value in raw.items()
+    }
+    path.write_text(yaml.safe_dump({"config": config}, sort_keys=False), encoding="utf-8")
+
+
+def project_of(shape: Shape | None, workdir: Path) -> Path:
+    """A project folder holding the fleet's stack files: the sample's is the project itself;
+    a generated fleet's is written under `workdir`, beside a copy of the program."""
+    if shape is None:
+        return PROJECT
+    project = workdir / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copyfile(PROJECT / name, project / name)
+    _stack_file(project / "Pulumi.main.yaml", main_config(shape))
+    for index in range(shape.environments):
+        _stack_file(project / f"Pulumi.env-{index}.yaml", environment_config(shape, index))
+    return project
+
+
+def render_timed(
+    shape: Shape | None, stack: str, workdir: Path
+) -> tuple[Model, StackRender, Rendering]:
+    """What `fleet render STACK --out DIR` does, timed phase by phase."""
+    project = project_of(shape, workdir)
+    start = time.perf_counter()
+    model = load_stack(project / f"Pulumi.{stack}.yaml")
+    loaded = time.perf_counter()
+    stack_render = render_stack(project, model)
+    rendered = time.perf_counter()
+    render_files.write(stack_render, workdir / "out")
+    written = time.perf_counter()
+    rendering = Rendering(
+        stack=stack,
+        load_seconds=loaded - start,
+        render_seconds=rendered - loaded,
+        write_seconds=written - rendered,
+        files=sum(len(files) for files in stack_render.branches.values()),
+        objects=sum(len(objs) for objs in stack_render.clusters.values()),
+        peak_rss_mb=peak_rss_mb(),
+    )
+    return model, stack_render, rendering
+
+
+def validate_timed(model: Model, stack_render: StackRender) -> Validation:
+    """What `fleet validate STACK` does after rendering: `verify`, as the command calls it."""
+    fleet = fleet_of(model)
+    start = time.perf_counter()
+    findings = verify(stack_render, fleet.repository.url, lockdown=fleet.flux.multitenant)
+    seconds = time.perf_counter() - start
+    return Validation(model.stack, seconds, [str(f) for f in findings], peak_rss_mb())

@@ -1,0 +1,582 @@
+"""`make bench`: measure the benchmarked fleets, print the tables, write `benchmarks/results/`.
+
+Every measurement runs in a fresh subprocess of this module (`--child`, its spec as JSON on
+stdin), which prints its results as JSON lines: the peak RSS it reports belongs to that workload
+alone, and a measurement that runs past `--timeout` is stopped without losing the others. The
+measurements themselves are in `benchmarks.measure`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.measure import (
+    FLEETS,
+    PROJECT,
+    Census,
+    Evaluation,
+    Floor,
+    Rendering,
+    Validation,
+    evaluate,
+    floor,
+    models,
+    render_timed,
+    validate_timed,
+)
+from fleet.generate import Shape
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_RUNS = {"sample": 5, "100-teams": 5, "edge": 3}
+"""Runs per evaluation and floor (their median is reported); one render and validate each."""
+GOAL = 1.5
+"""Evaluation time and peak memory within this factor of the floor's."""
+DEFAULT_TIMEOUT = 300.0
+
+Json = dict[str, Any]
+Log = Callable[[str], None]
+
+
+# ---------------------------------------------------------------- the child side
+
+
+def child_main(spec: Mapping[str, Any]) -> int:
+    """Run one measurement, print each result as soon as it is known (one JSON per line)."""
+    shape = Shape(**spec["shape"]) if spec.get("shape") else None
+    kind = spec["kind"]
+
+    def emit(key: str, value: Any) -> None:
+        print(json.dumps({key: dataclasses.asdict(value)}), flush=True)
+
+    if kind == "evaluate":
+        emit("evaluation", evaluate(shape, spec["stack"], spec["runs"]))
+    elif kind == "floor":
+        emit("floor", floor(spec["count"], spec["runs"], spec.get("modules")))
+    elif kind == "render":
+        with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
+            model, stack_render, rendering = render_timed(shape, spec["stack"], Path(workdir))
+            emit("rendering", rendering)
+            emit("validation", validate_timed(model, stack_render))
+    else:
+        raise ValueError(f"unknown measurement {kind!r}")
+    return 0
+
+
+# ---------------------------------------------------------------- the parent side
+
+
+@dataclass
+class Outcome:
+    """What a child printed before it ended (or was stopped), and why it stopped early."""
+
+    values: Json
+    seconds: float
+    error: str | None = None
+
+
+def in_child(spec: Mapping[str, Any], timeout: float) -> Outcome:
+    """One measurement in a fresh interpreter, stopped after `timeout` seconds."""
+    command = [sys.executable, "-m", "benchmarks.run", "--child"]
+    start = time.perf_counter()
+    with subprocess.Popen(
+        command,
+        cwd=PROJECT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        error = None
+        try:
+            out, err = child.communicate(json.dumps(spec), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, err = child.communicate()
+            error = f"stopped after the {timeout:.0f} s limit"
+    values: Json = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            values.update(json.loads(line))
+    if error is None and child.returncode != 0:
+        last = [line for line in err.strip().splitlines() if line.strip()][-1:]
+        error = f"failed ({child.returncode}): {' '.join(last) or 'no message'}"
+    return Outcome(values, time.perf_counter() - start, error)
+
+
+def _shape_json(shape: Shape | None) -> Json | None:
+    return dataclasses.asdict(shape) if shape is not None else None
+
+
+@dataclass
+class StackMeasurements:
+    stack: str
+    evaluation: Evaluation | None = None
+    floor: Floor | None = None
+    rendering: Rendering | None = None
+    validation: Validation | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def measure_stack(
+    fleet: str, shape: Shape | None, stack: str, runs: int, timeout: float, log: Log
+) -> StackMeasurements:
+    """Evaluation, then the floor of the same size, then render and validate: three children."""
+    result = StackMeasurements(stack)
+    spec = {"shape": _shape_json(shape), "stack": stack, "runs": runs}
+
+    def step(what: str, spec: Mapping[str, Any]) -> Outcome:
+        outcome = in_child(spec, timeout)
+        if outcome.error is not None:
+            result.errors.append(f"{what}: {outcome.error}")
+        return outcome
+
+    outcome = step("evaluate", {**spec, "kind": "evaluate"})
+    if "evaluation" in outcome.values:
+        result.evaluation = Evaluation.from_json(outcome.values["evaluation"])
+        e = result.evaluation
+        log(
+            f"[{fleet}] {stack}: evaluate ({runs} runs, {outcome.seconds:.1f} s): median "
+            f"{e.median:.3f} s, peak {e.peak_rss_mb:.0f} MB, {e.census.resources} resources"
+        )
+        floor_spec = {"count": e.census.resources, "runs": runs, "modules": e.modules}
+        outcome = step("floor", {**floor_spec, "kind": "floor"})
+        if "floor" in outcome.values:
+            result.floor = Floor.from_json(outcome.values["floor"])
+            f = result.floor
+            log(
+                f"[{fleet}] {stack}: floor ({runs} runs, {outcome.seconds:.1f} s): median "
+                f"{f.median:.3f} s, peak {f.peak_rss_mb:.0f} MB, {f.resources} bare resources"
+            )
+    outcome = step("render/validate", {**spec, "kind": "render"})
+    if "rendering" in outcome.values:
+        result.rendering = Rendering.from_json(outcome.values["rendering"])
+        log(f"[{fleet}] {stack}: fleet render {result.rendering.total:.2f} s")
+    if "validation" in outcome.values:
+        result.validation = Validation.from_json(outcome.values["validation"])
+        log(
+            f"[{fleet}] {stack}: fleet validate: verify {result.validation.verify_seconds:.2f} s, "
+            f"{len(result.validation.findings)} findings"
+        )
+    for error in result.errors:
+        log(f"[{fleet}] {stack}: {error}")
+    return result
+
+
+def apps_variant(
+    fleet: str, shape: Shape, measured: Sequence[StackMeasurements], timeout: float, log: Log
+) -> Json | None:
+    """The first environment with one app per tenant: apps must add files, not resources."""
+    environment = next((m for m in measured if m.stack != "main" and m.evaluation), None)
+    if shape.apps_per_tenant < 2 or environment is None or environment.evaluation is None:
+        return None
+    variant = dataclasses.replace(shape, apps_per_tenant=1)
+    spec = {"kind": "evaluate", "shape": _shape_json(variant), "stack": environment.stack}
+    outcome = in_child({**spec, "runs": 1}, timeout)
+    if "evaluation" not in outcome.values:
+        log(f"[{fleet}] {environment.stack} with 1 app per tenant: {outcome.error}")
+        return None
+    base = environment.evaluation.census
+    other = Evaluation.from_json(outcome.values["evaluation"]).census
+    log(
+        f"[{fleet}] {environment.stack} with 1 app per tenant: {other.resources} resources "
+        f"(with {shape.apps_per_tenant}: {base.resources})"
+    )
+    return {
+        "stack": environment.stack,
+        "apps_per_tenant": shape.apps_per_tenant,
+        "resources": base.resources,
+        "files": _files(base),
+        "variant_apps_per_tenant": 1,
+        "variant_resources": other.resources,
+        "variant_files": _files(other),
+        "resources_added_by_apps": base.resources - other.resources,
+    }
+
+
+def _files(census: Census) -> int:
+    return sum(b.files for b in census.branches.values())
+
+
+# ---------------------------------------------------------------- results as JSON
+
+
+def _r(value: float, digits: int = 3) -> float:
+    return round(value, digits)
+
+
+def machine() -> Json:
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "pulumi": importlib.metadata.version("pulumi"),
+        "system": f"{platform.system()} {platform.machine()}",
+    }
+
+
+def stack_json(m: StackMeasurements) -> Json:
+    """One stack's results, rounded so that a rerun changes only what changed."""
+    out: Json = {"stack": m.stack, "errors": m.errors}
+    if m.evaluation is not None:
+        e, c = m.evaluation, m.evaluation.census
+        out["resources"] = c.resources
+        out["resources_by_type"] = c.by_type
+        out["branches"] = {b: dataclasses.asdict(v) for b, v in c.branches.items()}
+        out["growth"] = {
+            "management_clusters": c.management_clusters,
+            "remote_clusters": c.remote_clusters,
+            "tenants": c.tenants,
+            "tenant_namespaces": c.tenant_namespaces,
+            "remote_kubeconfigs": c.remote_kubeconfigs,
+            "other": c.other,
+            "other_per_cluster_or_tenant": _r(c.other_per_entity, 2),
+            "dependencies": c.dependencies,
+        }
+        out["evaluation"] = {
+            "median_s": _r(e.median),
+            "runs_s": [_r(w) for w in e.walls],
+            "first_run_s": _r(e.walls[0]),
+            "tree_s": _r(e.tree_seconds),
+            "start_rss_mb": _r(e.start_rss_mb, 1),
+            "peak_rss_mb": _r(e.peak_rss_mb, 1),
+        }
+    if m.floor is not None:
+        f = m.floor
+        out["floor"] = {
+            "resources": f.resources,
+            "median_s": _r(f.median),
+            "runs_s": [_r(w) for w in f.walls],
+            "first_run_s": _r(f.walls[0]),
+            "modules_imported": f.imported,
+            "start_rss_mb": _r(f.start_rss_mb, 1),
+            "peak_rss_mb": _r(f.peak_rss_mb, 1),
+        }
+        if m.evaluation is not None:
+            out["ratios"] = {
+                "time": _r(m.evaluation.median / f.median, 2),
+                "memory": _r(m.evaluation.peak_rss_mb / f.peak_rss_mb, 2),
+            }
+    if m.rendering is not None:
+        rd = m.rendering
+        out["render"] = {
+            "total_s": _r(rd.total),
+            "load_s": _r(rd.load_seconds),
+            "render_stack_s": _r(rd.render_seconds),
+            "write_s": _r(rd.write_seconds),
+            "files": rd.files,
+            "objects": rd.objects,
+            "peak_rss_mb": _r(rd.peak_rss_mb, 1),
+        }
+        if m.validation is not None:
+            v = m.validation
+            out["validate"] = {
+                "total_s": _r(rd.load_seconds + rd.render_seconds + v.verify_seconds),
+                "verify_s": _r(v.verify_seconds),
+                "findings": len(v.findings),
+                "first_findings": v.findings[:5],
+                "peak_rss_mb": _r(v.peak_rss_mb, 1),
+            }
+    return out
+
+
+def measure_fleet(fleet: str, runs: int, timeout: float, with_variant: bool, log: Log) -> Json:
+    shape = FLEETS[fleet]
+    measured = [
+        measure_stack(fleet, shape, model.stack, runs, timeout, log) for model in models(shape)
+    ]
+    variant = apps_variant(fleet, shape, measured, timeout, log) if shape and with_variant else None
+    return {
+        "fleet": fleet,
+        "shape": _shape_json(shape),
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "runs": runs,
+        "stacks": [stack_json(m) for m in measured],
+        "apps_variant": variant,
+    }
+
+
+def write_json(result: Json, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result['fleet']}.json"
+    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def read_results(folder: Path) -> list[Json]:
+    """Every fleet's latest results, in the order of `FLEETS`."""
+    found = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")}
+    return [found[name] for name in FLEETS if name in found]
+
+
+# ---------------------------------------------------------------- tables
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 2) -> str:
+    """Fixed-width columns: the first `left` columns left-aligned, the numbers right-aligned."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.ljust(width) if i < left else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _get(data: Mapping[str, Any], *path: str) -> Any:
+    value: Any = data
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _num(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def timing_table(results: Sequence[Json]) -> str:
+    headers = [
+        "fleet", "stack", "resources", "files", "KiB", "eval s", "tree s", "floor s", "x time",
+        "eval MB", "floor MB", "x mem", "render s", "validate s",
+    ]  # fmt: skip
+    rows = []
+    for result in results:
+        for s in result["stacks"]:
+            branches = s.get("branches") or {}
+            files = sum(b["files"] for b in branches.values()) if branches else None
+            size = sum(b["bytes"] for b in branches.values()) / 1024 if branches else None
+            validate = _num(_get(s, "validate", "total_s"), ".2f")
+            if _get(s, "validate", "findings"):
+                validate += f" ({s['validate']['findings']} findings)"
+            elif _get(s, "render") and not _get(s, "validate"):
+                validate = "stopped"
+            rows.append(
+                [
+                    result["fleet"],
+                    s["stack"],
+                    _num(s.get("resources"), "d"),
+                    _num(files, "d"),
+                    _num(size, ".0f"),
+                    _num(_get(s, "evaluation", "median_s"), ".3f"),
+                    _num(_get(s, "evaluation", "tree_s"), ".3f"),
+                    _num(_get(s, "floor", "median_s"), ".3f"),
+                    _num(_get(s, "ratios", "time"), ".2f"),
+                    _num(_get(s, "evaluation", "peak_rss_mb"), ".0f"),
+                    _num(_get(s, "floor", "peak_rss_mb"), ".0f"),
+                    _num(_get(s, "ratios", "memory"), ".2f"),
+                    _num(_get(s, "render", "total_s"), ".2f"),
+                    validate,
+                ]
+            )
+    return table(headers, rows)
+
+
+def growth_table(results: Sequence[Json]) -> str:
+    headers = [
+        "fleet", "stack", "mgmt", "remotes", "tenants", "resources", "tenant ns*", "mgmt x T",
+        "remote kc*", "remotes x T", "other", "other/(C+T)", "depends_on",
+    ]  # fmt: skip
+    rows = []
+    for result in results:
+        for s in result["stacks"]:
+            g = s.get("growth")
+            if g is None:
+                continue
+            tenants = g["tenants"]
+            rows.append(
+                [
+                    result["fleet"],
+                    s["stack"],
+                    str(g["management_clusters"]),
+                    str(g["remote_clusters"]),
+                    str(tenants),
+                    str(s["resources"]),
+                    str(g["tenant_namespaces"]),
+                    str(g["management_clusters"] * tenants),
+                    str(g["remote_kubeconfigs"]),
+                    str(g["remote_clusters"] * tenants),
+                    str(g["other"]),
+                    f"{g['other_per_cluster_or_tenant']:.2f}",
+                    _num(g.get("dependencies"), "d"),
+                ]
+            )
+    return table(headers, rows)
+
+
+GROWTH_NOTE = """\
+* per design: `tenant ns` are the Namespace `E-T` (and `E-X-T` per release channel, with the
+  tenant's credentials Secrets) on each management cluster: one per tenant per management
+  cluster (`mgmt x T`). `remote kc` are the `R-kubeconfig` Secrets, one per remote per tenant
+  namespace (`remotes x T`), so a tenant's Kustomization reaches its remote without a
+  cross-namespace reference. `other` is everything else; C+T is clusters plus tenants.
+  `depends_on` counts the dependency edges of all resources (the SDK resolves each one)."""
+
+
+def variants_lines(results: Sequence[Json]) -> list[str]:
+    lines = []
+    for result in results:
+        v = result.get("apps_variant")
+        if v:
+            lines.append(
+                f"apps: {result['fleet']} {v['stack']} with {v['apps_per_tenant']} apps per "
+                f"tenant registers {v['resources']} resources and commits {v['files']} files; "
+                f"with {v['variant_apps_per_tenant']}: {v['variant_resources']} resources, "
+                f"{v['variant_files']} files. Apps add {v['resources_added_by_apps']} resources."
+            )
+    return lines
+
+
+def goals_lines(results: Sequence[Json]) -> list[str]:
+    """Each goal: met or missed, on how many stacks, and the worst case."""
+    lines = []
+    for key, what in (("time", "evaluation time"), ("memory", "peak memory")):
+        ratios = [
+            (s["ratios"][key], f"{r['fleet']} {s['stack']}")
+            for r in results
+            for s in r["stacks"]
+            if "ratios" in s
+        ]
+        if not ratios:
+            continue
+        missed = [(ratio, where) for ratio, where in ratios if ratio > GOAL]
+        worst, where = max(ratios)
+        verdict = "met" if not missed else f"MISSED on {len(missed)} of {len(ratios)} stacks"
+        lines.append(f"{what} <= {GOAL}x the floor: {verdict}; worst {worst:.2f}x ({where})")
+    growth = [
+        (s["growth"]["other_per_cluster_or_tenant"], f"{r['fleet']} {s['stack']}")
+        for r in results
+        if r["shape"] is not None
+        for s in r["stacks"]
+        if "growth" in s
+    ]
+    apps = [r["apps_variant"] for r in results if r.get("apps_variant")]
+    if growth:
+        low, high = min(growth), max(growth)
+        apps_ok = all(v["resources_added_by_apps"] == 0 for v in apps)
+        verdict = "met" if apps_ok and apps else "MISSED" if apps else "not checked (no variant)"
+        lines.append(
+            f"resources grow with clusters + tenants: {verdict}; besides the per-design "
+            f"products, {low[0]:.2f} ({low[1]}) to {high[0]:.2f} ({high[1]}) resources per "
+            f"cluster or tenant; apps add "
+            + (", ".join(str(v["resources_added_by_apps"]) for v in apps) or "-")
+            + " resources"
+        )
+    errors = [
+        f"{r['fleet']} {s['stack']}: {e}" for r in results for s in r["stacks"] for e in s["errors"]
+    ]
+    lines += [f"not measured: {e}" for e in errors]
+    return lines
+
+
+def report(results: Sequence[Json]) -> str:
+    """The tables and the goals, as plain text."""
+    parts = [
+        timing_table(results),
+        "",
+        growth_table(results),
+        GROWTH_NOTE,
+        *variants_lines(results),
+        "",
+        *goals_lines(results),
+    ]
+    return "\n".join(parts)
+
+
+def summary_markdown(results: Sequence[Json]) -> str:
+    machines = {json.dumps(r["machine"], sort_keys=True) for r in results}
+    about = []
+    for m in map(json.loads, sorted(machines)):
+        about.append(
+            f"{m['cores']} cores ({m['cpu']}), {m['system']}, Python {m['python']}, "
+            f"pulumi {m['pulumi']}"
+        )
+    runs = ", ".join(f"{r['fleet']} {r['runs']} ({r['date']})" for r in results)
+    return "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"Machine: {'; '.join(about)}. Runs per evaluation and floor (median) and date: "
+            f"{runs}. One `fleet render` and one `fleet validate` per stack.",
+            "",
+            "```text",
+            report(results),
+            "```",
+            "",
+        ]
+    )
+
+
+# ---------------------------------------------------------------- the command
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    p.add_argument(
+        "--fleet", action="append", choices=list(FLEETS), help="a fleet to run (repeatable)"
+    )
+    p.add_argument("--runs", type=int, help="runs per evaluation and floor (default: per fleet)")
+    p.add_argument(
+        "--quick", action="store_true", help="a smoke check: 1 run each, no apps variant"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds one measurement may take (default {DEFAULT_TIMEOUT:.0f})",
+    )
+    p.add_argument("--results", type=Path, default=RESULTS, help="where the results go")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.child:
+        return child_main(json.loads(sys.stdin.read()))
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    results = []
+    for fleet in args.fleet or list(FLEETS):
+        runs = args.runs or (1 if args.quick else DEFAULT_RUNS[fleet])
+        result = measure_fleet(fleet, runs, args.timeout, not args.quick, log)
+        log(f"[{fleet}] written to {write_json(result, args.results)}")
+        results.append(result)
+    print(report(results))
+    summary = args.results / "summary.md"
+    summary.write_text(summary_markdown(read_results(args.results)), encoding="utf-8")
+    log(f"summary of every fleet in {args.results}: {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
