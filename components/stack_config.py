@@ -12,18 +12,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from fleet import names
 from fleet.config import CONFIG_NAMESPACE
-from fleet.model import (
-    SECRET,
-    Environment,
-    Fleet,
-    is_environment_stack,
-    load_environment,
-    load_main,
-    main_stack_name,
-)
-from fleet.stackfile import read_raw_config
-
-PREFIX = CONFIG_NAMESPACE + ":"
+from fleet.model import SECRET, Environment, Fleet
+from fleet.stackfile import PREFIX, load_raw_stack
 
 
 def raw_config() -> dict[str, Any]:
@@ -45,15 +35,10 @@ def raw_config() -> dict[str, Any]:
 
 def load_running_stack(project_dir: Path) -> Fleet | Environment:
     """The model of the stack being deployed; secrets it names must be set."""
-    raw = raw_config()
     stack = pulumi.get_stack()
-    source = f"Pulumi.{stack}.yaml"
-    if not is_environment_stack(raw):
-        return load_main(raw, stack, source=source, secrets_required=True)
-    main_stack = main_stack_name(str(raw["mainStack"]))
-    main_path = project_dir / f"Pulumi.{main_stack}.yaml"
-    fleet = load_main(read_raw_config(main_path), main_stack, source=main_path.name)
-    return load_environment(raw, stack, fleet, source=source, secrets_required=True)
+    return load_raw_stack(
+        raw_config(), stack, project_dir, f"Pulumi.{stack}.yaml", secrets_required=True
+    )
 
 
 def secret(key: str) -> pulumi.Output[str]:

@@ -72,26 +72,37 @@ def _secrets_hidden(value: Any) -> Any:
 
 def load_stack(path: Path) -> Fleet | Environment:
     """The model of one stack settings file; an environment also reads its main stack's file."""
-    raw = read_raw_config(path)
-    stack = stack_name(path)
+    return load_raw_stack(read_raw_config(path), stack_name(path), path.parent, str(path))
+
+
+def load_raw_stack(
+    raw: Mapping[str, Any],
+    stack: str,
+    project_dir: Path,
+    source: str,
+    *,
+    secrets_required: bool = False,
+) -> Fleet | Environment:
+    """A stack's model from its raw config; an environment stack's fleet is defined by the main
+    stack's settings file in `project_dir`."""
     if not is_environment_stack(raw):
-        return load_main(raw, stack, source=str(path))
+        return load_main(raw, stack, source=source, secrets_required=secrets_required)
     reference = raw["mainStack"]
     if not isinstance(reference, str) or not main_stack_name(reference):
         problem = Problem(
             "fleet:mainStack", "expected a stack name such as organization/fleet/main"
         )
-        raise ConfigError([problem], str(path))
-    main_path = path.parent / f"Pulumi.{main_stack_name(reference)}.yaml"
+        raise ConfigError([problem], source)
+    main_path = project_dir / f"Pulumi.{main_stack_name(reference)}.yaml"
     if not main_path.exists():
         problem = Problem(
             "fleet:mainStack",
-            f"the main stack's settings file {main_path.name} is not beside {path.name}",
+            f"the main stack's settings file {main_path.name} is not beside {Path(source).name}",
         )
-        raise ConfigError([problem], str(path))
+        raise ConfigError([problem], source)
     main_raw = read_raw_config(main_path)
     fleet = load_main(main_raw, stack_name(main_path), source=str(main_path))
-    return load_environment(raw, stack, fleet, source=str(path))
+    return load_environment(raw, stack, fleet, source=source, secrets_required=secrets_required)
 
 
 def environments_of(main_path: Path) -> list[Environment]:
