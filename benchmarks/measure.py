@@ -31,7 +31,7 @@ from fleet import names, tree
 from fleet import render as render_files
 from fleet.config import CONFIG_NAMESPACE
 from fleet.generate import Shape, environment_config, generated, main_config
-from fleet.model import SECRET, Environment, Fleet
+from fleet.model import SECRET, Environment, Fleet, fleet_of
 from fleet.offline import (
     GIT_BRANCH,
     RecordingMocks,
@@ -95,10 +95,6 @@ def model_of(shape: Shape | None, stack: str) -> Model:
         if model.stack == stack:
             return model
     raise KeyError(f"no stack {stack!r} in this fleet")
-
-
-def fleet_of(model: Model) -> Fleet:
-    return model if isinstance(model, Fleet) else model.fleet
 
 
 # ---------------------------------------------------------------- what a run registered

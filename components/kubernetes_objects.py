@@ -132,8 +132,9 @@ def apply_objects(
     bindings: dict[ObjectId, list[pulumi.CustomResource]] = {}
 
     def apply(obj: K8sObject) -> None:
-        used = [applied[ref] for ref in sorted(references(obj)) if ref in applied]
-        used += [b for ref in sorted(references(obj)) for b in bindings.get(ref, [])]
+        refs = sorted(references(obj))
+        used = [applied[ref] for ref in refs if ref in applied]
+        used += [b for ref in refs for b in bindings.get(ref, [])]
         opts = pulumi.ResourceOptions(
             parent=parent, provider=target.provider, depends_on=[*flux, *used]
         )

@@ -17,7 +17,8 @@ from components.github_repository import GITHUB_KNOWN_HOSTS, GitHubAccess, flux_
 from fleet import objects
 from fleet.config import RepositoryConfig, TenantRepositoryConfig
 from fleet.objects import K8sObject
-from fleet.wiring import SecretSpec, is_ssh_url, repository_access
+from fleet.validate import is_ssh_url
+from fleet.wiring import SecretSpec, repository_access
 
 SecretData = dict[str, pulumi.Input[str]]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from fleet import compare, graph, render
 from fleet.errors import ConfigError
 from fleet.kustomize import KustomizeError, kubectl
-from fleet.model import Environment, Fleet
+from fleet.model import Environment, Fleet, fleet_of
 from fleet.offline import render_stack
 from fleet.progress import Progress
 from fleet.revisions import RevisionError, render_at
@@ -97,7 +97,7 @@ def _validate(args: argparse.Namespace) -> int:
         kubectl()
     except KustomizeError as error:
         raise _Stop(str(error)) from None
-    fleet = model if isinstance(model, Fleet) else model.fleet
+    fleet = fleet_of(model)
     stack_render = _render(path, model)
     findings = verify(stack_render, fleet.repository.url, lockdown=fleet.flux.multitenant)
     for finding in findings:

@@ -95,6 +95,11 @@ class Environment:
         return tuple(c for c in self.clusters if c.managed_by == management)
 
 
+def fleet_of(model: Fleet | Environment) -> Fleet:
+    """The fleet a stack runs on: the main stack's own, or an environment's."""
+    return model if isinstance(model, Fleet) else model.fleet
+
+
 def app_path(template: str | None, overrides: Mapping[str, str], app: str, cluster: str) -> str:
     """The path an app's Kustomization reads on `cluster`: override, template, or `./APP/C`."""
     if cluster in overrides:

@@ -249,6 +249,14 @@ ObjectId = tuple[str, str, str]
 SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository", "Bucket")
 
 
+def source_reference(obj: Mapping[str, Any]) -> Any:
+    """The `sourceRef` a Flux object reads from (a HelmRelease's is in its chart template)."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "HelmRelease":
+        return (spec.get("chart") or {}).get("spec", {}).get("sourceRef")
+    return spec.get("sourceRef")
+
+
 def references(obj: Mapping[str, Any]) -> set[ObjectId]:
     """The objects `obj` uses on its cluster: its namespace, the account it impersonates, its
     source, and the Secrets it reads (credentials, kubeconfig). Creating it after them and
@@ -262,7 +270,7 @@ def references(obj: Mapping[str, Any]) -> set[ObjectId]:
     account = spec.get("serviceAccountName")
     if account:
         found.add(("ServiceAccount", namespace, str(account)))
-    source = spec.get("sourceRef") or spec.get("chart", {}).get("spec", {}).get("sourceRef")
+    source = source_reference(obj)
     if isinstance(source, Mapping):
         found.add((str(source.get("kind")), namespace, str(source.get("name"))))
     for secret in (spec.get("secretRef"), spec.get("kubeConfig", {}).get("secretRef")):

@@ -32,7 +32,7 @@ from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
 from fleet import names, objects
-from fleet.model import SECRET, Environment, Fleet
+from fleet.model import SECRET, Environment, Fleet, fleet_of
 from fleet.objects import K8sObject
 from fleet.render import REDACTED, ResourceRecord, StackRender
 from fleet.stackfile import read_raw_config
@@ -327,7 +327,7 @@ def render_stack(
     raw = read_raw_config(project_dir / f"Pulumi.{model.stack}.yaml")
     values = {key: value for key, value in raw.items() if value is not SECRET}
     secrets = {ref.key: REDACTED for ref in model.secrets}
-    fleet = model if isinstance(model, Fleet) else model.fleet
+    fleet = fleet_of(model)
     mocks = RecordingMocks(main_stack_outputs(fleet), on_resource=on_resource)
     with stack_config({**values, **secrets}, secret_keys=list(secrets)):
         run(model.stack, mocks, program_of(project_dir))

@@ -78,13 +78,10 @@ def _describe(detail: ErrorDetails, schema: type[BaseModel]) -> str:
     if kind == "extra_forbidden":
         key = str(detail["loc"][-1])
         known = _keys_at(schema, detail["loc"][:-1])
-        message = f"unknown key '{key}'"
-        close = difflib.get_close_matches(key, sorted(known), n=1)
-        if close:
-            message += f"; did you mean '{close[0]}'?"
-        elif known:
-            message += f"; expected one of: {', '.join(sorted(known))}"
-        return message
+        hint = did_you_mean(key, known)
+        if not hint and known:
+            hint = f"; expected one of: {', '.join(sorted(known))}"
+        return f"unknown key '{key}'{hint}"
     message = detail["msg"].removeprefix("Value error, ")
     return f"{message} (got {_short(detail.get('input'))})"
 
@@ -141,13 +138,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 def unknown_key_problems(keys: Iterable[str], known: Iterable[str]) -> list[Problem]:
     """Top-level keys of the stack that no schema field and no secret reference explains."""
-    known = sorted(known)
-    problems = []
-    for key in keys:
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        problems.append(Problem(config_path(key), f"unknown key{hint}"))
-    return problems
+    return [Problem(config_path(key), f"unknown key{did_you_mean(key, known)}") for key in keys]
 
 
 # ---------------------------------------------------------------- small rules
@@ -184,6 +175,17 @@ def check_unique(
         if count > 1:
             indexes = [i for i, v in enumerate(values) if v == value]
             problems.add((*path, indexes[1]), f"duplicate {what} '{value}'")
+
+
+def is_ssh_url(url: str) -> bool:
+    """Git over SSH (ssh:// or scp-like `git@host:org/repo`), as opposed to HTTP(S)."""
+    return not url.startswith(("https://", "http://"))
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`; did you mean 'x'?` for the closest known name, or nothing."""
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def is_flux_git_url(url: str) -> bool:
@@ -318,9 +320,7 @@ def check_components(
 
 
 def _unknown_cluster(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"'{name}' is not a cluster of this stack{hint}"
+    return f"'{name}' is not a cluster of this stack{did_you_mean(name, known)}"
 
 
 # ---------------------------------------------------------------- stacks
@@ -330,7 +330,7 @@ def check_main_stack(config: MainStackConfig) -> list[Problem]:
     problems = Problems()
     repository = config.repository
     check_git_url(problems, ("repository", "url"), repository.url)
-    if is_flux_git_url(repository.url) and not repository.url.startswith(("https://", "http://")):
+    if is_flux_git_url(repository.url) and is_ssh_url(repository.url):
         if "github.com" not in repository.url:
             problems.add(
                 ("repository", "url"),
@@ -420,8 +420,7 @@ def environment_component_namespace(environment: str, component: ComponentConfig
 
 
 def _unknown_fleet_cluster(name: str, fleet_clusters: Mapping[str, ClusterConfig]) -> str:
-    close = difflib.get_close_matches(name, sorted(fleet_clusters), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(name, fleet_clusters)
     return f"'{name}' is not a cluster of the fleet (the main stack's clusters){hint}"
 
 
@@ -452,7 +451,7 @@ def _check_tenant(
     repository = tenant.repository
     check_git_url(problems, (*path, "repository", "url"), repository.url)
     check_branch(problems, (*path, "repository", "branch"), repository.branch)
-    uses_ssh = not repository.url.startswith(("https://", "http://"))
+    uses_ssh = is_ssh_url(repository.url)
     if repository.credentials_secret and uses_ssh and not repository.known_hosts:
         problems.add(
             (*path, "repository", "knownHosts"),

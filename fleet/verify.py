@@ -345,20 +345,13 @@ def _get(spec: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def _source_reference(obj: K8sObject) -> Any:
-    spec = obj.get("spec") or {}
-    if obj.get("kind") == "HelmRelease":
-        return _get(spec, "chart.spec.sourceRef")
-    return spec.get("sourceRef")
-
-
 def _check_references(placed: list[_Placed]) -> list[Finding]:
     """Every sourceRef and kubeConfig Secret exists in the object's namespace on its cluster."""
     present = {(item.cluster, objects.object_id(item.obj)) for item in placed}
     findings = []
     for item in placed:
         namespace = item.obj.get("metadata", {}).get("namespace", "")
-        reference = _source_reference(item.obj)
+        reference = objects.source_reference(item.obj)
         if isinstance(reference, Mapping):
             wanted = (
                 reference.get("kind"),
@@ -405,7 +398,7 @@ def _check_tenants(placed: list[_Placed]) -> list[Finding]:
             for key in ("serviceAccountName", "targetNamespace"):
                 if not spec.get(key):
                     findings.append(Finding(_where(item), f"a tenant Kustomization needs {key}"))
-        reference = _source_reference(item.obj)
+        reference = objects.source_reference(item.obj)
         foreign = {
             "targetNamespace": spec.get("targetNamespace"),
             "sourceRef.namespace": reference.get("namespace")
@@ -444,7 +437,7 @@ def _check_lockdown(placed: list[_Placed]) -> list[Finding]:
     """Under multi-tenant lockdown Flux refuses a reference into another namespace."""
     findings = []
     for item in placed:
-        reference = _source_reference(item.obj)
+        reference = objects.source_reference(item.obj)
         namespace = item.obj.get("metadata", {}).get("namespace", "")
         if isinstance(reference, Mapping) and reference.get("namespace", namespace) != namespace:
             findings.append(

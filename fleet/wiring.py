@@ -15,6 +15,7 @@ from fleet import names, objects
 from fleet.config import ClusterConfig, RepositoryConfig, TenantConfig
 from fleet.model import Environment, Fleet
 from fleet.objects import K8sObject
+from fleet.validate import is_ssh_url
 
 RepositoryAccess = Literal["public", "token", "deploy-key"]
 SecretKind = Literal["kubeconfig", "repository", "tenant-git", "image-pull"]
@@ -36,11 +37,6 @@ class Wiring:
 
     objects: list[K8sObject] = field(default_factory=list)
     secrets: list[SecretSpec] = field(default_factory=list)
-
-
-def is_ssh_url(url: str) -> bool:
-    """Git over SSH (ssh:// or scp-like `git@host:org/repo`), as opposed to HTTP(S)."""
-    return not url.startswith(("https://", "http://"))
 
 
 def repository_access(repository: RepositoryConfig) -> RepositoryAccess:
