@@ -390,9 +390,10 @@ def render_timed(
     """What `fleet render STACK --out DIR` does, timed phase by phase."""
     project = project_of(shape, workdir)
     start = time.perf_counter()
-    model = load_stack(project / f"Pulumi.{stack}.yaml")
+    settings = project / f"Pulumi.{stack}.yaml"
+    model = load_stack(settings)
     loaded = time.perf_counter()
-    stack_render = render_stack(project, model)
+    stack_render = render_stack(settings, model)
     rendered = time.perf_counter()
     render_files.write(stack_render, workdir / "out")
     written = time.perf_counter()

@@ -67,7 +67,7 @@ def _load(args: argparse.Namespace) -> tuple[Path, Fleet | Environment]:
 def _render(path: Path, model: Fleet | Environment) -> render.StackRender:
     progress = Progress(f"rendering {model.stack}")
     try:
-        return render_stack(path.parent, model, on_resource=progress.update)
+        return render_stack(path, model, on_resource=progress.update)
     finally:
         progress.clear()
 

@@ -317,14 +317,16 @@ _NOT_OBJECTS = (KUBERNETES_PROVIDER, "kubernetes:helm.sh/v3:Release")
 
 
 def render_stack(
-    project_dir: Path, model: Fleet | Environment, on_resource: Callable[[int], None] | None = None
+    settings: Path, model: Fleet | Environment, on_resource: Callable[[int], None] | None = None
 ) -> StackRender:
     """Everything `pulumi up` of the stack would commit, apply and register, secrets redacted.
 
-    The program runs under recording mocks with every secret the stack names set to a redacted
-    placeholder, so no credentials are needed.
+    `settings` is the stack's settings file; its folder is the project whose program runs, under
+    recording mocks, with every secret the stack names set to a redacted placeholder, so no
+    credentials are needed.
     """
-    raw = read_raw_config(project_dir / f"Pulumi.{model.stack}.yaml")
+    project_dir = settings.parent
+    raw = read_raw_config(settings)
     values = {key: value for key, value in raw.items() if value is not SECRET}
     secrets = {ref.key: REDACTED for ref in model.secrets}
     fleet = fleet_of(model)

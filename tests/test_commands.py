@@ -267,8 +267,19 @@ def test_progress_counts_resources_on_a_terminal_only() -> None:
     for stream in (terminal, pipe):
         progress = Progress("rendering dev", stream)
         model = load_sample("dev")
-        render_stack(PROJECT, model, on_resource=progress.update)
+        render_stack(PROJECT / "Pulumi.dev.yaml", model, on_resource=progress.update)
         progress.clear()
     assert terminal.getvalue().startswith("\rrendering dev: 1 resources")
     assert terminal.getvalue().endswith("\r\033[K")
     assert pipe.getvalue() == ""
+
+
+def test_render_reads_a_settings_file_of_any_name(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    shutil.copy(project / "Pulumi.qa.yaml", project / "staging.yaml")
+    out = tmp_path / "out"
+    assert main(["render", str(project / "staging.yaml"), "--out", str(out)]) == EXIT_OK
+    # The stack is named after the file, and so are the environment and its branch.
+    branches = read(out / "staging").branches
+    assert list(branches) == ["staging"]
+    assert "namespace: staging-kaizentm" in branches["staging"]["tenants/base/kaizentm/rbac.yaml"]

@@ -19,7 +19,7 @@ from tests.conftest import PROJECT, load_sample
 
 @functools.cache
 def _program_render(stack: str) -> StackRender:
-    return render_stack(PROJECT, load_sample(stack))
+    return render_stack(PROJECT / f"Pulumi.{stack}.yaml", load_sample(stack))
 
 
 def rendered(stack: str) -> StackRender:
