@@ -26,13 +26,15 @@ import pulumi
 import pulumi_kubernetes
 import yaml
 
+from benchmarks.fleets import Shape, environment_config, generated, main_config
 from components.stacks import build
 from fleet import names, tree
-from fleet import render as render_files
 from fleet.config import CONFIG_NAMESPACE
-from fleet.generate import Shape, environment_config, generated, main_config
 from fleet.model import SECRET, Environment, Fleet, fleet_of
-from fleet.offline import (
+from fleet.stackfile import environments_of, load_stack
+from fleet_cli import render as render_files
+from fleet_cli.checks import verify
+from fleet_cli.engine import (
     GIT_BRANCH,
     RecordingMocks,
     Registered,
@@ -42,9 +44,7 @@ from fleet.offline import (
     run,
     stack_config,
 )
-from fleet.render import StackRender
-from fleet.stackfile import environments_of, load_stack
-from fleet.verify import verify
+from fleet_cli.render import StackRender
 
 PROJECT = Path(__file__).resolve().parent.parent
 """The project: its sample stacks, `Pulumi.yaml` and `__main__.py`."""

@@ -33,6 +33,7 @@ from typing import Any
 
 import pulumi
 
+from benchmarks.fleets import Shape
 from benchmarks.measure import (
     BARE_TYPE,
     FLEETS,
@@ -43,8 +44,7 @@ from benchmarks.measure import (
     run_program,
     validate_timed,
 )
-from fleet.generate import Shape
-from fleet.offline import RecordingMocks, run
+from fleet_cli.engine import RecordingMocks, run
 
 _SITE = "site-packages/"
 _OWN = f"{PROJECT}/"

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.fleets import Shape
 from benchmarks.measure import (
     FLEETS,
     PROJECT,
@@ -39,7 +40,6 @@ from benchmarks.measure import (
     render_timed,
     validate_timed,
 )
-from fleet.generate import Shape
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_RUNS = {"sample": 5, "100-teams": 5, "edge": 3}

@@ -21,7 +21,8 @@ from pulumi_azure_native import containerservice, resources
 from pulumi_command import local
 
 from components import stack_config
-from components.github_repository import GitHubAccess
+from components.credentials import SecretSources, flux_repository_credentials
+from components.github import GitHubAccess
 from components.kubernetes_objects import (
     WAIT_FOR_ANNOTATION,
     ClusterTarget,
@@ -29,7 +30,6 @@ from components.kubernetes_objects import (
     apply_wiring,
     cluster_provider,
 )
-from components.secrets import SecretSources, flux_repository_credentials
 from fleet import names, objects
 from fleet.config import (
     AksConfig,

@@ -17,9 +17,9 @@ from components.clusters import (
     ManagementCluster,
     RemoteCluster,
 )
-from components.github_repository import GitHubAccess, protect_environment_branch
+from components.credentials import SecretSources, flux_repository_credentials
+from components.github import GitHubAccess, protect_environment_branch
 from components.kubernetes_objects import ClusterTarget, apply_wiring, cluster_provider
-from components.secrets import SecretSources, flux_repository_credentials
 from fleet import names
 from fleet.config import ClusterConfig, TenantConfig
 from fleet.model import Environment as EnvironmentModel

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.secrets import SecretSources, secret_object
+from components.credentials import SecretSources, secret_object
 from fleet.config import ClusterConfig
 from fleet.objects import (
     SOURCE_KINDS,

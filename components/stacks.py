@@ -16,14 +16,14 @@ from components.clusters import (
     cluster_outputs,
 )
 from components.environment import Environment, EnvironmentArgs
-from components.github_repository import GitHubAccess, github_access
+from components.github import GitHubAccess, github_access
 from components.gitops_branch import GitOpsBranch, GitOpsBranchArgs
 from fleet import names, tree
-from fleet.cli import summary
 from fleet.config import CONFIG_NAMESPACE, ClusterConfig, FluxConfig, RepositoryConfig
 from fleet.model import Environment as EnvironmentModel
 from fleet.model import Fleet
 from fleet.safety import inventory
+from fleet.summary import summary
 from fleet.wiring import github_commit_repository, main_wiring, repository_access
 
 Exports = dict[str, Any]

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from fleet import names, validate
+from fleet import names, rules
 from fleet.config import (
     STACK_KEYS,
     ClusterConfig,
@@ -122,13 +122,12 @@ def load_main(
     secrets = _secret_refs_of_clusters("clusters", config.clusters)
     if config.repository.token_secret:
         secrets.append(SecretRef(config.repository.token_secret, "fleet:repository.tokenSecret"))
-    problems = validate.check_main_stack(config)
+    problems = rules.check_main_stack(config)
     problems += _check_secrets(raw, MainStackConfig, secrets, secrets_required)
     if problems:
         raise ConfigError(problems, source)
     infra = tuple(
-        c.model_copy(update={"namespace": validate.main_component_namespace(c)})
-        for c in config.infra
+        c.model_copy(update={"namespace": rules.main_component_namespace(c)}) for c in config.infra
     )
     return Fleet(
         stack=stack,
@@ -168,13 +167,13 @@ def load_environment(
             )
         if tenant.image_pull_secret:
             secrets.append(SecretRef(tenant.image_pull_secret, f"{at}.imagePullSecret"))
-    problems = validate.check_environment_stack(config, name, branch, fleet_clusters)
+    problems = rules.check_environment_stack(config, name, branch, fleet_clusters)
     problems += _check_secrets(raw, EnvironmentStackConfig, secrets, secrets_required)
     if problems:
         raise ConfigError(problems, source)
     listed = tuple(fleet_clusters[n] for n in config.clusters)
     infra = tuple(
-        c.model_copy(update={"namespace": validate.environment_component_namespace(name, c)})
+        c.model_copy(update={"namespace": rules.environment_component_namespace(name, c)})
         for c in config.infra
     )
     return Environment(
@@ -208,10 +207,10 @@ def _parse(schema: type[SchemaT], raw: Mapping[str, Any], source: str) -> Schema
     try:
         return schema.model_validate({k: v for k, v in raw.items() if k in known})
     except ValidationError as error:
-        problems = validate.schema_problems(error, schema)
+        problems = rules.schema_problems(error, schema)
         # A secret reference's key holds a secret; any other unknown key is a mistake.
         unknown = [k for k in raw if k not in known and not isinstance(raw[k], SecretValue)]
-        problems += validate.unknown_key_problems(sorted(unknown), known)
+        problems += rules.unknown_key_problems(sorted(unknown), known)
         raise ConfigError(problems, source) from None
 
 
@@ -250,5 +249,5 @@ def _check_secrets(
                 )
             )
     allowed = STACK_KEYS[schema] | {ref.key for ref in secrets}
-    problems += validate.unknown_key_problems(sorted(set(raw) - allowed), STACK_KEYS[schema])
+    problems += rules.unknown_key_problems(sorted(set(raw) - allowed), STACK_KEYS[schema])
     return problems

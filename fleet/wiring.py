@@ -15,7 +15,7 @@ from fleet import names, objects
 from fleet.config import ClusterConfig, RepositoryConfig, TenantConfig
 from fleet.model import Environment, Fleet
 from fleet.objects import K8sObject
-from fleet.validate import is_ssh_url
+from fleet.rules import is_ssh_url
 
 RepositoryAccess = Literal["public", "token", "deploy-key"]
 SecretKind = Literal["kubeconfig", "repository", "tenant-git", "image-pull"]

@@ -7,8 +7,8 @@ import pytest
 
 from components.stack_config import raw_config
 from fleet.model import SECRET
-from tests.conftest import sample_raw
-from tests.mocks import RecordingMocks, run_program, sample_mocks, stack_config
+from tests.support.deployments import RecordingMocks, run_program, sample_mocks, stack_config
+from tests.support.sample import sample_raw
 
 
 def plain(stack: str) -> dict[str, object]:

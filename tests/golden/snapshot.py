@@ -13,17 +13,23 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks.fleets import Shape
 from benchmarks.measure import project_of
-from fleet.generate import Shape
-from fleet.offline import render_stack
-from fleet.render import StackRender
-from fleet.stackfile import load_stack
+from fleet.stackfile import load_stack, stack_name
+from fleet_cli.engine import render_stack
+from fleet_cli.render import StackRender
 
 GOLDEN = Path(__file__).with_name("renders.json")
 FLEETS: dict[str, Shape | None] = {
     "sample": None,
-    "small": Shape(management=2, remotes_per_management=2, environments=2, tenants=3,
-                   apps_per_tenant=2, releases_per_tenant=1),
+    "small": Shape(
+        management=2,
+        remotes_per_management=2,
+        environments=2,
+        tenants=3,
+        apps_per_tenant=2,
+        releases_per_tenant=1,
+    ),
 }
 
 
@@ -56,7 +62,7 @@ def snapshot() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         for fleet, shape in FLEETS.items():
             project = project_of(shape, Path(scratch) / fleet)
-            stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project.glob("Pulumi.*.yaml"))
+            stacks = sorted(stack_name(p) for p in project.glob("Pulumi.*.yaml"))
             result[fleet] = {}
             for stack in stacks:
                 settings = project / f"Pulumi.{stack}.yaml"

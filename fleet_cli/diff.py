@@ -1,0 +1,109 @@
+"""What changes between two renders of a stack: what a reviewer reads in a pull request."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fleet import objects
+from fleet.tree import dump_yaml
+from fleet_cli.render import StackRender
+
+ChangeKind = Literal["added", "removed", "changed"]
+_MARKS: dict[ChangeKind, str] = {"added": "+", "removed": "-", "changed": "!"}
+
+
+@dataclass(frozen=True)
+class Change:
+    scope: str
+    """`branch main`, `cluster k3d-america` or `pulumi resources`."""
+    kind: ChangeKind
+    item: str
+    patch: str
+
+
+def compare(base: StackRender, head: StackRender) -> list[Change]:
+    """Every file, object and resource added, removed or changed from `base` to `head`."""
+    changes: list[Change] = []
+    for branch in sorted(set(base.branches) | set(head.branches)):
+        changes += _changes(
+            f"branch {branch}",
+            base.branches.get(branch, {}),
+            head.branches.get(branch, {}),
+        )
+    for cluster in sorted(set(base.clusters) | set(head.clusters)):
+        changes += _changes(
+            f"cluster {cluster}",
+            _by_id(base.clusters.get(cluster, [])),
+            _by_id(head.clusters.get(cluster, [])),
+        )
+    changes += _changes(
+        "pulumi resources",
+        {r.urn: _resource_text(r.inputs) for r in base.resources},
+        {r.urn: _resource_text(r.inputs) for r in head.resources},
+    )
+    return changes
+
+
+def _by_id(documents: list[objects.K8sObject]) -> dict[str, str]:
+    texts = {}
+    for document in documents:
+        kind, namespace, name = objects.object_id(document)
+        texts[f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"] = dump_yaml(
+            [document]
+        )
+    return texts
+
+
+def _resource_text(inputs: Mapping[str, Any]) -> str:
+    """The inputs; committed files are summed up, since their branch shows them one by one."""
+    shown = dict(inputs)
+    files = shown.get("files")
+    if isinstance(files, dict):
+        digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        shown["files"] = f"{len(files)} files, sha256 {digest[:16]} (see the branch above)"
+    return json.dumps(shown, indent=2, sort_keys=True) + "\n"
+
+
+def _changes(scope: str, before: Mapping[str, str], after: Mapping[str, str]) -> list[Change]:
+    found = []
+    for item in sorted(set(before) | set(after)):
+        old, new = before.get(item), after.get(item)
+        if old == new:
+            continue
+        kind: ChangeKind = "added" if old is None else "removed" if new is None else "changed"
+        patch = "".join(
+            difflib.unified_diff(
+                (old or "").splitlines(keepends=True),
+                (new or "").splitlines(keepends=True),
+                fromfile=f"a/{item}" if old is not None else "/dev/null",
+                tofile=f"b/{item}" if new is not None else "/dev/null",
+            )
+        )
+        found.append(Change(scope, kind, item, patch))
+    return found
+
+
+def report(stack: str, base: str, changes: list[Change], *, patch: bool) -> str:
+    """Markdown: a `diff` block per branch and cluster, a line per change or its patch."""
+    title = f"### fleet diff: stack `{stack}` against `{base}`"
+    if not changes:
+        return f"{title}\n\nNo changes.\n"
+    counts = {kind: sum(1 for c in changes if c.kind == kind) for kind in _MARKS}
+    lines = [
+        title,
+        "",
+        f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed",
+    ]
+    for scope in dict.fromkeys(c.scope for c in changes):
+        lines += ["", f"**{scope}**", "```diff"]
+        for change in (c for c in changes if c.scope == scope):
+            lines.append(
+                change.patch.rstrip("\n") if patch else f"{_MARKS[change.kind]} {change.item}"
+            )
+        lines.append("```")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,392 @@
+"""Running the real Pulumi program offline, under recording mocks (DESIGN.md section 6).
+
+`fleet render`, `fleet validate` and the tests see a stack through this: the program that
+`pulumi up` runs, with a mock engine that records what it would create instead of creating it.
+
+The mock monitor records every resource with its URN, parent, provider, dependencies and
+inputs (which inputs were secrets, too), refuses duplicate URNs, plays the engine's part for
+`additional_secret_outputs`, and answers only the invokes the program is known to make.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import runpy
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import MockCallArgs, MockResourceArgs, rpc
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import ROOT, SETTINGS
+from pulumi.runtime.stack import wait_for_rpcs
+from pulumi.runtime.sync_await import _sync_await
+
+from fleet import names, objects
+from fleet.model import SECRET, Environment, Fleet, fleet_of
+from fleet.objects import K8sObject
+from fleet.stackfile import read_raw_config
+from fleet_cli.render import REDACTED, ResourceRecord, StackRender
+
+LOCAL_ORGANIZATION = "organization"
+"""The organization of stacks on a local (file) backend."""
+AKS_CREDENTIALS = "azure-native:containerservice:listManagedClusterAdminCredentials"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+_OPTIONS = (
+    "protect",
+    "retainOnDelete",
+    "deleteBeforeReplace",
+    "replaceOnChanges",
+    "additionalSecretOutputs",
+)
+
+
+def fake_kubeconfig(cluster: str) -> str:
+    """A kubeconfig that names its cluster, so tests can tell whose it is."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster, "cluster": {"server": f"https://{cluster}:6443"}}],
+            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
+            "current-context": cluster,
+            "users": [{"name": cluster, "user": {"token": f"token-of-{cluster}"}}],
+        }
+    )
+
+
+def main_stack_outputs(fleet: Fleet) -> dict[str, Any]:
+    """What the main stack of `fleet` exports, as a StackReference reads it."""
+    return {
+        names.CLUSTERS_OUTPUT: {
+            c.name: {
+                "role": c.role,
+                "kind": c.kind,
+                "managedBy": c.managed_by,
+                names.KUBECONFIG_OUTPUT: fake_kubeconfig(c.name),
+            }
+            for c in fleet.clusters
+        }
+    }
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One registered (or read) resource, as the engine would have seen it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    provider: str
+    """The URN of the provider the resource names explicitly, or ''."""
+    dependencies: frozenset[str]
+    inputs: dict[str, Any]
+    """Inputs with secrets unwrapped."""
+    secret_inputs: frozenset[str]
+    """Dotted paths of the inputs that were Pulumi secrets."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """The resource options the engine acts on, by their protocol names."""
+
+
+@dataclass(frozen=True)
+class Invoked:
+    token: str
+    args: dict[str, Any]
+
+
+def _unwrap(value: Any, path: str, secrets: set[str]) -> Any:
+    if rpc.is_rpc_secret(value):
+        secrets.add(path)
+        return _unwrap(rpc.unwrap_rpc_secret(value), path, secrets)
+    if isinstance(value, dict):
+        return {k: _unwrap(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    return value
+
+
+def _option(request: Any, name: str) -> Any:
+    value = getattr(request, name)
+    return value if isinstance(value, bool) else list(value)
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Outputs of every resource type the program creates; refuses unknown invokes."""
+
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
+    """What a StackReference to the main stack reads."""
+    previous: dict[str, Any] = field(default_factory=dict)
+    """What the stack's own last deployment exported (a StackReference to itself reads it)."""
+    resources: list[Registered] = field(default_factory=list)
+    invokes: list[Invoked] = field(default_factory=list)
+    on_resource: Callable[[int], None] | None = None
+    """Told the number of resources registered so far: a progress display."""
+    _urns: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, resource: Registered) -> None:
+        """Callbacks run on several threads: the duplicate check holds a lock."""
+        with self._lock:
+            if resource.urn in self._urns:
+                raise AssertionError(f"duplicate URN {resource.urn}")
+            self._urns.add(resource.urn)
+            self.resources.append(resource)
+            if self.on_resource is not None:
+                self.on_resource(len(self.resources))
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        # Inputs keep their secret wrappers, so outputs made from them stay secret.
+        outputs = dict(args.inputs)
+        plain = _unwrap(args.inputs, "", set())
+        match args.typ:
+            case "azure-native:resources:ResourceGroup":
+                outputs["name"] = plain.get("resourceGroupName", args.name)
+            case "azure-native:containerservice:ManagedCluster":
+                outputs["name"] = plain.get("resourceName", args.name)
+            case "kubernetes:helm.sh/v3:Release":
+                outputs["status"] = {"name": plain["name"], "status": "deployed"}
+            case "tls:index/privateKey:PrivateKey":
+                outputs["privateKeyPem"] = f"-----BEGIN EC PRIVATE KEY-----\n{args.name}\n"
+                outputs["publicKeyOpenssh"] = f"ecdsa-sha2-nistp256 public-{args.name}"
+            case "command:local:Command":
+                command = str(plain.get("create", "")).split()
+                is_kubeconfig = command[:3] == ["k3d", "kubeconfig", "get"]
+                outputs["stdout"] = fake_kubeconfig(command[3]) if is_kubeconfig else ""
+            case "pulumi:pulumi:StackReference":
+                own = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+                is_own = plain["name"] == own
+                outputs = {
+                    "name": plain["name"],
+                    "outputs": self.previous if is_own else self.stack_outputs,
+                    "secretOutputNames": [] if is_own else [names.CLUSTERS_OUTPUT],
+                }
+        return f"{args.name}-id", outputs
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        self.invokes.append(Invoked(args.token, _unwrap(args.args, "", set())))
+        if args.token == AKS_CREDENTIALS:
+            kubeconfig = fake_kubeconfig(str(args.args["resourceName"]))
+            value = base64.b64encode(kubeconfig.encode()).decode()
+            return {"kubeconfigs": [{"name": "clusterAdmin", "value": value}]}, []
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+class RecordingMonitor(MockMonitor):
+    """The stock mock monitor (untyped), recording what it is asked and refusing duplicate URNs."""
+
+    mocks: RecordingMocks
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _note_thread_loop(self) -> None:
+        """The stock monitor gives each worker thread an event loop that nothing closes."""
+        if threading.current_thread() is not threading.main_thread():
+            self.thread_loops.add(asyncio.get_event_loop())
+
+    def _record(self, request: Any, properties: Any) -> None:
+        secrets: set[str] = set()
+        inputs = _unwrap(rpc.deserialize_properties(properties), "", secrets)
+        self.mocks.record(
+            Registered(
+                type=request.type,
+                name=request.name,
+                urn=self.make_urn(request.parent, request.type, request.name),
+                parent=request.parent,
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else "",
+                dependencies=frozenset(getattr(request, "dependencies", ())),
+                inputs=inputs,
+                secret_inputs=frozenset(secrets),
+                options={
+                    name: _option(request, name) for name in _OPTIONS if hasattr(request, name)
+                },
+            )
+        )
+
+    def RegisterResource(self, request: Any) -> Any:
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        self._record(request, request.object)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        self._note_thread_loop()
+        # The engine's part: outputs named by additional_secret_outputs come back secret.
+        for key in request.additionalSecretOutputs:
+            if key in response.object:
+                value = rpc.deserialize_property(response.object[key])
+                response.object[key] = rpc.wrap_rpc_secret(value)
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        self._record(request, request.properties)
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        self._note_thread_loop()
+        return response
+
+
+@contextmanager
+def stack_config(values: Mapping[str, Any], secret_keys: list[str]) -> Iterator[None]:
+    """Stack config as Pulumi hands it to a program: JSON strings, secret keys named."""
+    encoded = {
+        f"fleet:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in values.items()
+    }
+    runtime_config.set_all_config(encoded, [f"fleet:{key}" for key in secret_keys])
+    try:
+        yield
+    finally:
+        runtime_config.set_all_config({}, [])
+
+
+def run(
+    stack: str, mocks: RecordingMocks, program: Callable[[], Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Run `program` as the Pulumi program of `stack`, to the end; returns its exports."""
+    # Nothing of an earlier run is awaited in this one, and this run gets its own root stack.
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    ROOT.set(None)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project="fleet",
+        stack=stack,
+        preview=False,
+        monitor=monitor,
+        organization=LOCAL_ORGANIZATION,
+    )
+    # The engine's calls run on the loop's default executor: this run's own, retired after it.
+    workers = ThreadPoolExecutor(thread_name_prefix="fleet-engine")
+    asyncio.get_event_loop().set_default_executor(workers)
+    try:
+        exports = dict(program())
+        _sync_await(wait_for_rpcs())
+    except BaseException:
+        _cancel_pending_registrations()
+        raise
+    finally:
+        # The workers' event loops close now, while they can close cleanly; left to the
+        # interpreter's exit they fail noisily.
+        for loop in monitor.thread_loops:
+            loop.close()
+        workers.shutdown(wait=True)
+    return exports
+
+
+def _cancel_pending_registrations() -> None:
+    """A failed run must not leave registrations behind for the next test's monitor."""
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def program_of(project_dir: Path) -> Callable[[], dict[str, Any]]:
+    """The project's `__main__.py`, as `pulumi up` runs it; returns what it exports."""
+
+    def program() -> dict[str, Any]:
+        exports: dict[str, Any] = {}
+        original = pulumi.export
+        pulumi.export = lambda name, value: exports.__setitem__(name, value)
+        try:
+            runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+        finally:
+            pulumi.export = original
+        return exports
+
+    return program
+
+
+# ---------------------------------------------------------------- rendering a stack
+
+GIT_BRANCH = "pulumi-python:dynamic:GitOpsBranch"
+KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
+_NOT_OBJECTS = (KUBERNETES_PROVIDER, "kubernetes:helm.sh/v3:Release")
+
+
+def render_stack(
+    settings: Path, model: Fleet | Environment, on_resource: Callable[[int], None] | None = None
+) -> StackRender:
+    """Everything `pulumi up` of the stack would commit, apply and register, secrets redacted.
+
+    `settings` is the stack's settings file; its folder is the project whose program runs, under
+    recording mocks, with every secret the stack names set to a redacted placeholder, so no
+    credentials are needed.
+    """
+    project_dir = settings.parent
+    raw = read_raw_config(settings)
+    values = {key: value for key, value in raw.items() if value is not SECRET}
+    secrets = {ref.key: REDACTED for ref in model.secrets}
+    fleet = fleet_of(model)
+    mocks = RecordingMocks(main_stack_outputs(fleet), on_resource=on_resource)
+    with stack_config({**values, **secrets}, secret_keys=list(secrets)):
+        run(model.stack, mocks, program_of(project_dir))
+    return stack_render(model.stack, mocks.resources)
+
+
+def stack_render(stack: str, resources: list[Registered]) -> StackRender:
+    """What the recorded resources commit, apply per cluster, and are."""
+    cluster_of = {
+        r.urn: str(r.inputs.get("clusterIdentifier", r.name))
+        for r in resources
+        if r.type == KUBERNETES_PROVIDER
+    }
+    branches: dict[str, dict[str, str]] = {}
+    clusters: dict[str, list[K8sObject]] = {}
+    records = []
+    for resource in resources:
+        inputs = _redacted(resource.inputs, "", resource.secret_inputs)
+        inputs.pop("__provider", None)  # the dynamic provider's serialized code
+        cluster = cluster_of.get(resource.provider)
+        records.append(
+            ResourceRecord(
+                resource.urn, resource.type, resource.name, resource.parent or None, cluster, inputs
+            )
+        )
+        is_object = resource.type.startswith("kubernetes:") and resource.type not in _NOT_OBJECTS
+        if resource.type == GIT_BRANCH:
+            branches[str(inputs["branch"])] = dict(inputs["files"])
+        elif cluster is not None and is_object:
+            clusters.setdefault(cluster, []).append(_canonical(inputs))
+    # Registration order under the engine is not stable; the render is.
+    for applied in clusters.values():
+        applied.sort(key=objects.object_id)
+    records.sort(key=lambda record: record.urn)
+    return StackRender(stack, branches, clusters, records)
+
+
+_FIRST = ("apiVersion", "kind", "metadata")
+
+
+def _canonical(value: Any) -> Any:
+    """Keys sorted, `apiVersion`, `kind` and `metadata` first: the same object, the same bytes."""
+    if isinstance(value, dict):
+        keys = [k for k in _FIRST if k in value] + sorted(k for k in value if k not in _FIRST)
+        return {k: _canonical(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _redacted(value: Any, path: str, secret_paths: frozenset[str]) -> Any:
+    if path in secret_paths:
+        return REDACTED
+    if isinstance(value, dict):
+        return {
+            k: _redacted(v, f"{path}.{k}" if path else k, secret_paths) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redacted(v, f"{path}[{i}]", secret_paths) for i, v in enumerate(value)]
+    return value

@@ -1,0 +1,210 @@
+"""The `fleet` command: see and check the whole fleet offline, without credentials or clusters.
+
+Exit codes: 0 success; 1 `validate` found problems; 2 the input is wrong (a config problem, a
+bad argument, a missing tool, or a base that cannot be rendered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from fleet.errors import ConfigError
+from fleet.model import Environment, Fleet, fleet_of
+from fleet.stackfile import environments_of, load_stack, stack_file
+from fleet.summary import count, summary
+from fleet_cli import diff, graph, render
+from fleet_cli.checks import verify
+from fleet_cli.engine import render_stack
+from fleet_cli.kustomize import KustomizeError, kubectl
+from fleet_cli.progress import Progress
+from fleet_cli.revisions import RevisionError, render_at
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_CONFIG = 2
+
+
+class _Stop(Exception):
+    """A user's mistake, already phrased: print it and exit 2."""
+
+
+def _load(args: argparse.Namespace) -> tuple[Path, Fleet | Environment]:
+    path = stack_file(args.stack, args.project)
+    try:
+        return path, load_stack(path)
+    except ConfigError as error:
+        raise _Stop(error.render()) from None
+
+
+def _render(path: Path, model: Fleet | Environment) -> render.StackRender:
+    progress = Progress(f"rendering {model.stack}")
+    try:
+        return render_stack(path, model, on_resource=progress.update)
+    finally:
+        progress.clear()
+
+
+def _check(args: argparse.Namespace) -> int:
+    path, model = _load(args)
+    print(f"{path}: ok: {summary(model)}")
+    return EXIT_OK
+
+
+def _render_command(args: argparse.Namespace) -> int:
+    path, model = _load(args)
+    stack_render = _render(path, model)
+    root = render.write(stack_render, args.out)
+    files = sum(len(f) for f in stack_render.branches.values())
+    objects = sum(len(o) for o in stack_render.clusters.values())
+    print(
+        f"{root}: {files} files on {len(stack_render.branches)} branches, {objects} objects on "
+        f"{len(stack_render.clusters)} clusters, {len(stack_render.resources)} Pulumi resources"
+    )
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    path, model = _load(args)
+    try:
+        kubectl()
+    except KustomizeError as error:
+        raise _Stop(str(error)) from None
+    fleet = fleet_of(model)
+    stack_render = _render(path, model)
+    findings = verify(stack_render, fleet.repository.url, lockdown=fleet.flux.multitenant)
+    for finding in findings:
+        print(finding)
+    if findings:
+        problems = count(len(findings), "problem")
+        print(f"{path}: {problems}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    folders = sum(
+        1
+        for files in stack_render.branches.values()
+        for p in files
+        if p.endswith("kustomization.yaml")
+    )
+    print(
+        f"{path}: valid: {folders} kustomizations build; the Flux objects on "
+        f"{len(stack_render.clusters)} clusters resolve their sources, kubeconfigs and accounts"
+    )
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    path, model = _load(args)
+    head = _render(path, model)
+    try:
+        base = render_at(args.base, path)
+    except RevisionError as error:
+        raise _Stop(str(error)) from None
+    changes = diff.compare(base, head)
+    print(diff.report(model.stack, args.base, changes, patch=args.patch), end="")
+    return EXIT_OK
+
+
+def _picture_path(value: str) -> Path:
+    path = Path(value)
+    if path.suffix.lower() not in (".svg", ".png"):
+        raise argparse.ArgumentTypeError(f"{value}: the picture is written as .svg or .png")
+    return path
+
+
+def _graph(args: argparse.Namespace) -> int:
+    path, model = _load(args)
+    try:
+        if isinstance(model, Fleet):
+            fleet, environments = model, environments_of(path)
+        else:
+            fleet, environments = model.fleet, [model]
+    except ConfigError as error:
+        raise _Stop(error.render()) from None
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        graph.draw(graph.layout(fleet, environments, f"fleet: stack {model.stack}"), args.out)
+    except graph.PictureError as error:
+        raise _Stop(str(error)) from None
+    print(f"wrote {args.out}")
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="fleet",
+        description="See and check the fleet offline: no credentials, no clusters needed.",
+        epilog="exit codes: 0 success, 1 validate found problems, 2 the input is wrong",
+    )
+    root.add_argument(
+        "--project",
+        type=Path,
+        default=Path.cwd(),
+        help="the Pulumi project folder holding Pulumi.<stack>.yaml (default: current folder)",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    stack_help = "a stack name (reads Pulumi.STACK.yaml) or a stack settings file"
+
+    def command(
+        name: str, summary_line: str, description: str, run: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary_line, description=description)
+        sub.add_argument("stack", help=stack_help)
+        sub.set_defaults(run=run)
+        return sub
+
+    command(
+        "check",
+        "validate a stack's config",
+        "Validate a stack's config. Exit 0 with a summary, or 2 listing every problem.",
+        _check,
+    )
+    render_parser = command(
+        "render",
+        "write everything the stack commits, applies and registers",
+        "Run the stack's program offline and write DIR/STACK/git/BRANCH/... (the committed "
+        "files), DIR/STACK/k8s/CLUSTER.yaml (the objects applied to each cluster) and "
+        "DIR/STACK/resources.json (every Pulumi resource), secret values redacted.",
+        _render_command,
+    )
+    render_parser.add_argument(
+        "--out", type=Path, default=Path("build"), help="where to write (default: build)"
+    )
+    command(
+        "validate",
+        "check the rendered stack as Flux would see it",
+        "Check the config, build every kustomization with kustomize, and check the Flux "
+        "objects and their references on every cluster. Exit 0, or 1 listing every problem.",
+        _validate,
+    )
+    diff_parser = command(
+        "diff",
+        "show what changes against another git revision",
+        "Render the stack at git revision REF of the project and at the working tree, and print "
+        "the files and objects added, removed or changed, per branch and per cluster, as Markdown.",
+        _diff,
+    )
+    diff_parser.add_argument("--base", required=True, metavar="REF", help="the git revision")
+    diff_parser.add_argument("--patch", action="store_true", help="show unified diffs")
+    graph_parser = command(
+        "graph",
+        "draw the fleet as a picture",
+        "Draw which cluster reconciles which and what runs where: for the main stack with every "
+        "environment stack of the project, for an environment stack just its own.",
+        _graph,
+    )
+    graph_parser.add_argument(
+        "--out", type=_picture_path, required=True, help="the picture to write: .svg or .png"
+    )
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except _Stop as stop:
+        print(stop, file=sys.stderr)
+        return EXIT_CONFIG
+    return code

@@ -1,0 +1,68 @@
+"""The stack as it was at another git revision of the project: the base of `fleet diff`."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from fleet.stackfile import stack_name
+from fleet_cli.render import StackRender, read
+
+
+class RevisionError(Exception):
+    """The revision cannot be read or rendered; the message says why."""
+
+
+def _git(project: Path, *args: str) -> bytes:
+    result = subprocess.run(["git", *args], cwd=project, capture_output=True, check=False)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()
+        raise RevisionError(f"git {' '.join(args)}: {message}")
+    return result.stdout
+
+
+def _command_module(project: Path) -> str:
+    """The module that runs the `fleet` command in that revision: it moved out of the domain
+    package into its own."""
+    return "fleet_cli" if (project / "fleet_cli" / "__main__.py").exists() else "fleet"
+
+
+def render_at(ref: str, stack_path: Path) -> StackRender:
+    """Render the stack with the project's code and config at `ref`.
+
+    The code of that revision renders it, so a change of code shows as a change of output. A
+    stack that did not exist at `ref` renders as empty: everything is new.
+    """
+    project = stack_path.resolve().parent
+    top = Path(_git(project, "rev-parse", "--show-toplevel").decode().strip())
+    commit = _git(project, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    stack = stack_name(stack_path)
+    with tempfile.TemporaryDirectory(prefix="fleet-diff-") as scratch:
+        tree = Path(scratch) / "tree"
+        archive = _git(top, "archive", "--format=tar", commit)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tree, filter="data")
+        project_then = tree / project.relative_to(top)
+        stack_then = project_then / stack_path.resolve().relative_to(project)
+        if not stack_then.exists():
+            return StackRender(stack, {}, {}, [])
+        out = Path(scratch) / "out"
+        command = [sys.executable, "-m", _command_module(project_then), "--project"]
+        command += [str(project_then), "render"]
+        result = subprocess.run(
+            [*command, str(stack_then), "--out", str(out)],
+            cwd=project_then,
+            env={**os.environ, "PYTHONPATH": str(project_then)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            detail = "\n".join(result.stderr.strip().splitlines()[-6:])
+            raise RevisionError(f"cannot render stack {stack} at {ref} ({commit[:12]}):\n{detail}")
+        return read(out / stack)

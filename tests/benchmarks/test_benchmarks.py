@@ -1,0 +1,158 @@
+"""The benchmark harness on a tiny fleet: the counts it reports are the program's, and its
+report calls a goal met or missed by the numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import run as bench
+from benchmarks.fleets import Shape
+from benchmarks.measure import (
+    TENANT_COMPONENT,
+    Census,
+    Evaluation,
+    evaluate,
+    floor,
+    import_all,
+    models,
+    render_timed,
+    validate_timed,
+)
+from fleet_cli.engine import GIT_BRANCH
+
+TINY = Shape(management=1, remotes_per_management=1, environments=1, tenants=2, apps_per_tenant=1)
+PROVIDER = "pulumi:providers:kubernetes"
+
+
+@pytest.fixture(scope="module")
+def main_run() -> Evaluation:
+    return evaluate(TINY, "main", runs=2)
+
+
+@pytest.fixture(scope="module")
+def env_run() -> Evaluation:
+    return evaluate(TINY, "env-0", runs=1)
+
+
+def test_the_fleets_stacks_are_main_then_each_environment() -> None:
+    assert [m.stack for m in models(dataclasses.replace(TINY, environments=2))] == [
+        "main",
+        "env-0",
+        "env-1",
+    ]
+    assert [m.stack for m in models(None)] == ["main", "dev", "qa"]
+
+
+def test_main_stack_counts(main_run: Evaluation) -> None:
+    census = main_run.census
+    assert census.by_type[GIT_BRANCH] == 1
+    assert census.by_type[PROVIDER] == 1
+    assert census.by_type["fleet:cluster:ManagementCluster"] == 1
+    assert census.by_type["fleet:cluster:RemoteCluster"] == 1
+    assert census.by_type["kubernetes:core/v1:Secret"] == 1  # the remote's kubeconfig
+    assert census.resources == sum(census.by_type.values())
+    assert (census.management_clusters, census.remote_clusters, census.tenants) == (1, 1, 0)
+    assert census.other == census.resources  # no tenants, no per-design products
+    (branch,) = census.branches.items()
+    assert branch[0] == "main" and branch[1].files > 0 and branch[1].bytes > branch[1].files
+
+
+def test_evaluation_times_every_run_and_its_memory(main_run: Evaluation) -> None:
+    assert len(main_run.walls) == 2 and all(w > 0 for w in main_run.walls)
+    assert min(main_run.walls) <= main_run.median <= max(main_run.walls)
+    assert main_run.peak_rss_mb >= main_run.start_rss_mb > 0
+    assert "components.stacks" in main_run.modules
+
+
+def test_environment_products_are_counted_apart(env_run: Evaluation) -> None:
+    census = env_run.census
+    assert census.by_type[TENANT_COMPONENT] == 2
+    assert census.tenant_namespaces == 1 * 2  # a Namespace per tenant per management cluster
+    assert census.remote_kubeconfigs == 1 * 2  # R-kubeconfig per remote per tenant namespace
+    assert census.other == census.resources - 4
+    assert census.other_per_entity == census.other / (2 + 2)
+
+
+def test_apps_add_files_not_resources(env_run: Evaluation) -> None:
+    more_apps = evaluate(dataclasses.replace(TINY, apps_per_tenant=3), "env-0", runs=1).census
+    assert more_apps.resources == env_run.census.resources
+    assert more_apps.branches["env-0"].files > env_run.census.branches["env-0"].files
+
+
+def test_floor_registers_exactly_the_count() -> None:
+    measured = floor(7, runs=2)
+    assert measured.resources == 7 and len(measured.walls) == 2
+
+
+def test_floor_imports_the_programs_modules_that_import() -> None:
+    assert import_all(["json", "no_such_module_anywhere", "__main__"]) == 2
+
+
+def test_render_and_validate_the_tiny_fleet(tmp_path: Path, env_run: Evaluation) -> None:
+    model, stack_render, rendering = render_timed(TINY, "env-0", tmp_path)
+    assert rendering.files == env_run.census.branches["env-0"].files
+    assert (tmp_path / "out" / "env-0" / "resources.json").exists()
+    assert rendering.total >= rendering.render_seconds > 0
+    validation = validate_timed(model, stack_render)
+    assert validation.findings == []
+
+
+def test_census_round_trips_through_json(env_run: Evaluation) -> None:
+    data: dict[str, Any] = dataclasses.asdict(env_run)
+    assert Evaluation.from_json(data) == env_run
+    assert isinstance(Census.from_json(data["census"]).branches["env-0"].files, int)
+
+
+def _result(ratio_time: float, ratio_memory: float, apps_added: int) -> dict[str, Any]:
+    stack = {
+        "stack": "env-0",
+        "errors": [],
+        "resources": 10,
+        "ratios": {"time": ratio_time, "memory": ratio_memory},
+        "growth": {
+            "management_clusters": 1,
+            "remote_clusters": 1,
+            "tenants": 2,
+            "tenant_namespaces": 2,
+            "remote_kubeconfigs": 2,
+            "other": 6,
+            "other_per_cluster_or_tenant": 1.5,
+        },
+    }
+    variant = {"stack": "env-0", "apps_per_tenant": 2, "resources": 10, "files": 9}
+    variant |= {"variant_apps_per_tenant": 1, "variant_resources": 10 - apps_added}
+    variant |= {"variant_files": 5, "resources_added_by_apps": apps_added}
+    return {"fleet": "tiny", "shape": {}, "stacks": [stack], "apps_variant": variant}
+
+
+def test_goals_are_met_or_missed_by_the_numbers() -> None:
+    met = bench.goals_lines([_result(1.4, 1.1, 0)])
+    assert met[0].startswith("evaluation time <= 1.5x the floor: met")
+    assert met[1].startswith("peak memory <= 1.5x the floor: met")
+    assert "grow with clusters + tenants: met" in met[2]
+    missed = bench.goals_lines([_result(2.0, 1.6, 3)])
+    assert "MISSED on 1 of 1 stacks; worst 2.00x" in missed[0]
+    assert "MISSED on 1 of 1 stacks; worst 1.60x" in missed[1]
+    assert "grow with clusters + tenants: MISSED" in missed[2]
+
+
+def test_stack_json_and_the_table(main_run: Evaluation) -> None:
+    bare = floor(3, runs=1)
+    data = bench.stack_json(bench.StackMeasurements("main", evaluation=main_run, floor=bare))
+    assert data["resources"] == main_run.census.resources
+    assert data["ratios"]["time"] == round(main_run.median / bare.median, 2)
+    text = bench.timing_table([{"fleet": "tiny", "stacks": [data]}])
+    header, rule, row = text.splitlines()
+    assert len(rule) == len(header) and row.startswith("tiny")
+    assert row.split()[2] == str(main_run.census.resources)
+
+
+def test_a_child_reports_its_measurement_and_a_slow_one_is_stopped() -> None:
+    outcome = bench.in_child({"kind": "floor", "count": 3, "runs": 1}, timeout=60)
+    assert outcome.error is None and outcome.values["floor"]["resources"] == 3
+    stopped = bench.in_child({"kind": "floor", "count": 3, "runs": 1}, timeout=0.01)
+    assert stopped.error is not None and "stopped" in stopped.error

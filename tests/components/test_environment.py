@@ -1,0 +1,498 @@
+"""Environment stacks under recording mocks: branch E, E's wiring on every cluster, tenants."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+
+from benchmarks.fleets import Shape, generated
+from components.stacks import build_environment, build_main
+from fleet.config import RepositoryConfig
+from fleet.model import SECRET, Environment, load_environment, load_main
+from fleet.wiring import GitHubRepository, github_commit_repository
+from fleet_cli.engine import STACK_REFERENCE, Registered, fake_kubeconfig, main_stack_outputs
+from tests.support.deployments import (
+    Deployment,
+    assert_files_lost_only,
+    deploy,
+    deploy_sample,
+    settle,
+)
+from tests.support.sample import Edit, load_sample
+
+GITOPS = "dynamic:GitOpsBranch"
+
+ObjectId = tuple[str, str, str]
+"""(kind, namespace, name) of an object on a cluster."""
+
+
+def on_cluster(deployment: Deployment) -> dict[str, dict[ObjectId, Registered]]:
+    """Every in-cluster object by its cluster (the one its provider reaches) and identity."""
+    by_urn = deployment.by_urn()
+    clusters: dict[str, dict[ObjectId, Registered]] = {}
+    for resource in deployment.resources:
+        if not resource.type.startswith("kubernetes:"):
+            continue
+        cluster = by_urn[resource.provider].inputs["clusterIdentifier"]
+        # A Helm release has no Kubernetes metadata of its own: its name and namespace.
+        metadata = resource.inputs.get("metadata", resource.inputs)
+        kind = resource.inputs.get("kind", resource.type.rsplit(":", 1)[-1])
+        key = (kind, metadata.get("namespace", ""), metadata["name"])
+        assert key not in clusters.setdefault(cluster, {}), key
+        clusters[cluster][key] = resource
+    return clusters
+
+
+def environment_objects(env: str, remotes: list[str]) -> set[ObjectId]:
+    namespace = f"{env}-flux-system"
+    objects = {
+        ("Namespace", "", namespace),
+        ("ServiceAccount", namespace, "flux-platform"),
+        ("ClusterRoleBinding", "", f"flux-platform-{namespace}"),
+        ("GitRepository", namespace, namespace),
+        ("Kustomization", namespace, "infrastructure"),
+        ("Kustomization", namespace, "tenants"),
+    }
+    for remote in remotes:
+        objects |= {
+            ("Secret", namespace, f"{remote}-kubeconfig"),
+            ("Kustomization", namespace, f"{remote}-infrastructure"),
+            ("Kustomization", namespace, f"{remote}-tenants"),
+        }
+    return objects
+
+
+def tenant_objects(namespaces: list[str], remotes: list[str]) -> set[ObjectId]:
+    """A tenant's namespaces; the remotes' kubeconfigs in the first (the tenant's own)."""
+    objects = {("Namespace", "", namespace) for namespace in namespaces}
+    return objects | {("Secret", namespaces[0], f"{r}-kubeconfig") for r in remotes}
+
+
+@pytest.fixture
+def dev() -> Deployment:
+    return deploy_sample("dev")
+
+
+# ---------------------------------------------------------------- the sample environments
+
+
+def test_dev_has_exactly_the_objects_of_the_design_on_each_cluster(dev: Deployment) -> None:
+    tenants = {
+        *tenant_objects(["dev-kaizentm", "dev-1-0-x-kaizentm"], []),
+        *tenant_objects(["dev-yakuza"], []),
+    }
+    remote_tenants = {
+        *tenant_objects(["dev-kaizentm"], ["k3s-america-south"]),
+        *tenant_objects(["dev-yakuza"], ["k3s-america-south"]),
+    }
+    assert {c: set(objs) for c, objs in on_cluster(dev).items()} == {
+        "k3d-america": environment_objects("dev", ["k3s-america-south"]) | tenants | remote_tenants,
+        "pacific-aks": environment_objects("dev", []) | tenants,
+    }
+
+
+def test_dev_resources_belong_to_the_environment_and_its_tenants(dev: Deployment) -> None:
+    environment = dev.children("dev")
+    assert {(t, n) for t, n in environment if not t.startswith("kubernetes:")} == {
+        (STACK_REFERENCE, "organization/fleet/main"),
+        ("pulumi:providers:kubernetes", "dev-k3d-america-provider"),
+        ("pulumi:providers:kubernetes", "dev-pacific-aks-provider"),
+        ("fleet:environment:Tenant", "dev-kaizentm"),
+        ("fleet:environment:Tenant", "dev-yakuza"),
+    }
+    assert {n for t, n in environment if t.startswith("kubernetes:")} == {
+        f"dev-{cluster}-{suffix}"
+        for cluster in ("k3d-america", "pacific-aks")
+        for suffix in (
+            "namespace-dev-flux-system",
+            "serviceaccount-dev-flux-system-flux-platform",
+            "clusterrolebinding-flux-platform-dev-flux-system",
+            "gitrepository-dev-flux-system-dev-flux-system",
+            "kustomization-dev-flux-system-infrastructure",
+            "kustomization-dev-flux-system-tenants",
+        )
+    } | {
+        "dev-k3d-america-secret-dev-flux-system-k3s-america-south-kubeconfig",
+        "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-infrastructure",
+        "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-tenants",
+    }
+    assert {n for _, n in dev.children("dev-yakuza")} == {
+        "dev-yakuza-k3d-america-namespace-dev-yakuza",
+        "dev-yakuza-pacific-aks-namespace-dev-yakuza",
+        "dev-yakuza-k3d-america-secret-dev-yakuza-k3s-america-south-kubeconfig",
+    }
+    # The fleet's clusters and Flux belong to the main stack.
+    assert dev.of_type("ManagementCluster") == [] and dev.of_type("FluxInstance") == []
+
+
+def test_dev_wiring_spec_fields(dev: Deployment) -> None:
+    objects = on_cluster(dev)
+    for cluster in ("k3d-america", "pacific-aks"):
+        wiring = objects[cluster]
+        source = wiring["GitRepository", "dev-flux-system", "dev-flux-system"]
+        assert source.inputs["spec"] == {
+            "interval": "1m",
+            "url": "https://github.com/kaizentm/multicluster-gitops",
+            "ref": {"branch": "dev"},
+        }
+        for name, path in (("infrastructure", "infra"), ("tenants", "tenants")):
+            spec = wiring["Kustomization", "dev-flux-system", name].inputs["spec"]
+            assert spec["path"] == f"./{path}/{cluster}"
+            assert spec["sourceRef"] == {"kind": "GitRepository", "name": "dev-flux-system"}
+            assert spec["serviceAccountName"] == "flux-platform"
+            assert "kubeConfig" not in spec
+        namespace = wiring["Namespace", "", "dev-kaizentm"]
+        assert namespace.inputs["metadata"]["labels"] == {"toolkit.fluxcd.io/tenant": "kaizentm"}
+        release = wiring["Namespace", "", "dev-1-0-x-kaizentm"]
+        assert release.inputs["metadata"]["labels"] == {"toolkit.fluxcd.io/tenant": "kaizentm"}
+    remote = objects["k3d-america"]
+    infra = remote["Kustomization", "dev-flux-system", "k3s-america-south-infrastructure"]
+    assert infra.inputs["spec"]["path"] == "./infra/k3d-america/clusters/k3s-america-south"
+    assert infra.inputs["spec"]["kubeConfig"] == {
+        "secretRef": {"name": "k3s-america-south-kubeconfig", "key": "value"}
+    }
+    tenants = remote["Kustomization", "dev-flux-system", "k3s-america-south-tenants"]
+    assert tenants.inputs["spec"]["path"] == "./tenants/k3d-america/clusters/k3s-america-south"
+    assert "kubeConfig" not in tenants.inputs["spec"]  # it creates Flux objects on k3d-america
+
+
+def test_remote_kubeconfigs_come_from_the_main_stack_and_stay_secret(dev: Deployment) -> None:
+    references = {r.inputs["name"]: r for r in dev.of_type(STACK_REFERENCE)}
+    # The main stack's outputs, and the stack's own last inventory for the removal guard.
+    assert set(references) == {"organization/fleet/main", "organization/fleet/dev"}
+    reference = references["organization/fleet/main"]
+    objects = on_cluster(dev)["k3d-america"]
+    for namespace in ("dev-flux-system", "dev-kaizentm", "dev-yakuza"):
+        secret = objects["Secret", namespace, "k3s-america-south-kubeconfig"]
+        assert secret.inputs["stringData"] == {"value": fake_kubeconfig("k3s-america-south")}
+        assert secret.secret_inputs == {"stringData"}
+        assert reference.urn in secret.dependencies
+    for cluster in ("k3d-america", "pacific-aks"):
+        provider = dev.get("providers:kubernetes", f"dev-{cluster}-provider")
+        assert provider.inputs["kubeconfig"] == fake_kubeconfig(cluster)
+        assert provider.inputs["clusterIdentifier"] == cluster
+        assert "kubeconfig" in provider.secret_inputs
+
+
+def test_every_object_uses_the_provider_of_its_own_cluster(dev: Deployment) -> None:
+    by_urn = dev.by_urn()
+    for resource in dev.resources:
+        if resource.type.startswith("kubernetes:"):
+            cluster = by_urn[resource.provider].inputs["clusterIdentifier"]
+            owners = ("dev", "dev-kaizentm", "dev-yakuza")  # the environment, its tenants
+            assert any(resource.name.startswith(f"{o}-{cluster}-") for o in owners), resource.name
+
+
+def test_flux_objects_wait_for_the_namespace_and_secrets_they_use(dev: Deployment) -> None:
+    objects = on_cluster(dev)["k3d-america"]
+    namespace = objects["Namespace", "", "dev-flux-system"].urn
+    secret = objects["Secret", "dev-flux-system", "k3s-america-south-kubeconfig"].urn
+    infra = objects["Kustomization", "dev-flux-system", "k3s-america-south-infrastructure"]
+    assert {namespace, secret} <= infra.dependencies
+    tenant_secret = objects["Secret", "dev-kaizentm", "k3s-america-south-kubeconfig"]
+    assert objects["Namespace", "", "dev-kaizentm"].urn in tenant_secret.dependencies
+
+
+def push_to_github(main: dict[str, Any]) -> None:
+    """The main stack's repository as deployed for real: commits go to the GitHub repository."""
+    main["repository"]["pushUrl"] = "git@github.com:kaizentm/multicluster-gitops.git"
+
+
+def deploy_environment(stack: str, edit_main: Edit) -> Deployment:
+    """The environment stack's components on an edited main stack, the main stack mocked."""
+    env = load_sample(stack, edit_main=edit_main)
+    assert isinstance(env, Environment)
+    return deploy(stack, lambda: build_environment(env), {}, {}, main_stack_outputs(env.fleet))
+
+
+def test_sample_commits_to_a_local_repository_so_nothing_on_github_is_managed(
+    dev: Deployment,
+) -> None:
+    assert [r.name for r in dev.resources if "github" in r.type] == []
+
+
+@pytest.mark.parametrize(("stack", "approvals"), [("dev", 1), ("qa", 2)])
+def test_branch_on_github_is_created_from_main_with_its_review_rule(
+    stack: str, approvals: int
+) -> None:
+    deployment = deploy_environment(stack, push_to_github)
+    branch = deployment.get("Branch", f"{stack}-branch")
+    assert branch.inputs == {
+        "repository": "multicluster-gitops",
+        "branch": stack,
+        "sourceBranch": "main",
+    }
+    assert branch.options["retainOnDelete"] is True
+    ruleset = deployment.get("RepositoryRuleset", f"{stack}-review")
+    assert ruleset.inputs == {
+        "name": f"fleet environment {stack}",
+        "repository": "multicluster-gitops",
+        "target": "branch",
+        "enforcement": "active",
+        "conditions": {"refName": {"includes": [f"refs/heads/{stack}"], "excludes": []}},
+        "rules": {
+            "pullRequest": {"requiredApprovingReviewCount": approvals},
+            "deletion": True,
+            "nonFastForward": True,
+        },
+        # The program's own commits land: it pushes with a write deploy key (see README).
+        "bypassActors": [{"actorType": "DeployKey", "bypassMode": "always"}],
+    }
+    assert branch.urn in ruleset.dependencies
+    (github,) = deployment.of_type("pulumi:providers:github")
+    assert github.inputs["owner"] == "kaizentm"
+    assert branch.provider == ruleset.provider == github.urn
+    assert deployment.children(stack) >= {
+        ("github:index/branch:Branch", f"{stack}-branch"),
+        ("github:index/repositoryRuleset:RepositoryRuleset", f"{stack}-review"),
+    }
+
+
+def test_qa_has_only_its_tenant() -> None:
+    qa = deploy_sample("qa")
+    assert {c: set(objs) for c, objs in on_cluster(qa).items()} == {
+        "k3d-america": environment_objects("qa", ["k3s-america-south"])
+        | tenant_objects(["qa-kaizentm"], ["k3s-america-south"]),
+        "pacific-aks": environment_objects("qa", []) | tenant_objects(["qa-kaizentm"], []),
+    }
+
+
+def test_dev_exports_no_clusters_of_its_own(dev: Deployment) -> None:
+    assert dev.exports["clusters"] == {}
+    assert dev.exports["summary"].startswith("environment 'dev' (branch dev)")
+
+
+# ---------------------------------------------------------------- stability
+
+
+def removed_and_changed(before: Deployment, after: Deployment) -> tuple[set[str], list[str]]:
+    """Names of the resources gone from `before`, and of those whose inputs changed."""
+    old, new = before.by_urn(), after.by_urn()
+    assert set(new) <= set(old), "nothing is added by a removal"
+    changed = [new[urn].name for urn in new if new[urn].inputs != old[urn].inputs]
+    return {old[urn].name for urn in set(old) - set(new)}, changed
+
+
+def test_removing_a_remote_cluster_removes_exactly_its_objects(dev: Deployment) -> None:
+    def without_remote(raw: dict[str, Any]) -> None:
+        raw["clusters"].remove("k3s-america-south")
+
+    after = deploy_sample("dev", without_remote)
+    removed, changed = removed_and_changed(dev, after)
+    assert removed == {
+        "dev-k3d-america-secret-dev-flux-system-k3s-america-south-kubeconfig",
+        "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-infrastructure",
+        "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-tenants",
+        "dev-kaizentm-k3d-america-secret-dev-kaizentm-k3s-america-south-kubeconfig",
+        "dev-yakuza-k3d-america-secret-dev-yakuza-k3s-america-south-kubeconfig",
+    }
+    assert changed == ["gitops-dev"]
+    assert_files_lost_only(dev.get(GITOPS, "gitops-dev"), after.get(GITOPS, "gitops-dev"), "k3s")
+
+
+def test_removing_a_tenant_removes_exactly_its_objects(dev: Deployment) -> None:
+    def without_yakuza(raw: dict[str, Any]) -> None:
+        raw["tenants"] = [t for t in raw["tenants"] if t["name"] != "yakuza"]
+
+    after = deploy_sample("dev", without_yakuza)
+    removed, changed = removed_and_changed(dev, after)
+    assert removed == {
+        "dev-yakuza",
+        "dev-yakuza-k3d-america-namespace-dev-yakuza",
+        "dev-yakuza-pacific-aks-namespace-dev-yakuza",
+        "dev-yakuza-k3d-america-secret-dev-yakuza-k3s-america-south-kubeconfig",
+    }
+    assert changed == ["gitops-dev"]
+    assert_files_lost_only(dev.get(GITOPS, "gitops-dev"), after.get(GITOPS, "gitops-dev"), "yakuza")
+
+
+# ---------------------------------------------------------------- dedicated clusters, off GitHub
+
+HOSTED_MAIN: dict[str, Any] = {
+    "repository": {"url": "https://git.example.com/fleet.git", "tokenSecret": "gitToken"},
+    "clusters": [
+        {"name": "hub", "kind": "k3d"},
+        {
+            "name": "edge",
+            "role": "remote",
+            "kind": "attached",
+            "managedBy": "hub",
+            "attached": {"kubeconfigSecret": "edgeKubeconfig"},
+        },
+    ],
+    "gitToken": SECRET,
+    "edgeKubeconfig": SECRET,
+}
+
+LAB_ENVIRONMENT: dict[str, Any] = {
+    "mainStack": "org/fleet/main",
+    "clusters": ["hub", "edge"],
+    "dedicatedClusters": [
+        {"name": "lab", "kind": "k3d", "protect": False},
+        {
+            "name": "lab-edge",
+            "role": "remote",
+            "kind": "attached",
+            "managedBy": "hub",
+            "attached": {"kubeconfigSecret": "labEdgeKubeconfig"},
+        },
+    ],
+    "tenants": [
+        {
+            "name": "shop",
+            "repository": {
+                "url": "https://git.example.com/shop.git",
+                "branch": "main",
+                "credentialsSecret": "shopToken",
+            },
+            "imagePullSecret": "shopPull",
+            "apps": [{"name": "web"}],
+            "releases": [{"name": "next", "branch": "next"}],
+        }
+    ],
+    "labEdgeKubeconfig": SECRET,
+    "shopToken": SECRET,
+    "shopPull": SECRET,
+}
+
+LAB_SECRETS = {
+    "labEdgeKubeconfig": fake_kubeconfig("lab-edge"),
+    "shopToken": "shop-token",
+    "shopPull": '{"auths": {}}',
+    "gitToken": "fleet-token",
+}
+
+
+@pytest.fixture
+def lab() -> Deployment:
+    fleet = load_main(HOSTED_MAIN, "main", source="main")
+    env = load_environment(LAB_ENVIRONMENT, "dev", fleet, source="dev")
+    return deploy("dev", lambda: build_environment(env), {}, LAB_SECRETS, main_stack_outputs(fleet))
+
+
+def test_dedicated_clusters_get_flux_but_no_main_branch_wiring(lab: Deployment) -> None:
+    assert lab.children("lab") == {
+        ("command:local:Command", "lab-cluster"),
+        ("command:local:Command", "lab-kubeconfig"),
+        ("pulumi:providers:kubernetes", "lab-provider"),
+        ("kubernetes:helm.sh/v3:Release", "lab-flux-operator"),
+        ("kubernetes:fluxcd.controlplane.io/v1:FluxInstance", "lab-fluxinstance-flux-system-flux"),
+    }
+    assert lab.children("lab-edge") == set()
+    assert set(lab.exports["clusters"]) == {"lab", "lab-edge"}
+    assert settle(lab.exports["clusters"]["lab-edge"]["kubeconfig"]) == (
+        fake_kubeconfig("lab-edge"),
+        True,
+    )
+
+
+def test_environment_wiring_on_a_dedicated_cluster_waits_for_its_flux(lab: Deployment) -> None:
+    objects = on_cluster(lab)
+    instance = lab.get("FluxInstance", "lab-fluxinstance-flux-system-flux")
+    lab_provider = lab.get("providers:kubernetes", "lab-provider")
+    shop_secrets = {
+        ("Secret", namespace, name)
+        for namespace in ("dev-shop", "dev-next-shop")
+        for name in ("shop-git-credentials", "shop-image-pull")
+    }
+    assert set(objects["lab"]) == {
+        ("Release", "flux-system", "flux-operator"),
+        ("FluxInstance", "flux-system", "flux"),
+        *environment_objects("dev", []),
+        ("Secret", "dev-flux-system", "dev-flux-system"),
+        *tenant_objects(["dev-shop", "dev-next-shop"], []),
+        *shop_secrets,
+    }
+    for resource in objects["lab"].values():
+        if resource.name.startswith("dev-"):
+            assert resource.provider == lab_provider.urn
+            assert instance.urn in resource.dependencies, resource.name
+    # The fleet's cluster: reached through the main stack; its Flux is main's.
+    for resource in objects["hub"].values():
+        assert not any("fluxinstance" in urn for urn in resource.dependencies)
+
+
+def test_remotes_of_a_fleet_cluster_come_from_both_stacks(lab: Deployment) -> None:
+    hub = on_cluster(lab)["hub"]
+    for namespace in ("dev-flux-system", "dev-shop"):
+        for remote in ("edge", "lab-edge"):
+            secret = hub["Secret", namespace, f"{remote}-kubeconfig"]
+            assert secret.inputs["stringData"] == {"value": fake_kubeconfig(remote)}
+    assert ("Secret", "dev-next-shop", "edge-kubeconfig") not in hub
+
+
+def test_git_and_image_pull_credentials_from_secret_config(lab: Deployment) -> None:
+    hub = on_cluster(lab)["hub"]
+    repository = hub["Secret", "dev-flux-system", "dev-flux-system"]
+    assert repository.inputs["stringData"] == {"username": "git", "password": "fleet-token"}
+    source = hub["GitRepository", "dev-flux-system", "dev-flux-system"]
+    assert source.inputs["spec"]["secretRef"] == {"name": "dev-flux-system"}
+    for namespace in ("dev-shop", "dev-next-shop"):
+        git = hub["Secret", namespace, "shop-git-credentials"]
+        assert git.inputs["stringData"] == {"username": "git", "password": "shop-token"}
+        assert git.inputs["type"] == "Opaque"
+        pull = hub["Secret", namespace, "shop-image-pull"]
+        assert pull.inputs["stringData"] == {".dockerconfigjson": '{"auths": {}}'}
+        assert pull.inputs["type"] == "kubernetes.io/dockerconfigjson"
+    for secret in lab.of_type("v1:Secret"):
+        assert secret.secret_inputs == {"stringData"}, secret.name
+
+
+def test_off_github_there_is_no_branch_resource_nor_review_rule(lab: Deployment) -> None:
+    assert [
+        r for r in lab.resources if r.type.startswith(("github:", "pulumi:providers:github"))
+    ] == []
+
+
+@pytest.mark.parametrize(
+    ("push_url", "manages_github"),
+    [
+        (None, True),
+        ("git@github.com:kaizentm/multicluster-gitops.git", True),
+        (".gitops/multicluster-gitops.git", False),
+        ("https://github.com/someone-else/multicluster-gitops", False),
+    ],
+)
+def test_github_branches_are_managed_only_where_the_program_commits(
+    push_url: str | None, manages_github: bool
+) -> None:
+    repository = RepositoryConfig(
+        url="https://github.com/kaizentm/multicluster-gitops", push_url=push_url
+    )
+    expected = GitHubRepository("kaizentm", "multicluster-gitops") if manages_github else None
+    assert github_commit_repository(repository) == expected
+
+
+def test_a_flux_object_waits_for_exactly_what_it_uses(dev: Deployment) -> None:
+    america = on_cluster(dev)["k3d-america"]
+    remote_infra = america["Kustomization", "dev-flux-system", "k3s-america-south-infrastructure"]
+    waits_for = {
+        key for key, resource in america.items() if resource.urn in remote_infra.dependencies
+    }
+    assert waits_for == {
+        ("Namespace", "", "dev-flux-system"),
+        ("ServiceAccount", "dev-flux-system", "flux-platform"),
+        ("ClusterRoleBinding", "", "flux-platform-dev-flux-system"),
+        ("GitRepository", "dev-flux-system", "dev-flux-system"),
+        ("Secret", "dev-flux-system", "k3s-america-south-kubeconfig"),
+    }
+
+
+def test_dependencies_do_not_grow_with_the_fleet() -> None:
+    """Each object waits for a handful of others, however many remotes share its cluster."""
+    most = []
+    for remotes in (1, 8):
+        fleet, (env,) = generated(
+            Shape(management=1, remotes_per_management=remotes, environments=1, tenants=2)
+        )
+        secrets = {ref.key: "kubeconfig" for ref in fleet.secrets}
+        outputs = main_stack_outputs(fleet)
+        for deployment in (
+            deploy("main", functools.partial(build_main, fleet), {}, secrets, outputs),
+            deploy("env-0", functools.partial(build_environment, env), {}, {}, outputs),
+        ):
+            most.append(max(len(r.dependencies) for r in deployment.resources))
+    assert most[:2] == most[2:], most
+    assert max(most) <= 8

@@ -1,0 +1,573 @@
+"""The stack config: the samples validate, and each rule catches its broken config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fleet import names
+from fleet.config import DEFAULT_FLUX_COMPONENTS
+from fleet.errors import ConfigError, Problem
+from fleet.model import SECRET, Environment, Fleet, app_path
+from tests.support.sample import SAMPLE_STACKS, Raw, load_sample, problems_of
+
+
+def clusters(raw: Raw) -> list[dict[str, Any]]:
+    value: list[dict[str, Any]] = raw["clusters"]
+    return value
+
+
+def tenants(raw: Raw) -> list[dict[str, Any]]:
+    value: list[dict[str, Any]] = raw["tenants"]
+    return value
+
+
+# ---------------------------------------------------------------- the sample fleet
+
+
+@pytest.mark.parametrize("stack", SAMPLE_STACKS)
+def test_sample_stacks_validate(stack: str) -> None:
+    model = load_sample(stack)
+    assert {c.name for c in model.clusters} == {"k3d-america", "pacific-aks", "k3s-america-south"}
+
+
+def test_sample_main_stack_is_the_original_fleet() -> None:
+    fleet = load_sample("main")
+    assert isinstance(fleet, Fleet)
+    assert fleet.repository.url == "https://github.com/kaizentm/multicluster-gitops"
+    assert [(c.name, c.role, c.kind) for c in fleet.clusters] == [
+        ("k3d-america", "management", "k3d"),
+        ("pacific-aks", "management", "aks"),
+        ("k3s-america-south", "remote", "attached"),
+    ]
+    assert fleet.cluster("k3s-america-south").managed_by == "k3d-america"
+    assert [r.name for r in fleet.remotes_of("k3d-america")] == ["k3s-america-south"]
+    (nginx,) = fleet.infra
+    assert nginx.namespace == "nginx"
+    assert nginx.helm is not None and nginx.helm.repository == "https://charts.bitnami.com/bitnami"
+    assert nginx.overrides["k3d-america"].values == {"service": {"ports": {"http": 8080}}}
+    assert fleet.flux.multitenant is True
+    assert tuple(fleet.flux.components) == DEFAULT_FLUX_COMPONENTS
+    assert [s.key for s in fleet.secrets] == ["k3sAmericaSouthKubeconfig"]
+
+
+def test_sample_dev_stack_is_the_original_environment() -> None:
+    env = load_sample("dev")
+    assert isinstance(env, Environment)
+    assert (env.name, env.branch, env.main_stack) == ("dev", "dev", "organization/fleet/main")
+    (redis,) = env.infra
+    assert redis.namespace == "dev-redis"
+    patch = redis.overrides["k3d-america"].patches[0].patch
+    containers = patch["spec"]["template"]["spec"]["containers"]
+    assert containers[0]["resources"]["requests"]["cpu"] == "200m"
+    kaizentm, yakuza = env.tenants
+    assert (kaizentm.repository.url, kaizentm.repository.branch) == (
+        "https://github.com/kaizentm/gitops-manifests",
+        "dev",
+    )
+    (vote,) = kaizentm.apps
+    assert app_path(vote.path, vote.paths, vote.name, "pacific-aks") == (
+        "./azure-vote-manifests/manifest"
+    )
+    assert app_path(vote.path, vote.paths, vote.name, "k3d-america") == "./azure-vote/k3d-america"
+    assert [(r.name, r.branch) for r in kaizentm.releases] == [("1-0-x", "release/1-0-x/dev")]
+    assert (yakuza.repository.branch, [a.name for a in yakuza.apps]) == (
+        "multi-dev",
+        ["katana-vote"],
+    )
+
+
+def test_sample_qa_stack_follows_branch_qa() -> None:
+    env = load_sample("qa")
+    assert isinstance(env, Environment)
+    assert (env.name, env.branch, env.required_approvals) == ("qa", "qa", 2)
+    assert [(t.name, t.repository.branch) for t in env.tenants] == [("kaizentm", "qa")]
+
+
+def test_environment_name_and_branch_can_be_set() -> None:
+    def rename(raw: Raw) -> None:
+        raw["environment"] = {"name": "staging", "branch": "env/staging"}
+
+    env = load_sample("qa", rename)
+    assert isinstance(env, Environment)
+    assert (env.stack, env.name, env.branch) == ("qa", "staging", "env/staging")
+
+
+def test_app_path_template_names_the_cluster() -> None:
+    assert app_path("./apps/{cluster}/vote", {}, "vote", "c1") == "./apps/c1/vote"
+    assert app_path("./apps/{cluster}", {"c1": "./special"}, "vote", "c1") == "./special"
+
+
+def test_dedicated_cluster_takes_part_and_can_manage_remotes() -> None:
+    def add(raw: Raw) -> None:
+        raw["dedicatedClusters"] = [
+            {"name": "dev-box", "kind": "k3d"},
+            {
+                "name": "dev-edge",
+                "role": "remote",
+                "kind": "attached",
+                "managedBy": "dev-box",
+                "attached": {"kubeconfigSecret": "devEdgeKubeconfig"},
+            },
+        ]
+        raw["devEdgeKubeconfig"] = SECRET
+
+    env = load_sample("dev", add)
+    assert isinstance(env, Environment)
+    assert [c.name for c in env.clusters][-2:] == ["dev-box", "dev-edge"]
+    assert [c.name for c in env.remotes_of("dev-box")] == ["dev-edge"]
+
+
+# ---------------------------------------------------------------- one test per rule
+
+RULES: list[tuple[str, str, Any, str]] = [
+    # (id, stack, edit, expected problem line)
+    (
+        "missing-key",
+        "main",
+        lambda raw: clusters(raw)[0].pop("kind"),
+        "fleet:clusters[0].kind: missing required key",
+    ),
+    (
+        "unknown-key-did-you-mean",
+        "main",
+        lambda raw: clusters(raw)[2].update(managedBY="k3d-america"),
+        "fleet:clusters[2].managedBY: unknown key 'managedBY'; did you mean 'managedBy'?",
+    ),
+    (
+        "unknown-nested-key",
+        "main",
+        lambda raw: clusters(raw)[1]["aks"]["nodePools"][0].update(vmsize="x"),
+        "fleet:clusters[1].aks.nodePools[0].vmsize: unknown key 'vmsize'; did you mean 'vmSize'?",
+    ),
+    (
+        "unknown-top-level-key",
+        "dev",
+        lambda raw: raw.update(tenant=[]),
+        "fleet:tenant: unknown key; did you mean 'tenants'?",
+    ),
+    (
+        "wrong-type",
+        "main",
+        lambda raw: clusters(raw)[1]["aks"]["nodePools"][0].update(count="2"),
+        "fleet:clusters[1].aks.nodePools[0].count: Input should be a valid integer (got '2')",
+    ),
+    (
+        "wrong-enum",
+        "main",
+        lambda raw: clusters(raw)[0].update(kind="gke"),
+        "fleet:clusters[0].kind: Input should be 'aks', 'k3d' or 'attached' (got 'gke')",
+    ),
+    (
+        "unpinned-flux-version",
+        "main",
+        lambda raw: raw.update(flux={"version": "2.x"}),
+        "fleet:flux.version: String should match pattern",
+    ),
+    (
+        "bad-duration",
+        "dev",
+        lambda raw: tenants(raw)[0]["apps"][0].update(interval="5 minutes"),
+        "fleet:tenants[0].apps[0].interval: String should match pattern",
+    ),
+    (
+        "cluster-name-not-dns",
+        "main",
+        lambda raw: clusters(raw)[0].update(name="K3d_America"),
+        "fleet:clusters[0].name: 'K3d_America' is not a valid name",
+    ),
+    (
+        "tenant-name-not-dns",
+        "dev",
+        lambda raw: tenants(raw)[1].update(name="-yakuza"),
+        "fleet:tenants[1].name: '-yakuza' is not a valid name",
+    ),
+    (
+        "environment-name-not-dns",
+        "dev",
+        lambda raw: raw.update(environment={"name": "Dev"}),
+        "fleet:environment.name: 'Dev' is not a valid name",
+    ),
+    (
+        "derived-tenant-namespace-too-long",
+        "dev",
+        lambda raw: tenants(raw)[1].update(name="y" * 60),
+        f"fleet:tenants[1].name: derived name '{'y' * 60}-reconciler' is 71 characters long",
+    ),
+    (
+        "derived-release-namespace-too-long",
+        "dev",
+        lambda raw: tenants(raw)[0]["releases"][0].update(name="r" * 52),
+        f"fleet:tenants[0].releases[0].name: derived name 'kaizentm-{'r' * 52}-manifests'",
+    ),
+    (
+        "derived-remote-app-too-long",
+        "dev",
+        lambda raw: tenants(raw)[1]["apps"][0].update(name="a" * 50),
+        f"fleet:tenants[1].apps[0].name: derived name 'k3s-america-south-{'a' * 50}'",
+    ),
+    (
+        "derived-kubeconfig-secret-too-long",
+        "main",
+        lambda raw: clusters(raw)[2].update(name="s" * 55),
+        f"fleet:clusters[2].name: derived name '{'s' * 55}-infrastructure'",
+    ),
+    (
+        "duplicate-cluster",
+        "main",
+        lambda raw: clusters(raw).append(dict(clusters(raw)[0])),
+        "fleet:clusters[3]: duplicate cluster 'k3d-america'",
+    ),
+    (
+        "duplicate-environment-cluster",
+        "dev",
+        lambda raw: raw["clusters"].append("pacific-aks"),
+        "fleet:clusters[3]: duplicate cluster 'pacific-aks'",
+    ),
+    (
+        "duplicate-tenant",
+        "dev",
+        lambda raw: tenants(raw).append(dict(tenants(raw)[1])),
+        "fleet:tenants[2]: duplicate tenant 'yakuza'",
+    ),
+    (
+        "duplicate-app",
+        "dev",
+        lambda raw: tenants(raw)[0]["apps"].append({"name": "azure-vote"}),
+        "fleet:tenants[0].apps[1]: duplicate app 'azure-vote'",
+    ),
+    (
+        "duplicate-release",
+        "dev",
+        lambda raw: tenants(raw)[0]["releases"].append({"name": "1-0-x", "branch": "x"}),
+        "fleet:tenants[0].releases[1]: duplicate release channel '1-0-x'",
+    ),
+    (
+        "duplicate-component",
+        "main",
+        lambda raw: raw["infra"].append(dict(raw["infra"][0])),
+        "fleet:infra[1]: duplicate component 'nginx'",
+    ),
+    (
+        "dangling-managed-by",
+        "main",
+        lambda raw: clusters(raw)[2].update(managedBy="k3d-europe"),
+        "fleet:clusters[2].managedBy: 'k3d-europe' is not a management cluster of this fleet",
+    ),
+    (
+        "managed-by-a-remote",
+        "main",
+        lambda raw: clusters(raw).append(
+            {
+                "name": "r2",
+                "role": "remote",
+                "kind": "k3d",
+                "managedBy": "k3s-america-south",
+            }
+        ),
+        "fleet:clusters[3].managedBy: 'k3s-america-south' is not a management cluster",
+    ),
+    (
+        "remote-without-manager",
+        "main",
+        lambda raw: clusters(raw)[2].pop("managedBy"),
+        "fleet:clusters[2].managedBy: a remote cluster needs managedBy",
+    ),
+    (
+        "management-with-manager",
+        "main",
+        lambda raw: clusters(raw)[1].update(managedBy="k3d-america"),
+        "fleet:clusters[1].managedBy: only a cluster with role remote has a management cluster",
+    ),
+    (
+        "no-management-cluster",
+        "main",
+        lambda raw: raw.update(clusters=[clusters(raw)[2]]),
+        "fleet:clusters: the fleet needs at least one management cluster",
+    ),
+    (
+        "aks-without-settings",
+        "main",
+        lambda raw: clusters(raw)[1].pop("aks"),
+        "fleet:clusters[1].aks: a cluster of kind aks needs its aks settings",
+    ),
+    (
+        "attached-without-settings",
+        "main",
+        lambda raw: clusters(raw)[2].pop("attached"),
+        "fleet:clusters[2].attached: a cluster of kind attached needs attached.kubeconfigSecret",
+    ),
+    (
+        "settings-of-another-kind",
+        "main",
+        lambda raw: clusters(raw)[0].update(aks={"location": "x", "resourceGroup": "y"}),
+        "fleet:clusters[0].aks: aks settings given for a cluster of kind k3d",
+    ),
+    (
+        "aks-missing-location",
+        "main",
+        lambda raw: clusters(raw)[1]["aks"].pop("location"),
+        "fleet:clusters[1].aks.location: missing required key",
+    ),
+    (
+        "override-of-unknown-cluster",
+        "main",
+        lambda raw: raw["infra"][0]["overrides"].update({"k3d-amerika": {"values": {}}}),
+        "fleet:infra[0].overrides.k3d-amerika: 'k3d-amerika' is not a cluster of this stack; "
+        "did you mean 'k3d-america'?",
+    ),
+    (
+        "component-for-unknown-cluster",
+        "main",
+        lambda raw: raw["infra"][0].update(clusters=["pacific-aks", "atlantic"]),
+        "fleet:infra[0].clusters[1]: 'atlantic' is not a cluster of this stack",
+    ),
+    (
+        "override-outside-component-clusters",
+        "main",
+        lambda raw: raw["infra"][0].update(clusters=["pacific-aks"]),
+        "fleet:infra[0].overrides.k3d-america: cluster 'k3d-america' is not in this "
+        "component's clusters",
+    ),
+    (
+        "environment-override-of-cluster-not-in-environment",
+        "dev",
+        lambda raw: raw.update(clusters=["pacific-aks"]),
+        "fleet:infra[0].overrides.k3d-america: 'k3d-america' is not a cluster of this stack",
+    ),
+    (
+        "component-both-helm-and-manifests",
+        "main",
+        lambda raw: raw["infra"][0].update(manifests=[{"apiVersion": "v1", "kind": "ConfigMap"}]),
+        "fleet:infra[0]: give either helm or manifests (exactly one)",
+    ),
+    (
+        "component-neither-helm-nor-manifests",
+        "dev",
+        lambda raw: raw["infra"][0].update(manifests=[]),
+        "fleet:infra[0]: give either helm or manifests (exactly one)",
+    ),
+    (
+        "manifest-without-name",
+        "dev",
+        lambda raw: raw["infra"][0]["manifests"][0].update(metadata={}),
+        "fleet:infra[0].manifests[0]: a manifest needs apiVersion, kind and metadata.name",
+    ),
+    (
+        "chart-repository-url",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(repository="charts.bitnami.com"),
+        "fleet:infra[0].helm.repository: 'charts.bitnami.com' is not a chart repository URL",
+    ),
+    (
+        "values-for-manifests",
+        "dev",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"].update(values={"a": 1}),
+        "fleet:infra[0].overrides.k3d-america.values: values override a Helm chart",
+    ),
+    (
+        "patch-not-a-patch",
+        "dev",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"]["patches"][0].update(patch="x"),
+        "fleet:infra[0].overrides.k3d-america.patches[0].patch: a patch is a strategic-merge "
+        "mapping or a list of JSON 6902 operations",
+    ),
+    (
+        "environment-cluster-not-in-fleet",
+        "dev",
+        lambda raw: raw["clusters"].append("k3d-europe"),
+        "fleet:clusters[3]: 'k3d-europe' is not a cluster of the fleet",
+    ),
+    (
+        "remote-without-its-manager",
+        "dev",
+        lambda raw: raw.update(clusters=["pacific-aks", "k3s-america-south"], infra=[]),
+        "fleet:clusters[1]: remote cluster 'k3s-america-south' is managed by 'k3d-america', "
+        "which is not in this environment",
+    ),
+    (
+        "environment-without-clusters",
+        "qa",
+        lambda raw: raw.update(clusters=[]),
+        "fleet:clusters: an environment needs at least one cluster",
+    ),
+    (
+        "dedicated-cluster-clashes-with-fleet",
+        "qa",
+        lambda raw: raw.update(dedicatedClusters=[{"name": "pacific-aks", "kind": "k3d"}]),
+        "fleet:dedicatedClusters[0].name: 'pacific-aks' is already a cluster of the main stack",
+    ),
+    (
+        "app-path-override-unknown-cluster",
+        "dev",
+        lambda raw: tenants(raw)[0]["apps"][0]["paths"].update({"atlantic": "./x"}),
+        "fleet:tenants[0].apps[0].paths.atlantic: 'atlantic' is not a cluster of this stack",
+    ),
+    (
+        "app-path-outside-repository",
+        "dev",
+        lambda raw: tenants(raw)[1]["apps"][0].update(path="../other/{cluster}"),
+        "fleet:tenants[1].apps[0].path: '../other/{cluster}' must be a relative path",
+    ),
+    (
+        "repository-url",
+        "main",
+        lambda raw: raw["repository"].update(url="github.com/kaizentm/multicluster-gitops"),
+        "fleet:repository.url: 'github.com/kaizentm/multicluster-gitops' is not a git URL",
+    ),
+    (
+        "ssh-repository-off-github",
+        "main",
+        lambda raw: raw["repository"].update(url="ssh://git@gitlab.com/org/fleet.git"),
+        "fleet:repository.url: SSH access is given to Flux by a GitHub deploy key",
+    ),
+    (
+        "ssh-repository-without-deploy-key",
+        "main",
+        lambda raw: raw["repository"].update(url="git@github.com:org/fleet.git", deployKey=False),
+        "fleet:repository.deployKey: Flux reads an SSH repository with a deploy key",
+    ),
+    (
+        "push-url",
+        "main",
+        lambda raw: raw["repository"].update(pushUrl="ftp://host/repo"),
+        "fleet:repository.pushUrl: 'ftp://host/repo' is not a git URL",
+    ),
+    (
+        "tenant-repository-url",
+        "dev",
+        lambda raw: tenants(raw)[0]["repository"].update(url="/srv/git/manifests"),
+        "fleet:tenants[0].repository.url: '/srv/git/manifests' is not a git URL",
+    ),
+    (
+        "release-repository-url",
+        "dev",
+        lambda raw: tenants(raw)[0]["releases"][0].update(repository="not a url"),
+        "fleet:tenants[0].releases[0].repository: 'not a url' is not a git URL",
+    ),
+    (
+        "tenant-branch",
+        "dev",
+        lambda raw: tenants(raw)[1]["repository"].update(branch="multi..dev"),
+        "fleet:tenants[1].repository.branch: 'multi..dev' is not a valid git branch name",
+    ),
+    (
+        "release-branch",
+        "dev",
+        lambda raw: tenants(raw)[0]["releases"][0].update(branch="release/1-0-x/"),
+        "fleet:tenants[0].releases[0].branch: 'release/1-0-x/' is not a valid git branch name",
+    ),
+    (
+        "environment-branch",
+        "dev",
+        lambda raw: raw.update(environment={"branch": "dev branch"}),
+        "fleet:environment.branch: 'dev branch' is not a valid git branch name",
+    ),
+    (
+        "environment-on-main",
+        "qa",
+        lambda raw: raw.update(environment={"branch": "main"}),
+        "fleet:environment.branch: branch main belongs to the main stack",
+    ),
+    (
+        "ssh-credentials-need-known-hosts",
+        "dev",
+        lambda raw: (
+            tenants(raw)[1]["repository"].update(
+                url="ssh://git@github.com/kaizentm/gitops-manifests",
+                credentialsSecret="yakuzaKey",
+            ),
+            raw.update(yakuzaKey=SECRET),
+        ),
+        "fleet:tenants[1].repository.knownHosts: an SSH repository with credentials needs",
+    ),
+    (
+        "plain-text-secret",
+        "main",
+        lambda raw: raw.update(k3sAmericaSouthKubeconfig="apiVersion: v1"),
+        "fleet:k3sAmericaSouthKubeconfig: holds a secret in plain text; run "
+        "`pulumi config set --secret k3sAmericaSouthKubeconfig ...`",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "edit", "expected"),
+    [rule[1:] for rule in RULES],
+    ids=[rule[0] for rule in RULES],
+)
+def test_rule_reports_its_problem(stack: str, edit: Any, expected: str) -> None:
+    problems = problems_of(stack, edit)
+    assert any(line.startswith(expected) for line in problems), problems
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    def break_three_things(raw: Raw) -> None:
+        raw["clusters"].append("k3d-europe")
+        tenants(raw)[0]["apps"].append({"name": "azure-vote"})
+        tenants(raw)[1]["repository"]["branch"] = "bad..branch"
+
+    problems = problems_of("dev", break_three_things)
+    assert len(problems) == 3
+
+
+def test_a_broken_main_stack_is_reported_from_an_environment() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_sample("dev", edit_main=lambda raw: clusters(raw)[0].update(kind="gke"))
+    assert caught.value.source == "main"
+
+
+def test_secrets_must_be_set_for_a_deployment() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_sample("main", secrets_required=True)
+    assert caught.value.problems == (
+        Problem(
+            "fleet:k3sAmericaSouthKubeconfig",
+            "not set (named by fleet:clusters[2].attached.kubeconfigSecret); run "
+            "`pulumi config set --secret k3sAmericaSouthKubeconfig <value>`",
+        ),
+    )
+
+
+def test_an_environment_needs_the_repository_token_of_its_fleet() -> None:
+    def use_token(raw: Raw) -> None:
+        raw["repository"]["tokenSecret"] = "gitToken"
+        raw["gitToken"] = SECRET
+
+    with pytest.raises(ConfigError) as caught:
+        load_sample("qa", edit_main=use_token, secrets_required=True)
+    assert [str(p) for p in caught.value.problems] == [
+        "fleet:gitToken: not set (named by fleet:repository.tokenSecret of the main stack "
+        "'main'); run `pulumi config set --secret gitToken <value>`"
+    ]
+    env = load_sample(
+        "qa", lambda raw: raw.update(gitToken=SECRET), edit_main=use_token, secrets_required=True
+    )
+    assert [s.key for s in env.secrets] == ["gitToken"]
+
+
+def test_a_set_secret_satisfies_a_deployment() -> None:
+    fleet = load_sample(
+        "main",
+        edit=lambda raw: raw.update(k3sAmericaSouthKubeconfig=SECRET),
+        secrets_required=True,
+    )
+    assert fleet.secrets[0].key == "k3sAmericaSouthKubeconfig"
+
+
+def test_error_message_lists_every_problem_under_its_source() -> None:
+    error = ConfigError([Problem("fleet:b", "two"), Problem("fleet:a", "one")], "Pulumi.x.yaml")
+    assert str(error) == "Pulumi.x.yaml: 2 problems\n  fleet:a: one\n  fleet:b: two"
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        *[("k3d-america", True), ("a", True), ("1-0-x", True), ("a" * 63, True)],
+        *[("a" * 64, False), ("A", False), ("-a", False), ("a-", False), ("a_b", False)],
+        ("", False),
+    ],
+)
+def test_dns_label(name: str, valid: bool) -> None:
+    assert names.is_dns_label(name) is valid

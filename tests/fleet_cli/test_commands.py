@@ -1,0 +1,285 @@
+"""`fleet render`, `fleet validate` and `fleet diff` on the sample stacks and edits of them."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fleet import tree
+from fleet.model import Environment, Fleet
+from fleet_cli.engine import render_stack
+from fleet_cli.main import EXIT_CONFIG, EXIT_OK, EXIT_PROBLEMS, main
+from fleet_cli.progress import Progress
+from fleet_cli.render import REDACTED, read
+from tests.support.sample import PROJECT, SAMPLE_STACKS, load_sample
+
+CODE = ("fleet", "fleet_cli", "components", "__main__.py", "Pulumi.yaml")
+
+
+def copy_project(target: Path) -> Path:
+    """The project's code and stacks in a git repository of their own, committed."""
+    for name in CODE:
+        source = PROJECT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target / name)
+    for stack in SAMPLE_STACKS:
+        shutil.copy(PROJECT / f"Pulumi.{stack}.yaml", target)
+    for command in (
+        ["init", "-q", "-b", "main"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base"],
+    ):
+        subprocess.run(["git", *command], cwd=target, check=True)
+    return target
+
+
+def edit_stack(project: Path, stack: str, change: object) -> None:
+    path = project / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    change(document["config"])  # type: ignore[operator]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+# ---------------------------------------------------------------- render
+
+
+@pytest.mark.parametrize("stack", SAMPLE_STACKS)
+def test_render_writes_what_the_stack_commits_applies_and_registers(
+    stack: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--project", str(PROJECT), "render", stack, "--out", str(tmp_path)]) == EXIT_OK
+    assert capsys.readouterr().out.startswith(f"{tmp_path / stack}: ")
+    written = read(tmp_path / stack)
+    model = load_sample(stack)
+    expected = (
+        {"main": tree.main_branch(model)}
+        if isinstance(model, Fleet)
+        else {model.branch: tree.environment_branch(model)}
+    )
+    assert written.branches == expected
+    assert set(written.clusters) == {"k3d-america", "pacific-aks"}
+    records = json.loads((tmp_path / stack / "resources.json").read_text())
+    assert {"urn", "type", "name", "parent", "cluster", "inputs"} <= set(records[0])
+    by_type = {r["type"] for r in records}
+    assert "pulumi-python:dynamic:GitOpsBranch" in by_type
+
+
+def test_render_applies_the_environment_objects_on_each_cluster(tmp_path: Path) -> None:
+    main(["--project", str(PROJECT), "render", "dev", "--out", str(tmp_path)])
+    america = yaml.safe_load_all((tmp_path / "dev" / "k8s" / "k3d-america.yaml").read_text())
+    ids = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in america}
+    assert {
+        ("Namespace", "", "dev-flux-system"),
+        ("GitRepository", "dev-flux-system", "dev-flux-system"),
+        ("Kustomization", "dev-flux-system", "infrastructure"),
+        ("Kustomization", "dev-flux-system", "tenants"),
+        ("Kustomization", "dev-flux-system", "k3s-america-south-infrastructure"),
+        ("Kustomization", "dev-flux-system", "k3s-america-south-tenants"),
+        ("Secret", "dev-flux-system", "k3s-america-south-kubeconfig"),
+        ("Namespace", "", "dev-kaizentm"),
+        ("Namespace", "", "dev-1-0-x-kaizentm"),
+        ("Secret", "dev-kaizentm", "k3s-america-south-kubeconfig"),
+    } <= ids
+
+
+def test_render_redacts_every_secret(tmp_path: Path) -> None:
+    main(["--project", str(PROJECT), "render", "main", "--out", str(tmp_path)])
+    america = list(yaml.safe_load_all((tmp_path / "main" / "k8s" / "k3d-america.yaml").read_text()))
+    (kubeconfig,) = [o for o in america if o["kind"] == "Secret"]
+    assert kubeconfig["stringData"] == REDACTED
+    records = json.loads((tmp_path / "main" / "resources.json").read_text())
+    providers = [r for r in records if r["type"] == "pulumi:providers:kubernetes"]
+    assert providers and all(p["inputs"]["kubeconfig"] == REDACTED for p in providers)
+
+
+def test_render_is_deterministic(tmp_path: Path) -> None:
+    for out in ("a", "b"):
+        main(["--project", str(PROJECT), "render", "dev", "--out", str(tmp_path / out)])
+    first = {
+        p.relative_to(tmp_path / "a"): p.read_bytes()
+        for p in (tmp_path / "a").rglob("*")
+        if p.is_file()
+    }
+    second = {
+        p.relative_to(tmp_path / "b"): p.read_bytes()
+        for p in (tmp_path / "b").rglob("*")
+        if p.is_file()
+    }
+    assert first == second
+
+
+def test_render_replaces_an_earlier_render(tmp_path: Path) -> None:
+    stale = tmp_path / "qa" / "git" / "qa" / "gone.yaml"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    main(["--project", str(PROJECT), "render", "qa", "--out", str(tmp_path)])
+    assert not stale.exists()
+
+
+# ---------------------------------------------------------------- validate
+
+
+@pytest.mark.parametrize("stack", SAMPLE_STACKS)
+def test_validate_passes_the_sample_stacks(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--project", str(PROJECT), "validate", stack]) == EXIT_OK
+    assert ": valid: " in capsys.readouterr().out
+
+
+def test_validate_reports_an_overlay_that_does_not_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+
+    def impossible_patch(config: dict[str, object]) -> None:
+        redis = config["fleet:infra"][0]  # type: ignore[index]
+        redis["overrides"]["k3d-america"]["patches"] = [
+            {
+                "target": {"kind": "Deployment", "name": "redis"},
+                "patch": [{"op": "replace", "path": "/spec/no/such/field", "value": 1}],
+            }
+        ]
+
+    edit_stack(project, "dev", impossible_patch)
+    assert main(["--project", str(project), "validate", "dev"]) == EXIT_PROBLEMS
+    captured = capsys.readouterr()
+    # Only the folder that fails is named, not the folders that include it.
+    (finding,) = captured.out.splitlines()
+    assert finding.startswith("dev:infra/k3d-america/redis: does not build: ")
+    assert "/spec/no/such/field" in finding
+    assert captured.err.strip().endswith("1 problem")
+
+
+def test_validate_stops_on_a_config_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+    edit_stack(project, "qa", lambda config: config["fleet:clusters"].append("atlantic"))
+    assert main(["--project", str(project), "validate", "qa"]) == EXIT_CONFIG
+    assert "fleet:clusters[3]: 'atlantic' is not a cluster of the fleet" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- diff
+
+
+def test_diff_shows_exactly_the_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy_project(tmp_path)
+    edit_stack(
+        project,
+        "dev",
+        lambda config: config["fleet:tenants"][1]["apps"].append({"name": "shuriken"}),
+    )
+    assert main(["--project", str(project), "diff", "dev", "--base", "HEAD"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "### fleet diff: stack `dev` against `HEAD`"
+    added = sorted(line[2:] for line in out.splitlines() if line.startswith("+ "))
+    assert added == sorted(
+        [
+            "tenants/base/yakuza/shuriken/kustomization.yaml",
+            "tenants/base/yakuza/shuriken/sync.yaml",
+            *(
+                f"tenants/{c}/yakuza/shuriken/{f}"
+                for c in ("k3d-america", "pacific-aks", "k3d-america/clusters/k3s-america-south")
+                for f in ("kustomization.yaml", "sync-patch.yaml")
+            ),
+        ]
+    )
+    changed = sorted(line[2:] for line in out.splitlines() if line.startswith("! "))
+    assert changed == sorted(
+        [
+            "tenants/k3d-america/yakuza/kustomization.yaml",
+            "tenants/pacific-aks/yakuza/kustomization.yaml",
+            "tenants/k3d-america/clusters/k3s-america-south/yakuza/kustomization.yaml",
+            "urn:pulumi:dev::fleet::pulumi:pulumi:Stack$pulumi-python:dynamic:GitOpsBranch::gitops-dev",
+        ]
+    )
+    assert not [line for line in out.splitlines() if line.startswith("- ")]
+
+
+def test_diff_patch_shows_unified_diffs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy_project(tmp_path)
+    edit_stack(
+        project, "qa", lambda config: config["fleet:environment"].update(requiredApprovals=3)
+    )
+    edit_stack(
+        project,
+        "qa",
+        lambda config: config["fleet:tenants"][0]["repository"].update(branch="qa-2"),
+    )
+    assert main(["--project", str(project), "diff", "qa", "--base", "HEAD", "--patch"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "\n-    branch: qa\n+    branch: qa-2\n" in out
+    assert '-  "files": "33 files, sha256 ' in out
+
+
+def test_diff_of_an_unchanged_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy_project(tmp_path)
+    assert main(["--project", str(project), "diff", "main", "--base", "HEAD"]) == EXIT_OK
+    assert capsys.readouterr().out.endswith("No changes.\n")
+
+
+def test_diff_of_a_new_stack_adds_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+    shutil.copy(project / "Pulumi.qa.yaml", project / "Pulumi.prod.yaml")
+    assert main(["--project", str(project), "diff", "prod", "--base", "HEAD"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "**branch prod**" in out
+    assert " 0 changed, 0 removed" in out
+
+
+def test_diff_against_an_unknown_revision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+    assert main(["--project", str(project), "diff", "qa", "--base", "no-such-ref"]) == EXIT_CONFIG
+    assert "no-such-ref" in capsys.readouterr().err
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("check", "render", "validate", "diff", "graph"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+        assert "STACK" in capsys.readouterr().out.upper()
+
+
+def test_an_environment_model_reads_its_fleet() -> None:
+    env = load_sample("dev")
+    assert isinstance(env, Environment) and env.fleet.stack == "main"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_counts_resources_on_a_terminal_only() -> None:
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        progress = Progress("rendering dev", stream)
+        model = load_sample("dev")
+        render_stack(PROJECT / "Pulumi.dev.yaml", model, on_resource=progress.update)
+        progress.clear()
+    assert terminal.getvalue().startswith("\rrendering dev: 1 resources")
+    assert terminal.getvalue().endswith("\r\033[K")
+    assert pipe.getvalue() == ""
+
+
+def test_render_reads_a_settings_file_of_any_name(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    shutil.copy(project / "Pulumi.qa.yaml", project / "staging.yaml")
+    out = tmp_path / "out"
+    assert main(["render", str(project / "staging.yaml"), "--out", str(out)]) == EXIT_OK
+    # The stack is named after the file, and so are the environment and its branch.
+    branches = read(out / "staging").branches
+    assert list(branches) == ["staging"]
+    assert "namespace: staging-kaizentm" in branches["staging"]["tenants/base/kaizentm/rbac.yaml"]

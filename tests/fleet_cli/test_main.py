@@ -1,0 +1,109 @@
+"""`fleet check`: exit codes and messages a user sees."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fleet_cli.main import EXIT_CONFIG, EXIT_OK, main
+from tests.support.sample import PROJECT, SAMPLE_STACKS
+
+
+def copy_project(tmp_path: Path) -> Path:
+    for stack in SAMPLE_STACKS:
+        shutil.copy(PROJECT / f"Pulumi.{stack}.yaml", tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("stack", SAMPLE_STACKS)
+def test_check_sample_stack(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--project", str(PROJECT), "check", stack]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith(f"{PROJECT / f'Pulumi.{stack}.yaml'}: ok: ")
+    assert "3 clusters (2 management, 1 remote)" in out
+
+
+def test_check_summarises_an_environment(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--project", str(PROJECT), "check", "dev"])
+    out = capsys.readouterr().out
+    assert "environment 'dev' (branch dev)" in out
+    assert "2 tenants, 2 apps, 1 release channel, 1 infra component" in out
+
+
+def test_check_accepts_a_settings_file_path(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(PROJECT / "Pulumi.qa.yaml")]) == EXIT_OK
+    assert "environment 'qa'" in capsys.readouterr().out
+
+
+def test_check_lists_problems_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+    settings = project / "Pulumi.main.yaml"
+    document = yaml.safe_load(settings.read_text())
+    document["config"]["fleet:clusters"][2]["managedBy"] = "k3d-europe"
+    settings.write_text(yaml.safe_dump(document))
+
+    assert main(["--project", str(project), "check", "main"]) == EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"{settings}: 1 problem",
+        "  fleet:clusters[2].managedBy: 'k3d-europe' is not a management cluster of this fleet",
+    ]
+
+
+def test_check_an_environment_reports_a_missing_main_stack_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+    (project / "Pulumi.main.yaml").unlink()
+    assert main(["--project", str(project), "check", "dev"]) == EXIT_CONFIG
+    assert "fleet:mainStack: the main stack's settings file Pulumi.main.yaml is not beside" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("config: [unclosed", "not valid YAML"),
+        ("- a list", "expected a mapping with a 'config' key"),
+    ],
+)
+def test_check_reports_a_broken_file(
+    tmp_path: Path, content: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Pulumi.main.yaml").write_text(content)
+    assert main(["--project", str(tmp_path), "check", "main"]) == EXIT_CONFIG
+    assert message in capsys.readouterr().err
+
+
+def test_check_reports_a_missing_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--project", str(tmp_path), "check", "prod"]) == EXIT_CONFIG
+    assert "no such stack settings file" in capsys.readouterr().err
+
+
+def test_secure_values_count_as_set_secrets(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    settings = project / "Pulumi.main.yaml"
+    document = yaml.safe_load(settings.read_text())
+    document["config"]["fleet:k3sAmericaSouthKubeconfig"] = {"secure": "v1:abc"}
+    settings.write_text(yaml.safe_dump(document))
+    assert main(["--project", str(project), "check", "main"]) == EXIT_OK
+
+
+def test_console_module_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fleet_cli", "--project", str(PROJECT), "check", "qa"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "environment 'qa'" in result.stdout

@@ -1,0 +1,52 @@
+"""The sample stacks' raw config and models, fresh for every call."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleet.errors import ConfigError
+from fleet.model import Environment, Fleet, load_environment, load_main
+from fleet.stackfile import read_raw_config
+
+PROJECT = Path(__file__).resolve().parents[2]
+SAMPLE_STACKS = ("main", "dev", "qa")
+
+Raw = dict[str, Any]
+Edit = Callable[[Raw], object]
+
+
+def sample_raw(stack: str) -> Raw:
+    return copy.deepcopy(read_raw_config(PROJECT / f"Pulumi.{stack}.yaml"))
+
+
+def load_sample(
+    stack: str,
+    edit: Edit | None = None,
+    edit_main: Edit | None = None,
+    secrets_required: bool = False,
+) -> Fleet | Environment:
+    """A sample stack's model after optional edits of its raw config (and of main's)."""
+    main_raw = sample_raw("main")
+    if edit_main is not None:
+        edit_main(main_raw)
+    if stack == "main":
+        if edit is not None:
+            edit(main_raw)
+        return load_main(main_raw, "main", source="main", secrets_required=secrets_required)
+    fleet = load_main(main_raw, "main", source="main")
+    raw = sample_raw(stack)
+    if edit is not None:
+        edit(raw)
+    return load_environment(raw, stack, fleet, source=stack, secrets_required=secrets_required)
+
+
+def problems_of(stack: str, edit: Edit | None = None, edit_main: Edit | None = None) -> list[str]:
+    """The problems an edited sample stack has, as `path: message` lines."""
+    with pytest.raises(ConfigError) as caught:
+        load_sample(stack, edit, edit_main)
+    return [str(p) for p in caught.value.problems]
