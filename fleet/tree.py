@@ -16,41 +16,16 @@ kustomize v5, and the layout avoids the original sample's defects:
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from fleet import names, objects, wiring
+from fleet import layout, names, objects, wiring, yamldoc
 from fleet.config import AppConfig, ClusterConfig, ComponentConfig, PatchConfig, TenantConfig
 from fleet.model import Environment, Fleet, app_path
 from fleet.objects import K8sObject
 
 Files = dict[str, str]
-KUSTOMIZATION = "kustomization.yaml"
-
-
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """Block style, insertion order, multi-line strings as literal blocks; libyaml's emitter
-    where PyYAML has it (it is many times faster on a fleet's tens of thousands of files)."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def dump_yaml(documents: Iterable[Any]) -> str:
-    """Deterministic multi-document YAML."""
-    return "---\n".join(
-        yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
-        for doc in documents
-    )
 
 
 @dataclass
@@ -70,7 +45,7 @@ class _Tree:
     def write(self, path: str, documents: Sequence[Any]) -> None:
         if path in self.files:
             raise ValueError(f"two renderings of {path}")
-        self.files[path] = self.header + dump_yaml(documents)
+        self.files[path] = self.header + yamldoc.dump_all(documents)
 
     def kustomization(
         self,
@@ -90,14 +65,10 @@ class _Tree:
             body["namespace"] = namespace
         if name_prefix is not None:
             body["namePrefix"] = name_prefix
-        body["resources"] = [_relative(path, folder) for path in resources]
+        body["resources"] = [layout.relative(path, folder) for path in resources]
         if patches:
             body["patches"] = list(patches)
-        self.write(f"{folder}/{KUSTOMIZATION}", [body])
-
-
-def _relative(path: str, folder: str) -> str:
-    return posixpath.relpath(path, folder)
+        self.write(layout.kustomization_file(folder), [body])
 
 
 # ---------------------------------------------------------------- infra components
@@ -127,26 +98,26 @@ def _namespace_of(component: ComponentConfig) -> str:
 
 def _component_base(tree: _Tree, branch: _Branch, component: ComponentConfig) -> None:
     """`infra/base/<component>/`: the component as a management cluster runs it."""
-    folder = f"infra/base/{component.name}"
+    folder = layout.component_base(component.name)
     namespace = _namespace_of(component)
-    tree.write(f"{folder}/namespace.yaml", [objects.namespace(namespace)])
+    namespace_file = layout.file(folder, "namespace.yaml")
+    tree.write(namespace_file, [objects.namespace(namespace)])
     if component.helm is None:
-        tree.write(f"{folder}/manifests.yaml", component.manifests)
-        tree.kustomization(
-            folder,
-            [f"{folder}/namespace.yaml", f"{folder}/manifests.yaml"],
-            namespace=namespace,
-        )
+        manifests = layout.file(folder, "manifests.yaml")
+        tree.write(manifests, component.manifests)
+        tree.kustomization(folder, [namespace_file, manifests], namespace=namespace)
         return
     helm = component.helm
-    sources = f"infra/base/sources/{component.name}"
+    sources = layout.component_sources(component.name)
+    repository = layout.file(sources, "helm-repository.yaml")
     tree.write(
-        f"{sources}/helm-repository.yaml",
+        repository,
         [objects.helm_repository(component.name, namespace, helm.repository, branch.interval)],
     )
-    tree.kustomization(sources, [f"{sources}/helm-repository.yaml"])
+    tree.kustomization(sources, [repository])
+    rbac, release = layout.file(folder, "rbac.yaml"), layout.file(folder, "release.yaml")
     tree.write(
-        f"{folder}/rbac.yaml",
+        rbac,
         [
             objects.service_account(objects.DEPLOYER_ACCOUNT, namespace),
             objects.admin_role_binding(
@@ -155,7 +126,7 @@ def _component_base(tree: _Tree, branch: _Branch, component: ComponentConfig) ->
         ],
     )
     tree.write(
-        f"{folder}/release.yaml",
+        release,
         [
             objects.helm_release(
                 component.name,
@@ -169,10 +140,7 @@ def _component_base(tree: _Tree, branch: _Branch, component: ComponentConfig) ->
             )
         ],
     )
-    tree.kustomization(
-        folder,
-        [sources, f"{folder}/namespace.yaml", f"{folder}/rbac.yaml", f"{folder}/release.yaml"],
-    )
+    tree.kustomization(folder, [sources, namespace_file, rbac, release])
 
 
 def _overlay_patches(
@@ -186,7 +154,7 @@ def _overlay_patches(
     if override.values:
         patches.append(
             {
-                "patch": dump_yaml(
+                "patch": yamldoc.dump_all(
                     [
                         {
                             "apiVersion": objects.HELM_API,
@@ -223,7 +191,7 @@ def _user_patch(patch: PatchConfig, manifests: Sequence[Mapping[str, Any]]) -> d
         )
         header = {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}}
         body = {**header, **body}
-    rendered: dict[str, Any] = {"patch": dump_yaml([body])}
+    rendered: dict[str, Any] = {"patch": yamldoc.dump_all([body])}
     if target:
         rendered["target"] = target
     return rendered
@@ -231,11 +199,11 @@ def _user_patch(patch: PatchConfig, manifests: Sequence[Mapping[str, Any]]) -> d
 
 def _component_overlay(tree: _Tree, folder: str, component: ComponentConfig, cluster: str) -> str:
     """`<folder>/<component>/`: the base with this cluster's patches."""
-    overlay = f"{folder}/{component.name}"
+    overlay = layout.component_overlay(folder, component.name)
     release = {"name": component.name, "namespace": _namespace_of(component)}
     tree.kustomization(
         overlay,
-        [f"infra/base/{component.name}"],
+        [layout.component_base(component.name)],
         patches=_overlay_patches(component, cluster, release),
     )
     return overlay
@@ -245,7 +213,7 @@ def _remote_charts(
     tree: _Tree, branch: _Branch, management: str, remotes: Sequence[ClusterConfig]
 ) -> str | None:
     """`infra/<M>/remote-charts/`: HelmReleases on M that install charts on its remotes."""
-    folder = f"infra/{management}/remote-charts"
+    folder = layout.remote_charts(management)
     namespace = branch.platform_namespace
     charts = {
         c.name: c
@@ -260,17 +228,19 @@ def _remote_charts(
         for name, c in charts.items()
         if c.helm is not None
     ]
-    tree.write(f"{folder}/helm-repositories.yaml", sources)
-    resources = [f"{folder}/helm-repositories.yaml"]
+    repositories = layout.file(folder, "helm-repositories.yaml")
+    tree.write(repositories, sources)
+    resources = [repositories]
     for remote in remotes:
         for component in branch.components_on(remote.name):
             helm = component.helm
             if helm is None:
                 continue
             name = names.remote_app(remote.name, component.name)
-            release_folder = f"{folder}/{remote.name}/{component.name}"
+            release_folder = layout.remote_chart(management, remote.name, component.name)
+            release_file = layout.file(release_folder, "release.yaml")
             tree.write(
-                f"{release_folder}/release.yaml",
+                release_file,
                 [
                     objects.helm_release(
                         name,
@@ -287,7 +257,7 @@ def _remote_charts(
             )
             tree.kustomization(
                 release_folder,
-                [f"{release_folder}/release.yaml"],
+                [release_file],
                 patches=_overlay_patches(
                     component, remote.name, {"name": name, "namespace": namespace}
                 ),
@@ -306,7 +276,7 @@ def _infra(
     for cluster in branch.clusters:
         if cluster.role != "management":
             continue
-        folder = f"infra/{cluster.name}"
+        folder = layout.cluster_infra(cluster.name)
         resources = [
             _component_overlay(tree, folder, component, cluster.name)
             for component in branch.components_on(cluster.name)
@@ -317,7 +287,7 @@ def _infra(
             resources.append(charts)
         tree.kustomization(folder, resources)
         for remote in remotes:
-            remote_folder = f"{folder}/clusters/{remote.name}"
+            remote_folder = layout.remote_infra(cluster.name, remote.name)
             remote_resources = [
                 _component_overlay(tree, remote_folder, component, remote.name)
                 for component in branch.components_on(remote.name)
@@ -336,9 +306,10 @@ def main_branch(fleet: Fleet) -> Files:
     branch = _Branch(names.FLUX_NAMESPACE, fleet.flux.interval, fleet.clusters, fleet.infra)
     _infra(tree, branch, {})
     for cluster in fleet.management_clusters:
-        folder = f"clusters/{cluster.name}"
-        tree.write(f"{folder}/infra.yaml", wiring.main_wiring(fleet, cluster).objects)
-        tree.kustomization(folder, [f"{folder}/infra.yaml"])
+        folder = layout.cluster_wiring(cluster.name)
+        infra = layout.file(folder, "infra.yaml")
+        tree.write(infra, wiring.main_wiring(fleet, cluster).objects)
+        tree.kustomization(folder, [infra])
     return tree.files
 
 
@@ -367,11 +338,13 @@ def environment_branch(env: Environment) -> Files:
 def _clusters(tree: _Tree, env: Environment) -> None:
     """`clusters/`: the wiring Pulumi applies, kept for reference; no Kustomization reads it."""
     source = wiring.environment_source(env)
-    tree.write("clusters/base/environment.yaml", source)
-    tree.kustomization("clusters/base", ["clusters/base/environment.yaml"])
+    base = layout.environment_wiring_base()
+    environment = layout.file(base, "environment.yaml")
+    tree.write(environment, source)
+    tree.kustomization(base, [environment])
     in_base = {objects.object_id(o) for o in source}
     for cluster in env.management_clusters:
-        folder = f"clusters/{cluster.name}"
+        folder = layout.cluster_wiring(cluster.name)
         applied = [
             o
             for o in wiring.environment_wiring(env, cluster).objects
@@ -380,26 +353,25 @@ def _clusters(tree: _Tree, env: Environment) -> None:
         by_name = {o["metadata"]["name"]: o for o in applied if o["kind"] == "Kustomization"}
         remote_folders, remote_wiring = [], []
         for remote in env.remotes_of(cluster.name):
-            remote_folder = f"{folder}/{remote.name}"
+            remote_folder = layout.remote_wiring(cluster.name, remote.name)
             infra = by_name.pop(names.remote_infrastructure(remote.name))
             tenants = by_name.pop(names.remote_tenants(remote.name))
             remote_wiring += [infra, tenants]
-            tree.write(f"{remote_folder}/infra.yaml", [infra])
-            tree.write(f"{remote_folder}/tenants.yaml", [tenants])
-            tree.kustomization(
-                remote_folder, [f"{remote_folder}/infra.yaml", f"{remote_folder}/tenants.yaml"]
-            )
+            infra_file = layout.file(remote_folder, "infra.yaml")
+            tenants_file = layout.file(remote_folder, "tenants.yaml")
+            tree.write(infra_file, [infra])
+            tree.write(tenants_file, [tenants])
+            tree.kustomization(remote_folder, [infra_file, tenants_file])
             remote_folders.append(remote_folder)
         tenants_wiring = by_name[names.TENANTS]
         infra_wiring = [
             o for o in applied if o is not tenants_wiring and not any(o is r for r in remote_wiring)
         ]
-        tree.write(f"{folder}/infra.yaml", infra_wiring)
-        tree.write(f"{folder}/tenants.yaml", [tenants_wiring])
-        tree.kustomization(
-            folder,
-            ["clusters/base", f"{folder}/infra.yaml", f"{folder}/tenants.yaml", *remote_folders],
-        )
+        infra_file = layout.file(folder, "infra.yaml")
+        tenants_file = layout.file(folder, "tenants.yaml")
+        tree.write(infra_file, infra_wiring)
+        tree.write(tenants_file, [tenants_wiring])
+        tree.kustomization(folder, [base, infra_file, tenants_file, *remote_folders])
 
 
 # ---------------------------------------------------------------- tenants
@@ -430,7 +402,7 @@ def _app_sync(tenant: TenantConfig, app: AppConfig, namespace: str, source: str)
 
 def _tenant_base(tree: _Tree, env: Environment, tenant: TenantConfig) -> None:
     """`tenants/base/<T>/`: the tenant's sandbox, source and apps, and its release channels."""
-    folder = f"tenants/base/{tenant.name}"
+    folder = layout.tenant_base(tenant.name)
     namespace = names.tenant_namespace(env.name, tenant.name)
     labels = objects.tenant_labels(tenant.name)
     _channel_base(
@@ -452,7 +424,7 @@ def _tenant_base(tree: _Tree, env: Environment, tenant: TenantConfig) -> None:
         release_namespace = names.release_namespace(env.name, release.name, tenant.name)
         _channel_base(
             tree,
-            f"{folder}/releases/{release.name}",
+            layout.release_base(tenant.name, release.name),
             tenant,
             release_namespace,
             objects.git_repository(
@@ -477,16 +449,18 @@ def _channel_base(
     tree: _Tree, folder: str, tenant: TenantConfig, namespace: str, source: K8sObject
 ) -> None:
     """One copy of a tenant (its own or a release channel's) in one namespace."""
-    tree.write(f"{folder}/rbac.yaml", _sandbox(tenant.name, namespace))
-    tree.write(f"{folder}/git-manifests.yaml", [source])
-    tree.kustomization(folder, [f"{folder}/rbac.yaml", f"{folder}/git-manifests.yaml"])
+    rbac, git = layout.file(folder, "rbac.yaml"), layout.file(folder, "git-manifests.yaml")
+    tree.write(rbac, _sandbox(tenant.name, namespace))
+    tree.write(git, [source])
+    tree.kustomization(folder, [rbac, git])
     for app in tenant.apps:
-        app_folder = f"{folder}/{app.name}"
-        tree.write(
-            f"{app_folder}/sync.yaml",
-            [_app_sync(tenant, app, namespace, source["metadata"]["name"])],
-        )
-        tree.kustomization(app_folder, [f"{app_folder}/sync.yaml"])
+        app_folder = layout.app_base(folder, app.name)
+        sync = layout.file(app_folder, "sync.yaml")
+        tree.write(sync, [_app_sync(tenant, app, namespace, source["metadata"]["name"])])
+        tree.kustomization(app_folder, [sync])
+
+
+_SYNC_PATCH = "sync-patch.yaml"
 
 
 def _path_patch(name: str, namespace: str, path: str, kubeconfig: str | None = None) -> Any:
@@ -513,11 +487,13 @@ def _app_overlay(
     """An app on one cluster: the base Kustomization with this cluster's path (and kubeconfig)."""
     path = app_path(app.path, app.paths, app.name, cluster)
     kubeconfig = names.kubeconfig_secret(remote) if remote else None
-    tree.write(f"{folder}/sync-patch.yaml", [_path_patch(app.name, namespace, path, kubeconfig)])
+    tree.write(
+        layout.file(folder, _SYNC_PATCH), [_path_patch(app.name, namespace, path, kubeconfig)]
+    )
     tree.kustomization(
         folder,
         [base],
-        patches=[{"path": "sync-patch.yaml"}],
+        patches=[{"path": _SYNC_PATCH}],
         name_prefix=f"{remote}-" if remote else None,
     )
     return folder
@@ -525,26 +501,33 @@ def _app_overlay(
 
 def _tenant_overlays(tree: _Tree, env: Environment, cluster: ClusterConfig) -> None:
     """`tenants/<C>/`: every tenant on C; `tenants/<C>/clusters/<R>/`: C's remotes' apps."""
-    root = f"tenants/{cluster.name}"
+    root = layout.cluster_tenants(cluster.name)
     tenant_folders = []
     for tenant in env.tenants:
-        base = f"tenants/base/{tenant.name}"
-        folder = f"{root}/{tenant.name}"
+        base = layout.tenant_base(tenant.name)
+        folder = layout.tenant_overlay(cluster.name, tenant.name)
         namespace = names.tenant_namespace(env.name, tenant.name)
         resources = [base]
         resources += [
-            _app_overlay(tree, f"{folder}/{a.name}", f"{base}/{a.name}", a, namespace, cluster.name)
+            _app_overlay(
+                tree,
+                layout.app_overlay(folder, a.name),
+                layout.app_base(base, a.name),
+                a,
+                namespace,
+                cluster.name,
+            )
             for a in tenant.apps
         ]
         for release in tenant.releases:
-            release_base = f"{base}/releases/{release.name}"
-            release_folder = f"{folder}/releases/{release.name}"
+            release_base = layout.release_base(tenant.name, release.name)
+            release_folder = layout.release_overlay(cluster.name, tenant.name, release.name)
             release_namespace = names.release_namespace(env.name, release.name, tenant.name)
             release_apps = [
                 _app_overlay(
                     tree,
-                    f"{release_folder}/{a.name}",
-                    f"{release_base}/{a.name}",
+                    layout.app_overlay(release_folder, a.name),
+                    layout.app_base(release_base, a.name),
                     a,
                     release_namespace,
                     cluster.name,
@@ -557,16 +540,16 @@ def _tenant_overlays(tree: _Tree, env: Environment, cluster: ClusterConfig) -> N
         tenant_folders.append(folder)
     tree.kustomization(root, tenant_folders)
     for remote in env.remotes_of(cluster.name):
-        remote_root = f"{root}/clusters/{remote.name}"
+        remote_root = layout.remote_tenants(cluster.name, remote.name)
         remote_tenants = []
         for tenant in env.tenants:
-            folder = f"{remote_root}/{tenant.name}"
+            folder = layout.remote_tenant(cluster.name, remote.name, tenant.name)
             namespace = names.tenant_namespace(env.name, tenant.name)
             apps = [
                 _app_overlay(
                     tree,
-                    f"{folder}/{a.name}",
-                    f"tenants/base/{tenant.name}/{a.name}",
+                    layout.app_overlay(folder, a.name),
+                    layout.app_base(layout.tenant_base(tenant.name), a.name),
                     a,
                     namespace,
                     remote.name,
@@ -588,11 +571,11 @@ def _remote_sandboxes(
     on the remote, so the account and its namespace must exist there. They reach the remote
     with the environment's remote infra.
     """
-    folder = f"infra/{cluster.name}/clusters/{remote.name}/tenants"
+    folder = layout.remote_sandboxes(cluster.name, remote.name)
     files = []
     for tenant in env.tenants:
         namespace = names.tenant_namespace(env.name, tenant.name)
-        path = f"{folder}/{tenant.name}.yaml"
+        path = layout.file(folder, f"{tenant.name}.yaml")
         tree.write(
             path,
             [

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from fleet import names, objects
+from fleet import layout, names, objects
 from fleet.config import ClusterConfig, RepositoryConfig, TenantConfig
 from fleet.model import Environment, Fleet
 from fleet.objects import K8sObject
@@ -113,7 +113,7 @@ def main_wiring(fleet: Fleet, cluster: ClusterConfig) -> Wiring:
         objects.kustomization(
             names.INFRASTRUCTURE,
             namespace,
-            f"./infra/{cluster.name}",
+            layout.kustomization_path(layout.cluster_infra(cluster.name)),
             names.FLUX_NAMESPACE,
             fleet.flux.interval,
             service_account=objects.PLATFORM_ACCOUNT,
@@ -127,7 +127,7 @@ def main_wiring(fleet: Fleet, cluster: ClusterConfig) -> Wiring:
             objects.kustomization(
                 names.remote_infrastructure(remote.name),
                 namespace,
-                f"./infra/{cluster.name}/clusters/{remote.name}",
+                layout.kustomization_path(layout.remote_infra(cluster.name, remote.name)),
                 names.FLUX_NAMESPACE,
                 fleet.flux.interval,
                 service_account=objects.PLATFORM_ACCOUNT,
@@ -164,8 +164,8 @@ def environment_wiring(env: Environment, cluster: ClusterConfig) -> Wiring:
         secrets=[secret] if secret else [],
     )
     for name, path in (
-        (names.INFRASTRUCTURE, f"./infra/{cluster.name}"),
-        (names.TENANTS, f"./tenants/{cluster.name}"),
+        (names.INFRASTRUCTURE, layout.kustomization_path(layout.cluster_infra(cluster.name))),
+        (names.TENANTS, layout.kustomization_path(layout.cluster_tenants(cluster.name))),
     ):
         wiring.objects.append(
             objects.kustomization(
@@ -184,7 +184,7 @@ def environment_wiring(env: Environment, cluster: ClusterConfig) -> Wiring:
             objects.kustomization(
                 names.remote_infrastructure(remote.name),
                 namespace,
-                f"./infra/{cluster.name}/clusters/{remote.name}",
+                layout.kustomization_path(layout.remote_infra(cluster.name, remote.name)),
                 namespace,
                 interval,
                 service_account=objects.PLATFORM_ACCOUNT,
@@ -197,7 +197,7 @@ def environment_wiring(env: Environment, cluster: ClusterConfig) -> Wiring:
             objects.kustomization(
                 names.remote_tenants(remote.name),
                 namespace,
-                f"./tenants/{cluster.name}/clusters/{remote.name}",
+                layout.kustomization_path(layout.remote_tenants(cluster.name, remote.name)),
                 namespace,
                 interval,
                 service_account=objects.PLATFORM_ACCOUNT,

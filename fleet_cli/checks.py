@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from fleet import names, objects
+from fleet import layout, names, objects, yamldoc
 from fleet.objects import K8sObject
 from fleet_cli.kustomize import KustomizeError, build
 from fleet_cli.render import StackRender
@@ -113,12 +113,12 @@ class _Builds:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
             for path in files:
-                if path.endswith(KUSTOMIZATION_FILE):
+                if posixpath.basename(path) == layout.KUSTOMIZATION_FILE:
                     folder = posixpath.dirname(path) or "."
                     self.children[(branch, folder)] = [
                         p
                         for p in self._named(branch, folder)
-                        if f"{p}/{KUSTOMIZATION_FILE}" in files
+                        if layout.kustomization_file(p) in files
                     ]
 
     def check(self) -> list[Finding]:
@@ -173,7 +173,7 @@ class _Builds:
             if current in seen:
                 continue
             seen.add(current)
-            own = f"{current}/{KUSTOMIZATION_FILE}" if current != "." else KUSTOMIZATION_FILE
+            own = layout.kustomization_file(current)
             digest.update(f"\0{own}\0{files.get(own, '')}".encode())
             for path in self._named(branch, current):
                 if path in files:
@@ -196,11 +196,6 @@ class _Builds:
                 _BUILD_CACHE[cache_key] = result
 
 
-KUSTOMIZATION_FILE = "kustomization.yaml"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's parser where PyYAML has it: a big fleet has tens of thousands of kustomizations."""
-
-
 def _build_or_error(folder: Path, root: Path) -> list[K8sObject] | str:
     try:
         return build(folder)
@@ -210,9 +205,9 @@ def _build_or_error(folder: Path, root: Path) -> list[K8sObject] | str:
 
 def _kustomization_references(files: Mapping[str, str], folder: str) -> list[str]:
     """The paths a folder's kustomization names (resources and patch files), normalised."""
-    own = f"{folder}/{KUSTOMIZATION_FILE}" if folder != "." else KUSTOMIZATION_FILE
+    own = layout.kustomization_file(folder)
     try:
-        body = yaml.load(files.get(own, ""), Loader=_Loader) or {}
+        body = yamldoc.load(files.get(own, "")) or {}
     except yaml.YAMLError:
         return []
     if not isinstance(body, dict):
@@ -247,7 +242,7 @@ def _place(render: StackRender, repository_url: str, builds: _Builds) -> _Walk:
         if source is None or source.get("spec", {}).get("url") != repository_url:
             continue  # a tenant's own repository: not ours to build
         branch = source["spec"].get("ref", {}).get("branch", "")
-        folder = str(spec.get("path", "")).removeprefix("./").rstrip("/") or "."
+        folder = layout.folder_of(str(spec.get("path", "")))
         where = f"{item.cluster}:{namespace}/{item.obj['metadata'].get('name')}"
         if branch not in render.branches:
             continue  # another stack's branch

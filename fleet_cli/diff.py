@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fleet import objects
-from fleet.tree import dump_yaml
+from fleet import objects, yamldoc
 from fleet_cli.render import StackRender
 
 ChangeKind = Literal["added", "removed", "changed"]
@@ -53,7 +52,7 @@ def _by_id(documents: list[objects.K8sObject]) -> dict[str, str]:
     texts = {}
     for document in documents:
         kind, namespace, name = objects.object_id(document)
-        texts[f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"] = dump_yaml(
+        texts[f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"] = yamldoc.dump_all(
             [document]
         )
     return texts

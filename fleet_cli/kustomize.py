@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from fleet import yamldoc
 
 
 class KustomizeError(Exception):
@@ -43,4 +43,4 @@ def build(folder: Path) -> list[dict[str, Any]]:
         raise KustomizeError(
             result.stderr.strip() or f"kubectl kustomize exited {result.returncode}"
         )
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return yamldoc.load_all(result.stdout)

@@ -17,10 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from fleet import yamldoc
 from fleet.objects import K8sObject
-from fleet.tree import dump_yaml
 
 REDACTED = "<redacted>"
 
@@ -61,7 +59,7 @@ def write(render: StackRender, out: Path) -> Path:
     k8s = root / "k8s"
     k8s.mkdir(parents=True, exist_ok=True)
     for cluster, objects in render.clusters.items():
-        (k8s / f"{cluster}.yaml").write_text(dump_yaml(objects), encoding="utf-8")
+        (k8s / f"{cluster}.yaml").write_text(yamldoc.dump_all(objects), encoding="utf-8")
     (root / "branches.json").write_text(json.dumps(sorted(render.branches)) + "\n")
     records = [asdict(r) for r in render.resources]
     (root / "resources.json").write_text(
@@ -81,7 +79,7 @@ def read(root: Path) -> StackRender:
             if p.is_file()
         }
     clusters = {
-        p.stem: [d for d in yaml.safe_load_all(p.read_text(encoding="utf-8")) if d]
+        p.stem: yamldoc.load_all(p.read_text(encoding="utf-8"))
         for p in sorted((root / "k8s").glob("*.yaml"))
     }
     resources = [

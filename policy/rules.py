@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from fleet import yamldoc
 from fleet.names import TENANT_LABEL
 
 GIT_WRITER = "pulumi-python:dynamic:GitOpsBranch"
@@ -85,7 +86,7 @@ def committed_files(resource_type: str, props: Mapping[str, Any]) -> list[Commit
         if not isinstance(text, str):
             continue
         try:
-            documents: list[Any] | None = list(yaml.safe_load_all(text))
+            documents: list[Any] | None = yamldoc.load_all(text)
         except yaml.YAMLError:
             documents = None
         parsed.append(CommittedFile(str(path), text, documents))

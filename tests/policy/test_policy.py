@@ -23,7 +23,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UnknownValueError, unknown_checking_proxy
 
-from fleet import tree
+from fleet import tree, yamldoc
 from fleet.model import Fleet
 from policy import rules
 from policy.pack import POLICIES
@@ -61,7 +61,7 @@ def git_writer(files: dict[str, str]) -> dict[str, Any]:
 
 
 def git_writer_of(*documents: Any) -> dict[str, Any]:
-    return git_writer({"tenants/base/kaizentm/azure-vote/sync.yaml": tree.dump_yaml(documents)})
+    return git_writer({"tenants/base/kaizentm/azure-vote/sync.yaml": yamldoc.dump_all(documents)})
 
 
 # ---------------------------------------------------------------- 1. tenant sandboxes
@@ -119,7 +119,7 @@ def test_files_without_secret_material_comply() -> None:
     empty_secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "r-kubeconfig"}}
     props = git_writer(
         {
-            "clusters/k3d-america/infra.yaml": tree.dump_yaml([empty_secret]),
+            "clusters/k3d-america/infra.yaml": yamldoc.dump_all([empty_secret]),
             "README.md": "Tokens start with ghp_ and keys with -----BEGIN; none are here.\n",
         }
     )
@@ -130,11 +130,11 @@ def test_files_without_secret_material_comply() -> None:
     ("text", "expected"),
     [
         (
-            tree.dump_yaml([{"kind": "Secret", "metadata": {"name": "git"}, "data": {"a": "b"}}]),
+            yamldoc.dump_all([{"kind": "Secret", "metadata": {"name": "git"}, "data": {"a": "b"}}]),
             "x.yaml: Secret 'git' carries data; Pulumi applies Secrets, git never",
         ),
         (
-            tree.dump_yaml(
+            yamldoc.dump_all(
                 [{"kind": "Secret", "metadata": {"name": "g"}, "stringData": {"a": "b"}}]
             ),
             "x.yaml: Secret 'g' carries data; Pulumi applies Secrets, git never",
@@ -149,11 +149,13 @@ def test_files_without_secret_material_comply() -> None:
             "x.yaml: holds what looks like a GitHub token (github_...)",
         ),
         (
-            tree.dump_yaml([{"kind": "Config", "users": [{"name": "me", "user": {"token": "t"}}]}]),
+            yamldoc.dump_all(
+                [{"kind": "Config", "users": [{"name": "me", "user": {"token": "t"}}]}]
+            ),
             "x.yaml: kubeconfig user 'me' carries token",
         ),
         (
-            tree.dump_yaml(
+            yamldoc.dump_all(
                 [{"kind": "Config", "users": [{"name": "me", "user": {"client-key-data": "k"}}]}]
             ),
             "x.yaml: kubeconfig user 'me' carries client-key-data",

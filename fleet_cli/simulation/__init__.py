@@ -1,0 +1,1 @@
+"""A simulation of what lands on each cluster: Kubernetes authorization and Flux's own rules, offline."""
