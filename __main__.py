@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.stack_config import load_running_stack, previous_inventory
+from components.stack_config import load_running_stack, previous_inventory, secret_config
 from components.stacks import build
 from fleet.errors import ConfigError
 from fleet.safety import check_removals
@@ -18,5 +18,5 @@ except ConfigError as error:
     # A user's mistake: the list of problems, not a traceback.
     raise pulumi.RunError(error.render()) from None
 
-for name, value in build(model).items():
+for name, value in build(model, secret_config(model)).items():
     pulumi.export(name, value)

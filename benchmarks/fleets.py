@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.model import SECRET, Environment, Fleet, load_environment, load_main
+from fleet.model import ENCRYPTED, EnvironmentSpec, FleetSpec, load_environment, load_main
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def main_config(shape: Shape) -> dict[str, Any]:
             }
         ],
     }
-    raw.update({_secret_key(c["name"]): SECRET for c in clusters if c["kind"] == "attached"})
+    raw.update({_secret_key(c["name"]): ENCRYPTED for c in clusters if c["kind"] == "attached"})
     return raw
 
 
@@ -87,7 +87,7 @@ def environment_config(shape: Shape, index: int) -> dict[str, Any]:
     }
 
 
-def generated(shape: Shape) -> tuple[Fleet, list[Environment]]:
+def generated(shape: Shape) -> tuple[FleetSpec, list[EnvironmentSpec]]:
     """The fleet and its environments, validated."""
     fleet = load_main(main_config(shape), "main", source="generated main")
     environments = [

@@ -27,15 +27,16 @@ import pulumi_kubernetes
 import yaml
 
 from benchmarks.fleets import Shape, environment_config, generated, main_config
+from components.gitops_branch import GITOPS_BRANCH_TYPE
+from components.stack_config import secret_config
 from components.stacks import build
 from fleet import names, tree
 from fleet.config import CONFIG_NAMESPACE
-from fleet.model import SECRET, Environment, Fleet, fleet_of
+from fleet.model import ENCRYPTED, EnvironmentSpec, FleetSpec, StackSpec, fleet_of
 from fleet.stackfile import environments_of, load_stack
 from fleet_cli import render as render_files
 from fleet_cli.checks import verify
 from fleet_cli.engine import (
-    GIT_BRANCH,
     RecordingMocks,
     Registered,
     fake_kubeconfig,
@@ -66,7 +67,7 @@ SECRET_TYPE = "kubernetes:core/v1:Secret"
 _IMPORTED = (pulumi_kubernetes.__name__,)
 """Imported for the baseline memory only: the floor's process holds what the program's holds."""
 
-Model = Fleet | Environment
+Model = StackSpec
 
 
 def peak_rss_mb() -> float:
@@ -159,7 +160,7 @@ def census(model: Model, resources: list[Registered]) -> Census:
     tenant_namespaces = remote_kubeconfigs = 0
     branches: dict[str, Branch] = {}
     for r in resources:
-        if r.type == GIT_BRANCH:
+        if r.type == GITOPS_BRANCH_TYPE:
             files: dict[str, str] = r.inputs["files"]
             size = sum(len(text.encode("utf-8")) for text in files.values())
             branches[str(r.inputs["branch"])] = Branch(len(files), size)
@@ -177,7 +178,7 @@ def census(model: Model, resources: list[Registered]) -> Census:
         branches=branches,
         management_clusters=management,
         remote_clusters=len(model.clusters) - management,
-        tenants=len(model.tenants) if isinstance(model, Environment) else 0,
+        tenants=len(model.tenants) if isinstance(model, EnvironmentSpec) else 0,
         tenant_namespaces=tenant_namespaces,
         remote_kubeconfigs=remote_kubeconfigs,
         dependencies=sum(len(r.dependencies) for r in resources),
@@ -220,14 +221,14 @@ def run_program(
 
     Every secret key the stack names gets a kubeconfig-sized value; the wall time (and the
     `profiler`, if any) covers `run(...)` alone, not the making of the mocks."""
-    secrets = {ref.key: fake_kubeconfig(ref.key) for ref in model.secrets}
+    secrets = {ref.key: fake_kubeconfig(ref.key) for ref in model.secret_keys}
     mocks = RecordingMocks(main_stack_outputs(fleet_of(model)))
     with stack_config(secrets, list(secrets)):
         start = time.perf_counter()
         if profiler is not None:
             profiler.enable()
         try:
-            run(model.stack, mocks, lambda: build(model))
+            run(model.stack, mocks, lambda: build(model, secret_config(model)))
         finally:
             if profiler is not None:
                 profiler.disable()
@@ -237,7 +238,7 @@ def run_program(
 
 def branch_files(model: Model) -> dict[str, str]:
     """What the program renders for its branch: the `fleet.tree` part of its work."""
-    if isinstance(model, Fleet):
+    if isinstance(model, FleetSpec):
         return tree.main_branch(model)
     return tree.environment_branch(model)
 
@@ -363,7 +364,7 @@ class Validation:
 def _stack_file(path: Path, raw: Mapping[str, Any]) -> None:
     """A settings file as `pulumi config set` would leave it; secret values encrypted."""
     config = {
-        f"{CONFIG_NAMESPACE}:{key}": {"secure": "v1:benchmark"} if value is SECRET else value
+        f"{CONFIG_NAMESPACE}:{key}": {"secure": "v1:benchmark"} if value is ENCRYPTED else value
         for key, value in raw.items()
     }
     path.write_text(yaml.safe_dump({"config": config}, sort_keys=False), encoding="utf-8")

@@ -20,9 +20,8 @@ import yaml
 from pulumi_azure_native import containerservice, resources
 from pulumi_command import local
 
-from components import stack_config
-from components.credentials import SecretSources, flux_repository_credentials
-from components.github import GitHubAccess
+from components.credentials import SecretConfig, SecretValues
+from components.github import GitHubAccess, flux_deploy_key
 from components.kubernetes_objects import (
     WAIT_FOR_ANNOTATION,
     ClusterTarget,
@@ -30,18 +29,23 @@ from components.kubernetes_objects import (
     apply_wiring,
     cluster_provider,
 )
-from fleet import names, objects
-from fleet.config import (
-    AksConfig,
-    AttachedConfig,
-    ClusterConfig,
-    FluxConfig,
-    K3dConfig,
-    RepositoryConfig,
-)
+from fleet import names, objects, outputs
+from fleet.config import AksConfig, AttachedConfig, FluxConfig, K3dConfig
+from fleet.model import ClusterSpec, FleetRepository
 from fleet.objects import K8sObject
 from fleet.wiring import Wiring
 
+MANAGEMENT_CLUSTER_TYPE = "fleet:cluster:ManagementCluster"
+REMOTE_CLUSTER_TYPE = "fleet:cluster:RemoteCluster"
+REFERENCED_CLUSTER_TYPE = "fleet:cluster:ReferencedCluster"
+RESOURCE_GROUP_TYPE = "azure-native:resources:ResourceGroup"
+AKS_CLUSTER_TYPE = "azure-native:containerservice:ManagedCluster"
+AKS_ADMIN_CREDENTIALS = "azure-native:containerservice:listManagedClusterAdminCredentials"
+"""The invoke that reads an AKS cluster's admin kubeconfig."""
+COMMAND_TYPE = "command:local:Command"
+"""k3d clusters are made and read back by local commands."""
+K3D_CREATE = "k3d cluster create"
+FLUX_OPERATOR_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 FLUX_OPERATOR_CHART = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator"
 FLUX_OPERATOR_RELEASE = "flux-operator"
 
@@ -129,26 +133,26 @@ def _k3d(name: str, k3d: K3dConfig, opts: pulumi.ResourceOptions) -> pulumi.Outp
     return stdout
 
 
-def _attached(attached: AttachedConfig) -> pulumi.Output[str]:
-    kubeconfig = stack_config.secret(attached.kubeconfig_secret)
+def _attached(attached: AttachedConfig, secrets: SecretConfig) -> pulumi.Output[str]:
+    kubeconfig = secrets[attached.kubeconfig_secret]
     context = attached.context
     if context is None:
         return kubeconfig
     return kubeconfig.apply(lambda value: select_context(value, context))
 
 
-def provision(cluster: ClusterConfig, parent: pulumi.Resource) -> pulumi.Output[str]:
+def provision(
+    cluster: ClusterSpec, secrets: SecretConfig, parent: pulumi.Resource
+) -> pulumi.Output[str]:
     """The cluster, created or attached; returns its kubeconfig as a secret."""
     opts = pulumi.ResourceOptions(parent=parent, protect=cluster.protect)
-    match cluster.kind:
-        case "aks":
-            assert cluster.aks is not None  # fleet.validate requires it
-            return _aks(cluster.name, cluster.aks, opts)
-        case "k3d":
-            return _k3d(cluster.name, cluster.k3d or K3dConfig(), opts)
-        case "attached":
-            assert cluster.attached is not None  # fleet.validate requires it
-            return _attached(cluster.attached)
+    match cluster.provisioning:
+        case AksConfig() as aks:
+            return _aks(cluster.name, aks, opts)
+        case K3dConfig() as k3d:
+            return _k3d(cluster.name, k3d, opts)
+        case AttachedConfig() as attached:
+            return _attached(attached, secrets)
 
 
 # ---------------------------------------------------------------- Flux
@@ -163,7 +167,7 @@ def waited_for(obj: K8sObject) -> K8sObject:
 
 def install_flux(
     name: str,
-    cluster: ClusterConfig,
+    cluster: ClusterSpec,
     flux: FluxConfig,
     provider: pulumi.ProviderResource,
     parent: pulumi.Resource,
@@ -201,7 +205,7 @@ class MainBranchArgs:
     """Branch main's wiring on one management cluster, and where its Secrets come from."""
 
     wiring: Wiring
-    repository: RepositoryConfig
+    repository: FleetRepository
     remote_kubeconfigs: Mapping[str, pulumi.Output[str]]
     github: GitHubAccess | None
     """Where Flux's deploy keys are made, when Flux reads the repository over SSH."""
@@ -209,8 +213,10 @@ class MainBranchArgs:
 
 @dataclass(frozen=True)
 class ManagementClusterArgs:
-    cluster: ClusterConfig
+    cluster: ClusterSpec
     flux: FluxConfig
+    secrets: SecretConfig
+    """The stack's secret config: an attached cluster's kubeconfig, the repository token."""
     main_branch: MainBranchArgs | None = None
     """None for an environment's dedicated cluster: branch main does not know it."""
 
@@ -218,7 +224,7 @@ class ManagementClusterArgs:
 class ManagementCluster(pulumi.ComponentResource):
     """A cluster running Flux: provisioned or attached, its provider, Flux, branch main's wiring."""
 
-    cluster: ClusterConfig
+    cluster: ClusterSpec
     kubeconfig: pulumi.Output[str]
     provider: pulumi.ProviderResource
     flux_instance: pulumi.CustomResource
@@ -226,55 +232,86 @@ class ManagementCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ManagementClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("fleet:cluster:ManagementCluster", name, None, opts)
+        super().__init__(MANAGEMENT_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
-        self.kubeconfig = provision(args.cluster, self)
+        self.kubeconfig = provision(args.cluster, args.secrets, self)
         self.provider = cluster_provider(f"{name}-provider", args.cluster, self.kubeconfig, self)
         self.flux_instance = install_flux(name, args.cluster, args.flux, self.provider, self)
         if args.main_branch is not None:
-            self._wire_main_branch(name, args.main_branch)
-        self.register_outputs({names.KUBECONFIG_OUTPUT: self.kubeconfig})
+            self._wire_main_branch(name, args.main_branch, args.secrets)
+        self.register_outputs({outputs.KUBECONFIG: self.kubeconfig})
 
     @property
     def target(self) -> ClusterTarget:
         return ClusterTarget(self.cluster, self.provider, self.flux_instance)
 
-    def _wire_main_branch(self, name: str, main: MainBranchArgs) -> None:
-        credentials = flux_repository_credentials(name, main.repository, main.github, self)
-        sources = SecretSources(main.remote_kubeconfigs, repository=credentials)
-        apply_wiring(name, main.wiring, self.target, sources, self)
+    def _wire_main_branch(self, name: str, main: MainBranchArgs, secrets: SecretConfig) -> None:
+        values = SecretValues(
+            secrets,
+            main.remote_kubeconfigs,
+            deploy_key=flux_deploy_key(name, main.repository, main.github, self),
+        )
+        apply_wiring(name, main.wiring, self.target, values, self)
 
 
 @dataclass(frozen=True)
 class RemoteClusterArgs:
-    cluster: ClusterConfig
+    cluster: ClusterSpec
+    secrets: SecretConfig
 
 
 class RemoteCluster(pulumi.ComponentResource):
     """A cluster without Flux, reconciled by its management cluster through its kubeconfig."""
 
-    cluster: ClusterConfig
+    cluster: ClusterSpec
     kubeconfig: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: RemoteClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("fleet:cluster:RemoteCluster", name, None, opts)
+        super().__init__(REMOTE_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
-        self.kubeconfig = provision(args.cluster, self)
-        self.register_outputs({names.KUBECONFIG_OUTPUT: self.kubeconfig})
+        self.kubeconfig = provision(args.cluster, args.secrets, self)
+        self.register_outputs({outputs.KUBECONFIG: self.kubeconfig})
+
+
+@dataclass(frozen=True)
+class ReferencedClusterArgs:
+    cluster: ClusterSpec
+    kubeconfig: pulumi.Output[str]
+    """Its kubeconfig as the main stack exports it (`fleet.outputs`)."""
+
+
+class ReferencedCluster(pulumi.ComponentResource):
+    """A fleet cluster as an environment stack reaches it: the main stack provisions it and
+    installs Flux; this stack owns only its provider for the cluster."""
+
+    cluster: ClusterSpec
+    kubeconfig: pulumi.Output[str]
+    provider: pulumi.ProviderResource
+
+    def __init__(
+        self, name: str, args: ReferencedClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(REFERENCED_CLUSTER_TYPE, name, None, opts)
+        self.cluster = args.cluster
+        self.kubeconfig = args.kubeconfig
+        # The provider was first made by the Environment, this component's parent: the alias
+        # keeps its URN's history, so nothing on the cluster is replaced.
+        former = [pulumi.Alias(parent=opts.parent)] if opts and opts.parent else []
+        self.provider = cluster_provider(
+            f"{name}-provider", args.cluster, args.kubeconfig, self, aliases=former
+        )
+        self.register_outputs({})
+
+    @property
+    def target(self) -> ClusterTarget:
+        """Flux is the main stack's to install, so objects here wait for nothing of it."""
+        return ClusterTarget(self.cluster, self.provider, flux=None)
 
 
 def cluster_outputs(
     clusters: Iterable[ManagementCluster | RemoteCluster],
 ) -> dict[str, dict[str, Any]]:
     """Every cluster's access, by name: what environment stacks read through a StackReference."""
-    return {
-        c.cluster.name: {
-            "role": c.cluster.role,
-            "kind": c.cluster.kind,
-            "managedBy": c.cluster.managed_by,
-            names.KUBECONFIG_OUTPUT: c.kubeconfig,
-        }
-        for c in clusters
-    }
+    return {c.cluster.name: outputs.cluster_access(c.cluster, c.kubeconfig) for c in clusters}

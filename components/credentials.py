@@ -1,8 +1,9 @@
-"""The values of the Secrets Pulumi applies: kubeconfigs, git credentials, image pull secrets.
+"""The data of the Secrets Pulumi applies: kubeconfigs, git credentials, image pull secrets.
 
-`fleet.wiring` says which Secrets a cluster needs and where each value comes from; this module
-fills them in. Values stay Pulumi secrets from their source (secret config, another resource's
-output, the main stack's outputs) to the cluster. Secrets never go to git.
+`fleet.wiring` says which Secrets a cluster needs and what each holds (`SecretContent`); this
+module fills in their data. Values stay Pulumi secrets from their source (secret config read
+once at the edge, another resource's output, the main stack's outputs) to the cluster. Secrets
+never go to git.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import stack_config
-from components.github import GITHUB_KNOWN_HOSTS, GitHubAccess, flux_deploy_key
+from components.github import GITHUB_KNOWN_HOSTS
 from fleet import objects
-from fleet.config import RepositoryConfig, TenantRepositoryConfig
+from fleet.access import GitSource
 from fleet.objects import K8sObject
-from fleet.rules import is_ssh_url
-from fleet.wiring import SecretSpec, repository_access
+from fleet.wiring import AppliedSecret, DockerConfig, GitCredentials, Kubeconfig
 
+SecretConfig = Mapping[str, pulumi.Output[str]]
+"""The stack's secret config values, by key (`components.stack_config.secret_config`)."""
 SecretData = dict[str, pulumi.Input[str]]
 
 GIT_USERNAME = "git"
@@ -27,15 +28,14 @@ GIT_USERNAME = "git"
 
 
 @dataclass(frozen=True)
-class SecretSources:
-    """Where the values of one component's Secrets come from."""
+class SecretValues:
+    """Where the data of one component's Secrets comes from."""
 
+    config: SecretConfig
     kubeconfigs: Mapping[str, pulumi.Output[str]]
     """Kubeconfigs by cluster name, for the `R-kubeconfig` Secrets of remote clusters."""
-    repository: SecretData | None = None
-    """Flux's credentials for the fleet repository on this cluster."""
-    tenant_repository: TenantRepositoryConfig | None = None
-    """The tenant's manifests repository, for its git credentials."""
+    deploy_key: pulumi.Input[str] | None = None
+    """The private key of this cluster's deploy key, when Flux reads the fleet over SSH."""
 
 
 def token_credentials(token: pulumi.Input[str]) -> SecretData:
@@ -48,53 +48,29 @@ def ssh_credentials(private_key: pulumi.Input[str], known_hosts: str) -> SecretD
     return {"identity": private_key, "known_hosts": known_hosts}
 
 
-def flux_repository_credentials(
-    owner: str,
-    repository: RepositoryConfig,
-    github: GitHubAccess | None,
-    parent: pulumi.Resource,
-) -> SecretData | None:
-    """Flux's credentials for the fleet repository, per `fleet.wiring.repository_access`.
-
-    For a deploy key, `owner` gets a key of its own; a public repository needs none.
-    """
-    match repository_access(repository), repository.token_secret:
-        case "deploy-key", _:
-            if github is None:
-                raise ValueError(f"{repository.url}: deploy keys are made on github.com only")
-            return ssh_credentials(flux_deploy_key(owner, github, parent), GITHUB_KNOWN_HOSTS)
-        case "token", str(token_key):
-            return token_credentials(stack_config.secret(token_key))
-        case _:
-            return None
+def git_credentials(source: GitSource, values: SecretValues) -> SecretData:
+    """Flux's credentials for `source`, in the shape its access (decided in `fleet.access`)
+    calls for."""
+    match source.access:
+        case "https-token" if source.credentials_key:
+            return token_credentials(values.config[source.credentials_key])
+        case "ssh-key" if source.credentials_key:
+            return ssh_credentials(values.config[source.credentials_key], source.known_hosts or "")
+        case "deploy-key" if values.deploy_key is not None:
+            return ssh_credentials(values.deploy_key, GITHUB_KNOWN_HOSTS)
+    raise ValueError(f"no credentials to read {source.url} with {source.access} access")
 
 
-def secret_object(spec: SecretSpec, sources: SecretSources) -> K8sObject:
-    """The Secret `spec` describes, with its values (still Pulumi secrets) as `stringData`."""
+def secret_object(secret: AppliedSecret, values: SecretValues) -> K8sObject:
+    """The Secret, with its data (still Pulumi secrets) as `stringData`."""
     secret_type = objects.OPAQUE_SECRET
     data: SecretData
-    match spec.kind:
-        case "kubeconfig":
-            data = {objects.KUBECONFIG_KEY: sources.kubeconfigs[spec.source]}
-        case "repository":
-            if sources.repository is None:
-                raise ValueError(f"no repository credentials for Secret {spec.name}")
-            data = sources.repository
-        case "tenant-git":
-            data = _tenant_git_credentials(spec, sources.tenant_repository)
-        case "image-pull":
+    match secret.content:
+        case Kubeconfig(cluster):
+            data = {objects.KUBECONFIG_KEY: values.kubeconfigs[cluster]}
+        case GitCredentials(source):
+            data = git_credentials(source, values)
+        case DockerConfig(key):
             secret_type = objects.DOCKER_CONFIG_SECRET
-            data = {objects.DOCKER_CONFIG_KEY: stack_config.secret(spec.source)}
-    return {**objects.secret(spec.name, spec.namespace, secret_type), "stringData": data}
-
-
-def _tenant_git_credentials(
-    spec: SecretSpec, repository: TenantRepositoryConfig | None
-) -> SecretData:
-    """A token for an HTTPS repository, a private key for an SSH one (validated to have hosts)."""
-    if repository is None:
-        raise ValueError(f"no tenant repository for Secret {spec.name}")
-    value = stack_config.secret(spec.source)
-    if is_ssh_url(repository.url):
-        return ssh_credentials(value, repository.known_hosts or "")
-    return token_credentials(value)
+            data = {objects.DOCKER_CONFIG_KEY: values.config[key]}
+    return {**objects.secret(secret.name, secret.namespace, secret_type), "stringData": data}

@@ -1,13 +1,14 @@
 """An environment on its clusters: branch E, its Flux wiring on every cluster, tenant sandboxes.
 
-The fleet's clusters are reached through the main stack's outputs (a StackReference); an
-environment's dedicated clusters are components of its own stack. Everything a tenant needs on
-a cluster that Flux must not own (its namespaces and the Secrets in them) is a `Tenant`.
+The fleet's clusters are reached through the main stack's outputs (a StackReference), each as
+a `ReferencedCluster` that owns this stack's provider for it; an environment's dedicated
+clusters are components of its own stack. Everything a tenant needs on a cluster that Flux must
+not own (its namespaces and the Secrets in them) is a `Tenant`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,30 +16,31 @@ import pulumi
 
 from components.clusters import (
     ManagementCluster,
+    ReferencedCluster,
+    ReferencedClusterArgs,
     RemoteCluster,
 )
-from components.credentials import SecretSources, flux_repository_credentials
-from components.github import GitHubAccess, protect_environment_branch
-from components.kubernetes_objects import ClusterTarget, apply_wiring, cluster_provider
-from fleet import names
-from fleet.config import ClusterConfig, TenantConfig
-from fleet.model import Environment as EnvironmentModel
-from fleet.wiring import (
-    environment_wiring,
-    github_commit_repository,
-    tenant_namespaces,
-    tenant_wiring,
-)
+from components.credentials import SecretConfig, SecretValues
+from components.github import GitHubAccess, flux_deploy_key, protect_environment_branch
+from components.kubernetes_objects import ClusterTarget, apply_wiring
+from fleet import outputs
+from fleet.access import github_commit_repository
+from fleet.model import EnvironmentSpec, TenantSpec
+from fleet.wiring import environment_wiring, tenant_namespaces, tenant_wiring
+
+ENVIRONMENT_TYPE = "fleet:environment:Environment"
+TENANT_TYPE = "fleet:environment:Tenant"
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
 
 @dataclass(frozen=True)
 class TenantArgs:
-    environment: EnvironmentModel
-    tenant: TenantConfig
+    environment: EnvironmentSpec
+    tenant: TenantSpec
     clusters: Sequence[ClusterTarget]
     """The environment's management clusters."""
-    kubeconfigs: Mapping[str, pulumi.Output[str]]
-    """Kubeconfigs of the environment's remote clusters, by name."""
+    values: SecretValues
+    """Secret config and the kubeconfigs of the environment's remote clusters."""
 
 
 class Tenant(pulumi.ComponentResource):
@@ -49,21 +51,21 @@ class Tenant(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("fleet:environment:Tenant", name, None, opts)
+        super().__init__(TENANT_TYPE, name, None, opts)
         env, tenant = args.environment, args.tenant
-        sources = SecretSources(args.kubeconfigs, tenant_repository=tenant.repository)
         for target in args.clusters:
             wiring = tenant_wiring(env, tenant, target.cluster)
-            apply_wiring(f"{name}-{target.cluster.name}", wiring, target, sources, self)
-        self.namespaces = tenant_namespaces(env, tenant)
+            apply_wiring(f"{name}-{target.cluster.name}", wiring, target, args.values, self)
+        self.namespaces = [namespace for namespace, _ in tenant_namespaces(env, tenant)]
         self.register_outputs({"namespaces": self.namespaces})
 
 
 @dataclass(frozen=True)
 class EnvironmentArgs:
-    environment: EnvironmentModel
+    environment: EnvironmentSpec
     dedicated: Sequence[ManagementCluster | RemoteCluster]
     """The environment's own clusters, provisioned by its stack."""
+    secrets: SecretConfig
     github: GitHubAccess | None
     """The fleet repository on GitHub, when the stack manages something there."""
 
@@ -79,69 +81,74 @@ class Environment(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("fleet:environment:Environment", name, None, opts)
+        super().__init__(ENVIRONMENT_TYPE, name, None, opts)
         env = args.environment
+        repository = env.fleet.repository
         self.branch = None
-        if args.github is not None and github_commit_repository(env.fleet.repository) is not None:
+        if (
+            args.github is not None
+            and github_commit_repository(repository.url, repository.push_url) is not None
+        ):
             self.branch = protect_environment_branch(
                 name, env.branch, env.required_approvals, args.github, self
             )
-        kubeconfigs = self._kubeconfigs(env, args.dedicated)
-        dedicated = {c.cluster.name: c for c in args.dedicated if isinstance(c, ManagementCluster)}
-        targets = [
-            dedicated[c.name].target if c.name in dedicated else self._target(name, c, kubeconfigs)
-            for c in env.management_clusters
-        ]
+        referenced, kubeconfigs = self._referenced(name, env, args.dedicated)
+        kubeconfigs.update({c.cluster.name: c.kubeconfig for c in args.dedicated})
+        managers: dict[str, ManagementCluster | ReferencedCluster] = {
+            c.cluster.name: c for c in args.dedicated if isinstance(c, ManagementCluster)
+        }
+        managers.update(referenced)
+        targets = [managers[c.name].target for c in env.management_clusters]
         for target in targets:
             owner = f"{name}-{target.cluster.name}"
-            credentials = flux_repository_credentials(
-                owner, env.fleet.repository, args.github, self
+            values = SecretValues(
+                args.secrets,
+                kubeconfigs,
+                deploy_key=flux_deploy_key(owner, repository, args.github, self),
             )
-            sources = SecretSources(kubeconfigs, repository=credentials)
-            apply_wiring(owner, environment_wiring(env, target.cluster), target, sources, self)
+            apply_wiring(owner, environment_wiring(env, target.cluster), target, values, self)
         self.tenants = {
             tenant.name: Tenant(
                 f"{name}-{tenant.name}",
-                TenantArgs(env, tenant, targets, kubeconfigs),
+                TenantArgs(env, tenant, targets, SecretValues(args.secrets, kubeconfigs)),
                 pulumi.ResourceOptions(parent=self),
             )
             for tenant in env.tenants
         }
         self.register_outputs({"branch": env.branch, "tenants": list(self.tenants)})
 
-    def _kubeconfigs(
-        self, env: EnvironmentModel, dedicated: Sequence[ManagementCluster | RemoteCluster]
-    ) -> dict[str, pulumi.Output[str]]:
-        """Every taking-part cluster's kubeconfig: the stack's own, or the main stack's."""
-        kubeconfigs = {c.cluster.name: c.kubeconfig for c in dedicated}
-        referenced = [c.name for c in env.clusters if c.name not in kubeconfigs]
-        if referenced:
-            main = pulumi.StackReference(env.main_stack, opts=pulumi.ResourceOptions(parent=self))
-            clusters = main.require_output(names.CLUSTERS_OUTPUT)
-            for cluster in referenced:
-                kubeconfigs[cluster] = _referenced_kubeconfig(clusters, cluster, env.main_stack)
-        return kubeconfigs
-
-    def _target(
-        self, name: str, cluster: ClusterConfig, kubeconfigs: Mapping[str, pulumi.Output[str]]
-    ) -> ClusterTarget:
-        """A fleet cluster as this stack sees it: its own provider; Flux is main's to install."""
-        provider = cluster_provider(
-            f"{name}-{cluster.name}-provider", cluster, kubeconfigs[cluster.name], self
-        )
-        return ClusterTarget(cluster, provider, flux=None)
+    def _referenced(
+        self,
+        name: str,
+        env: EnvironmentSpec,
+        dedicated: Sequence[ManagementCluster | RemoteCluster],
+    ) -> tuple[dict[str, ReferencedCluster], dict[str, pulumi.Output[str]]]:
+        """The fleet's clusters taking part, reached through the main stack's outputs: each
+        management cluster with this stack's provider for it, and every kubeconfig by name."""
+        own = {c.cluster.name for c in dedicated}
+        clusters = [c for c in env.clusters if c.name not in own]
+        managers: dict[str, ReferencedCluster] = {}
+        kubeconfigs: dict[str, pulumi.Output[str]] = {}
+        if not clusters:
+            return managers, kubeconfigs
+        main = pulumi.StackReference(env.main_stack, opts=pulumi.ResourceOptions(parent=self))
+        exported = main.require_output(outputs.CLUSTERS)
+        for cluster in clusters:
+            kubeconfig = _referenced_kubeconfig(exported, cluster.name, env.main_stack)
+            kubeconfigs[cluster.name] = kubeconfig
+            if cluster.is_management:
+                managers[cluster.name] = ReferencedCluster(
+                    f"{name}-{cluster.name}",
+                    ReferencedClusterArgs(cluster, kubeconfig),
+                    pulumi.ResourceOptions(parent=self),
+                )
+        return managers, kubeconfigs
 
 
 def _referenced_kubeconfig(
-    clusters: pulumi.Output[Any], cluster: str, main_stack: str
+    exported: pulumi.Output[Any], cluster: str, main_stack: str
 ) -> pulumi.Output[str]:
-    def pick(exported: Mapping[str, Any]) -> str:
-        if cluster not in exported:
-            raise ValueError(
-                f"the main stack {main_stack} exports no cluster '{cluster}': "
-                "run `pulumi up` on it first"
-            )
-        return str(exported[cluster][names.KUBECONFIG_OUTPUT])
-
-    kubeconfig: pulumi.Output[str] = pulumi.Output.secret(clusters.apply(pick))
+    kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
+        exported.apply(lambda clusters: outputs.kubeconfig_of(clusters, cluster, main_stack))
+    )
     return kubeconfig

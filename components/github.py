@@ -13,7 +13,11 @@ import pulumi_github as github
 import pulumi_tls as tls
 
 from fleet import names
-from fleet.wiring import GitHubRepository, github_repository
+from fleet.access import GitHubRepository, parse_github_url
+from fleet.model import FleetRepository
+
+PRIVATE_KEY_TYPE = "tls:index/privateKey:PrivateKey"
+"""The type token of the key pairs made for Flux's deploy keys."""
 
 _GITHUB_HOST_KEYS = {
     "ssh-ed25519": "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
@@ -52,7 +56,7 @@ class GitHubAccess:
 
 def github_access(url: str) -> GitHubAccess | None:
     """The GitHub provider for the fleet repository, or None when it is not on github.com."""
-    repository = github_repository(url)
+    repository = parse_github_url(url)
     if repository is None:
         return None
     provider: pulumi.ProviderResource = github.Provider("github", owner=repository.owner)
@@ -60,13 +64,21 @@ def github_access(url: str) -> GitHubAccess | None:
 
 
 def flux_deploy_key(
-    owner: str, access: GitHubAccess, parent: pulumi.Resource
-) -> pulumi.Output[str]:
-    """A key pair for Flux of `owner` and its read-only deploy key; returns the private key (PEM).
+    owner: str,
+    repository: FleetRepository,
+    access: GitHubAccess | None,
+    parent: pulumi.Resource,
+) -> pulumi.Output[str] | None:
+    """A key pair for Flux of `owner` and its read-only deploy key, when Flux reads the fleet
+    repository over SSH (`FleetRepository.access`); returns the private key (PEM), else None.
 
     The value depends on the deploy key, so the Secret holding it (and the GitRepository
     using it) wait until GitHub accepts the key.
     """
+    if repository.access != "deploy-key":
+        return None
+    if access is None:
+        raise ValueError(f"{repository.url}: deploy keys are made on github.com only")
     name = f"{owner}-deploy-key"
     key = tls.PrivateKey(
         name,

@@ -49,6 +49,8 @@ from components.gitwriter import (
     strip_credentials,
 )
 
+GITOPS_BRANCH_TYPE = "pulumi-python:dynamic:GitOpsBranch"
+"""The type token the SDK gives `GitOpsBranch` (a Python dynamic resource named so)."""
 TOKEN_ENV = "FLEET_GIT_TOKEN"
 """Environment variable holding the HTTPS token when no config key provides one."""
 

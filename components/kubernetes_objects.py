@@ -14,8 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.credentials import SecretSources, secret_object
-from fleet.config import ClusterConfig
+from components.credentials import SecretValues, secret_object
+from fleet.model import ClusterSpec
 from fleet.objects import (
     SOURCE_KINDS,
     K8sObject,
@@ -26,6 +26,10 @@ from fleet.objects import (
 )
 from fleet.wiring import Wiring
 
+PROVIDER_TYPE = "pulumi:providers:kubernetes"
+"""The type token of the one provider each cluster has."""
+OBJECT_TYPE_PREFIX = "kubernetes:"
+"""Every object applied to a cluster has a type token that starts so (providers do not)."""
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 """Pulumi waits until the object's status matches this annotation's condition."""
 
@@ -34,7 +38,7 @@ WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 class ClusterTarget:
     """A management cluster as a place to apply objects."""
 
-    cluster: ClusterConfig
+    cluster: ClusterSpec
     provider: pulumi.ProviderResource
     flux: pulumi.Resource | None
     """The FluxInstance this stack installed there, which Flux objects wait for; None when
@@ -42,7 +46,11 @@ class ClusterTarget:
 
 
 def cluster_provider(
-    name: str, cluster: ClusterConfig, kubeconfig: pulumi.Input[str], parent: pulumi.Resource
+    name: str,
+    cluster: ClusterSpec,
+    kubeconfig: pulumi.Input[str],
+    parent: pulumi.Resource,
+    aliases: Sequence[pulumi.Alias] = (),
 ) -> kubernetes.Provider:
     """The one way to reach a cluster.
 
@@ -56,7 +64,7 @@ def cluster_provider(
         kubeconfig=kubeconfig,
         cluster_identifier=cluster.name,
         upsert_existing_objects=False,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, aliases=list(aliases) or None),
     )
 
 
@@ -158,9 +166,9 @@ def apply_wiring(
     owner: str,
     wiring: Wiring,
     target: ClusterTarget,
-    sources: SecretSources,
+    values: SecretValues,
     parent: pulumi.Resource,
 ) -> None:
-    """A `Wiring` on its cluster: its objects, and its Secrets filled from `sources`."""
-    secrets = [secret_object(spec, sources) for spec in wiring.secrets]
+    """A `Wiring` on its cluster: its objects, and its Secrets filled from `values`."""
+    secrets = [secret_object(secret, values) for secret in wiring.secrets]
     apply_objects(owner, [*wiring.objects, *secrets], target, parent)

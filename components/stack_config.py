@@ -10,21 +10,21 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime.sync_await import _sync_await
 
-from fleet import names
+from fleet import outputs
 from fleet.config import CONFIG_NAMESPACE
-from fleet.model import SECRET, Environment, Fleet
+from fleet.model import ENCRYPTED, StackSpec
 from fleet.stackfile import PREFIX, load_raw_stack
 
 
 def raw_config() -> dict[str, Any]:
-    """Every `fleet:` key of the running stack, prefix removed, secret values as `SECRET`."""
+    """Every `fleet:` key of the running stack, prefix removed, secret values as `ENCRYPTED`."""
     values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     raw: dict[str, Any] = {}
     for key, value in values.items():
         if not key.startswith(PREFIX):
             continue
         if runtime_config.is_config_secret(key):
-            raw[key.removeprefix(PREFIX)] = SECRET
+            raw[key.removeprefix(PREFIX)] = ENCRYPTED
             continue
         try:
             raw[key.removeprefix(PREFIX)] = json.loads(value)
@@ -33,7 +33,7 @@ def raw_config() -> dict[str, Any]:
     return raw
 
 
-def load_running_stack(project_dir: Path) -> Fleet | Environment:
+def load_running_stack(project_dir: Path) -> StackSpec:
     """The model of the stack being deployed; secrets it names must be set."""
     stack = pulumi.get_stack()
     return load_raw_stack(
@@ -41,9 +41,11 @@ def load_running_stack(project_dir: Path) -> Fleet | Environment:
     )
 
 
-def secret(key: str) -> pulumi.Output[str]:
-    """The value of a secret config key, kept secret."""
-    return pulumi.Config(CONFIG_NAMESPACE).require_secret(key)
+def secret_config(model: StackSpec) -> dict[str, pulumi.Output[str]]:
+    """Every secret config value the stack names, read once here and handed to the components,
+    kept secret."""
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    return {ref.key: config.require_secret(ref.key) for ref in model.secret_keys}
 
 
 def previous_inventory() -> dict[str, Any]:
@@ -54,5 +56,5 @@ def previous_inventory() -> dict[str, Any]:
     """
     own = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     reference = pulumi.StackReference(f"{pulumi.get_stack()}-previous-deployment", own)
-    details = _sync_await(reference.get_output_details(names.INVENTORY_OUTPUT))
+    details = _sync_await(reference.get_output_details(outputs.INVENTORY))
     return details.value if isinstance(details.value, dict) else {}

@@ -15,30 +15,34 @@ from components.clusters import (
     RemoteClusterArgs,
     cluster_outputs,
 )
+from components.credentials import SecretConfig
 from components.environment import Environment, EnvironmentArgs
 from components.github import GitHubAccess, github_access
 from components.gitops_branch import GitOpsBranch, GitOpsBranchArgs
-from fleet import names, tree
-from fleet.config import CONFIG_NAMESPACE, ClusterConfig, FluxConfig, RepositoryConfig
-from fleet.model import Environment as EnvironmentModel
-from fleet.model import Fleet
+from fleet import names, outputs, tree
+from fleet.access import github_commit_repository
+from fleet.config import CONFIG_NAMESPACE, FluxConfig
+from fleet.model import ClusterSpec, EnvironmentSpec, FleetRepository, FleetSpec, StackSpec
 from fleet.safety import inventory
 from fleet.summary import summary
-from fleet.wiring import github_commit_repository, main_wiring, repository_access
+from fleet.wiring import main_wiring
 
 Exports = dict[str, Any]
 
 
-def build(model: Fleet | EnvironmentModel) -> Exports:
-    """The running stack's resources; returns its outputs."""
-    return build_main(model) if isinstance(model, Fleet) else build_environment(model)
+def build(model: StackSpec, secrets: SecretConfig) -> Exports:
+    """The running stack's resources, from its model and its secret config; returns its
+    outputs."""
+    if isinstance(model, FleetSpec):
+        return build_main(model, secrets)
+    return build_environment(model, secrets)
 
 
 def commit_branch(
     stack: str,
     branch: str,
     files: Mapping[str, str],
-    repository: RepositoryConfig,
+    repository: FleetRepository,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> GitOpsBranch:
     """The stack's branch as one commit per update. Branch main starts its own history; an
@@ -47,24 +51,24 @@ def commit_branch(
     return GitOpsBranch(
         f"gitops-{branch}",
         GitOpsBranchArgs(
-            url=repository.push_url or repository.url,
+            url=repository.commit_url,
             branch=branch,
             owner=f"fleet/{stack}",
             files=dict(files),
             message=f"fleet: render stack {stack}",
             base_branch=names.MAIN_BRANCH,
             token_config_key=(
-                f"{CONFIG_NAMESPACE}:{repository.token_secret}" if repository.token_secret else None
+                f"{CONFIG_NAMESPACE}:{repository.token_key}" if repository.token_key else None
             ),
         ),
         pulumi.ResourceOptions(depends_on=list(depends_on)),
     )
 
 
-def build_main(fleet: Fleet) -> Exports:
+def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
     """The shared clusters, Flux on each management cluster, branch main's wiring."""
     github = _github(fleet.repository, manages_branches=False)
-    remotes = _remote_clusters(fleet.clusters)
+    remotes = _remote_clusters(fleet.clusters, secrets)
     kubeconfigs = {r.cluster.name: r.kubeconfig for r in remotes}
     managements = [
         ManagementCluster(
@@ -72,6 +76,7 @@ def build_main(fleet: Fleet) -> Exports:
             ManagementClusterArgs(
                 cluster,
                 fleet.flux,
+                secrets,
                 MainBranchArgs(main_wiring(fleet, cluster), fleet.repository, kubeconfigs, github),
             ),
         )
@@ -82,20 +87,20 @@ def build_main(fleet: Fleet) -> Exports:
     )
     return {
         "commit": branch.commit,
-        names.INVENTORY_OUTPUT: inventory(fleet),
+        outputs.INVENTORY: inventory(fleet),
         "summary": summary(fleet),
-        names.CLUSTERS_OUTPUT: cluster_outputs([*managements, *remotes]),
+        outputs.CLUSTERS: cluster_outputs([*managements, *remotes]),
     }
 
 
-def build_environment(env: EnvironmentModel) -> Exports:
+def build_environment(env: EnvironmentSpec, secrets: SecretConfig) -> Exports:
     """Branch E, the environment on the fleet's clusters and on its own, and its tenants."""
     dedicated: list[ManagementCluster | RemoteCluster] = [
-        *_management_clusters(env.dedicated_clusters, env.fleet.flux),
-        *_remote_clusters(env.dedicated_clusters),
+        *_management_clusters(env.dedicated_clusters, env.fleet.flux, secrets),
+        *_remote_clusters(env.dedicated_clusters, secrets),
     ]
     github = _github(env.fleet.repository, manages_branches=True)
-    environment = Environment(env.name, EnvironmentArgs(env, dedicated, github))
+    environment = Environment(env.name, EnvironmentArgs(env, dedicated, secrets, github))
     branch = commit_branch(
         env.stack,
         env.branch,
@@ -105,29 +110,34 @@ def build_environment(env: EnvironmentModel) -> Exports:
     )
     return {
         "commit": branch.commit,
-        names.INVENTORY_OUTPUT: inventory(env),
+        outputs.INVENTORY: inventory(env),
         "summary": summary(env),
-        names.CLUSTERS_OUTPUT: cluster_outputs(dedicated),
+        outputs.CLUSTERS: cluster_outputs(dedicated),
     }
 
 
 def _management_clusters(
-    clusters: Iterable[ClusterConfig], flux: FluxConfig
+    clusters: Iterable[ClusterSpec], flux: FluxConfig, secrets: SecretConfig
 ) -> list[ManagementCluster]:
     return [
-        ManagementCluster(c.name, ManagementClusterArgs(c, flux))
+        ManagementCluster(c.name, ManagementClusterArgs(c, flux, secrets))
         for c in clusters
-        if c.role == "management"
+        if c.is_management
     ]
 
 
-def _remote_clusters(clusters: Iterable[ClusterConfig]) -> list[RemoteCluster]:
-    return [RemoteCluster(c.name, RemoteClusterArgs(c)) for c in clusters if c.role == "remote"]
+def _remote_clusters(clusters: Iterable[ClusterSpec], secrets: SecretConfig) -> list[RemoteCluster]:
+    return [
+        RemoteCluster(c.name, RemoteClusterArgs(c, secrets))
+        for c in clusters
+        if not c.is_management
+    ]
 
 
-def _github(repository: RepositoryConfig, *, manages_branches: bool) -> GitHubAccess | None:
+def _github(repository: FleetRepository, *, manages_branches: bool) -> GitHubAccess | None:
     """The GitHub provider, when the stack manages something there: Flux's deploy keys, or
     (environment stacks) branch E of the repository the program commits to."""
-    uses_deploy_keys = repository_access(repository) == "deploy-key"
-    uses_branches = manages_branches and github_commit_repository(repository) is not None
+    uses_deploy_keys = repository.access == "deploy-key"
+    committed_to = github_commit_repository(repository.url, repository.push_url)
+    uses_branches = manages_branches and committed_to is not None
     return github_access(repository.url) if uses_deploy_keys or uses_branches else None

@@ -25,8 +25,12 @@ FluxComponent = Literal[
 FLUX_COMPONENTS: tuple[str, ...] = get_args(FluxComponent)
 DEFAULT_FLUX_COMPONENTS: tuple[str, ...] = FLUX_COMPONENTS[:4]
 
-Duration = Annotated[str, Field(pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")]
-Version = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")]
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+"""A Go duration as Flux parses intervals: 30s, 5m, 1h30m."""
+VERSION_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
+"""An exact X.Y.Z version, with an optional pre-release or build suffix: versions are pinned."""
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
+Version = Annotated[str, Field(pattern=VERSION_PATTERN)]
 ConfigKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
 
 

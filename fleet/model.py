@@ -1,7 +1,10 @@
-"""The resolved fleet: stack config validated, defaults that depend on the stack filled in.
+"""The resolved fleet: a stack's config validated, every default filled in, once.
 
-`load_main` and `load_environment` are the only ways in; they either return a model that
-every later step can trust or raise one `ConfigError` listing every problem.
+`load_main` and `load_environment` are the only ways in; they either return a model that every
+later step can trust, or raise one `ConfigError` listing every problem. The config schema
+(`fleet.config`) is what users write; these `*Spec` classes are what the program builds from:
+nothing here is optional where the program needs a value, and a cluster's kind is the type of
+its provisioning settings.
 """
 
 from __future__ import annotations
@@ -12,65 +15,169 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from fleet import names, rules
+from fleet import access, names, rules
+from fleet.access import GitAccess, GitSource
 from fleet.config import (
     STACK_KEYS,
+    AksConfig,
+    AttachedConfig,
     ClusterConfig,
+    ClusterKind,
+    ClusterRole,
     ComponentConfig,
+    ComponentOverride,
     EnvironmentStackConfig,
     FluxConfig,
+    HelmConfig,
+    K3dConfig,
     MainStackConfig,
-    RepositoryConfig,
     Schema,
     TenantConfig,
 )
 from fleet.errors import ConfigError, Problem
 
 
-class SecretValue:
-    """A secret config value whose plain text this code does not hold (encrypted, or Pulumi's)."""
+class Encrypted:
+    """A config value stored encrypted (`secure:`), whose plain text this code never holds."""
 
     def __repr__(self) -> str:
-        return "<secret>"
+        return "<encrypted>"
 
 
-SECRET = SecretValue()
-"""Stands for every secret value in raw config handed to the loaders."""
+ENCRYPTED = Encrypted()
+"""Stands for every encrypted value in raw config handed to the loaders."""
 
 
 @dataclass(frozen=True)
-class SecretRef:
-    """A config key named by the config as holding a secret, and where it was named."""
+class SecretKey:
+    """A config key that must hold a secret (`pulumi config set --secret`), and what names it."""
 
     key: str
     named_at: str
 
 
+# ---------------------------------------------------------------- the resolved entities
+
+Provisioning = AksConfig | K3dConfig | AttachedConfig
+"""How a cluster comes to exist: provisioned on Azure, created with k3d, or attached."""
+
+
 @dataclass(frozen=True)
-class Fleet:
+class ClusterSpec:
+    name: str
+    role: ClusterRole
+    managed_by: str | None
+    """The management cluster whose Flux reconciles this one: set for remotes only."""
+    labels: Mapping[str, str]
+    protect: bool
+    provisioning: Provisioning
+
+    @property
+    def kind(self) -> ClusterKind:
+        match self.provisioning:
+            case AksConfig():
+                return "aks"
+            case K3dConfig():
+                return "k3d"
+            case AttachedConfig():
+                return "attached"
+
+    @property
+    def is_management(self) -> bool:
+        return self.role == "management"
+
+
+@dataclass(frozen=True)
+class InfraSpec:
+    """An infra component: one Helm chart or plain manifests, in its own namespace."""
+
+    name: str
+    namespace: str
+    helm: HelmConfig | None
+    """The chart; None for a component of plain manifests."""
+    manifests: tuple[Mapping[str, Any], ...]
+    clusters: tuple[str, ...]
+    """The clusters it runs on, in the stack's order."""
+    overrides: Mapping[str, ComponentOverride]
+
+    def runs_on(self, cluster: str) -> bool:
+        return cluster in self.clusters
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    path: str
+    """The path in the tenant's repository; `{cluster}` stands for the cluster's name."""
+    paths: Mapping[str, str]
+    """Per-cluster paths, by cluster name."""
+    interval: str
+    prune: bool
+
+    def path_on(self, cluster: str) -> str:
+        """The path the app's Kustomization reads on `cluster`."""
+        return self.paths.get(cluster, self.path.replace("{cluster}", cluster))
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """A release channel: a second copy of the tenant that follows another branch."""
+
+    name: str
+    source: GitSource
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    name: str
+    source: GitSource
+    apps: tuple[AppSpec, ...]
+    releases: tuple[ReleaseSpec, ...]
+    image_pull_key: str | None
+    """The secret config key holding a `.dockerconfigjson` for the tenant's namespaces."""
+
+
+@dataclass(frozen=True)
+class FleetRepository:
+    """The fleet's GitOps repository: what Flux reads, where the program commits, and how."""
+
+    url: str
+    push_url: str | None
+    token_key: str | None
+    """The secret config key holding the HTTPS token the program pushes (and Flux reads) with."""
+    access: GitAccess
+    """How Flux reads it (`access.fleet_access`)."""
+
+    @property
+    def commit_url(self) -> str:
+        return self.push_url or self.url
+
+
+@dataclass(frozen=True)
+class FleetSpec:
     """The main stack: the shared clusters, Flux settings, common infra and the repository."""
 
     stack: str
-    repository: RepositoryConfig
+    repository: FleetRepository
     flux: FluxConfig
-    clusters: tuple[ClusterConfig, ...]
-    infra: tuple[ComponentConfig, ...]
-    secrets: tuple[SecretRef, ...]
+    clusters: tuple[ClusterSpec, ...]
+    infra: tuple[InfraSpec, ...]
+    secret_keys: tuple[SecretKey, ...]
     max_removals: int
 
-    def cluster(self, name: str) -> ClusterConfig:
+    def cluster(self, name: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.name == name)
 
     @property
-    def management_clusters(self) -> tuple[ClusterConfig, ...]:
-        return tuple(c for c in self.clusters if c.role == "management")
+    def management_clusters(self) -> tuple[ClusterSpec, ...]:
+        return tuple(c for c in self.clusters if c.is_management)
 
-    def remotes_of(self, management: str) -> tuple[ClusterConfig, ...]:
+    def remotes_of(self, management: str) -> tuple[ClusterSpec, ...]:
         return tuple(c for c in self.clusters if c.managed_by == management)
 
 
 @dataclass(frozen=True)
-class Environment:
+class EnvironmentSpec:
     """An environment stack, with the fleet it runs on."""
 
     stack: str
@@ -78,35 +185,98 @@ class Environment:
     branch: str
     required_approvals: int
     main_stack: str
-    fleet: Fleet
-    clusters: tuple[ClusterConfig, ...]
+    fleet: FleetSpec
+    clusters: tuple[ClusterSpec, ...]
     """Every cluster taking part: the listed fleet clusters, then the dedicated ones."""
-    dedicated_clusters: tuple[ClusterConfig, ...]
-    infra: tuple[ComponentConfig, ...]
-    tenants: tuple[TenantConfig, ...]
-    secrets: tuple[SecretRef, ...]
+    dedicated_clusters: tuple[ClusterSpec, ...]
+    infra: tuple[InfraSpec, ...]
+    tenants: tuple[TenantSpec, ...]
+    secret_keys: tuple[SecretKey, ...]
     max_removals: int
 
     @property
-    def management_clusters(self) -> tuple[ClusterConfig, ...]:
-        return tuple(c for c in self.clusters if c.role == "management")
+    def management_clusters(self) -> tuple[ClusterSpec, ...]:
+        return tuple(c for c in self.clusters if c.is_management)
 
-    def remotes_of(self, management: str) -> tuple[ClusterConfig, ...]:
+    def remotes_of(self, management: str) -> tuple[ClusterSpec, ...]:
         return tuple(c for c in self.clusters if c.managed_by == management)
 
 
-def fleet_of(model: Fleet | Environment) -> Fleet:
+StackSpec = FleetSpec | EnvironmentSpec
+
+
+def fleet_of(model: StackSpec) -> FleetSpec:
     """The fleet a stack runs on: the main stack's own, or an environment's."""
-    return model if isinstance(model, Fleet) else model.fleet
+    return model if isinstance(model, FleetSpec) else model.fleet
 
 
-def app_path(template: str | None, overrides: Mapping[str, str], app: str, cluster: str) -> str:
-    """The path an app's Kustomization reads on `cluster`: override, template, or `./APP/C`."""
-    if cluster in overrides:
-        return overrides[cluster]
-    if template is None:
-        return names.default_app_path(app, cluster)
-    return template.replace("{cluster}", cluster)
+# ---------------------------------------------------------------- resolving config
+
+
+def _cluster(config: ClusterConfig) -> ClusterSpec:
+    """The rules guarantee the kind's settings where they are required; k3d's are optional."""
+    provisioning: Provisioning
+    match config.kind:
+        case "aks":
+            assert config.aks is not None
+            provisioning = config.aks
+        case "k3d":
+            provisioning = config.k3d or K3dConfig()
+        case "attached":
+            assert config.attached is not None
+            provisioning = config.attached
+    return ClusterSpec(
+        name=config.name,
+        role=config.role,
+        managed_by=config.managed_by,
+        labels=dict(config.labels),
+        protect=config.protect,
+        provisioning=provisioning,
+    )
+
+
+def _infra(config: ComponentConfig, namespace: str, clusters: tuple[str, ...]) -> InfraSpec:
+    return InfraSpec(
+        name=config.name,
+        namespace=namespace,
+        helm=config.helm,
+        manifests=tuple(config.manifests),
+        clusters=clusters if config.clusters is None else tuple(config.clusters),
+        overrides=dict(config.overrides),
+    )
+
+
+def _tenant(config: TenantConfig) -> TenantSpec:
+    repository = config.repository
+
+    def source(url: str, branch: str) -> GitSource:
+        return GitSource(
+            url=url,
+            branch=branch,
+            access=access.source_access(url, repository.credentials_secret),
+            credentials_key=repository.credentials_secret,
+            known_hosts=repository.known_hosts,
+        )
+
+    return TenantSpec(
+        name=config.name,
+        source=source(repository.url, repository.branch),
+        apps=tuple(
+            AppSpec(
+                name=app.name,
+                path=app.path or names.default_app_path(app.name, "{cluster}"),
+                paths=dict(app.paths),
+                interval=app.interval,
+                prune=app.prune,
+            )
+            for app in config.apps
+        ),
+        releases=tuple(
+            ReleaseSpec(release.name, source(release.repository or repository.url, release.branch))
+            for release in config.releases
+        ),
+        image_pull_key=config.image_pull_secret,
+    )
 
 
 # ---------------------------------------------------------------- loading
@@ -116,78 +286,93 @@ SchemaT = TypeVar("SchemaT", bound=Schema)
 
 def load_main(
     raw: Mapping[str, Any], stack: str, *, source: str, secrets_required: bool = False
-) -> Fleet:
+) -> FleetSpec:
     """The main stack from its raw config (keys without the `fleet:` prefix)."""
     config = _parse(MainStackConfig, raw, source)
-    secrets = _secret_refs_of_clusters("clusters", config.clusters)
+    secret_keys = _kubeconfig_keys("clusters", config.clusters)
     if config.repository.token_secret:
-        secrets.append(SecretRef(config.repository.token_secret, "fleet:repository.tokenSecret"))
+        secret_keys.append(
+            SecretKey(config.repository.token_secret, "fleet:repository.tokenSecret")
+        )
     problems = rules.check_main_stack(config)
-    problems += _check_secrets(raw, MainStackConfig, secrets, secrets_required)
+    problems += _check_secret_keys(raw, MainStackConfig, secret_keys, secrets_required)
     if problems:
         raise ConfigError(problems, source)
-    infra = tuple(
-        c.model_copy(update={"namespace": rules.main_component_namespace(c)}) for c in config.infra
-    )
-    return Fleet(
+    names_in_order = tuple(c.name for c in config.clusters)
+    repository = config.repository
+    return FleetSpec(
         stack=stack,
-        repository=config.repository,
+        repository=FleetRepository(
+            url=repository.url,
+            push_url=repository.push_url,
+            token_key=repository.token_secret,
+            access=access.fleet_access(repository.url, repository.token_secret),
+        ),
         flux=config.flux,
-        clusters=tuple(config.clusters),
-        infra=infra,
-        secrets=tuple(secrets),
+        clusters=tuple(_cluster(c) for c in config.clusters),
+        infra=tuple(
+            _infra(c, rules.main_component_namespace(c), names_in_order) for c in config.infra
+        ),
+        secret_keys=tuple(secret_keys),
         max_removals=config.max_removals,
     )
 
 
 def load_environment(
-    raw: Mapping[str, Any], stack: str, fleet: Fleet, *, source: str, secrets_required: bool = False
-) -> Environment:
+    raw: Mapping[str, Any],
+    stack: str,
+    fleet: FleetSpec,
+    *,
+    source: str,
+    secrets_required: bool = False,
+) -> EnvironmentSpec:
     """An environment stack from its raw config, on the fleet of its main stack."""
     config = _parse(EnvironmentStackConfig, raw, source)
     name = config.environment.name or stack
     branch = config.environment.branch or name
     fleet_clusters = {c.name: c for c in fleet.clusters}
-    secrets = _secret_refs_of_clusters("dedicatedClusters", config.dedicated_clusters)
-    if fleet.repository.token_secret:
+    secret_keys = _kubeconfig_keys("dedicatedClusters", config.dedicated_clusters)
+    if fleet.repository.token_key:
         # The environment stack pushes branch E and gives Flux read access with the same token.
-        secrets.append(
-            SecretRef(
-                fleet.repository.token_secret,
+        secret_keys.append(
+            SecretKey(
+                fleet.repository.token_key,
                 f"fleet:repository.tokenSecret of the main stack '{fleet.stack}'",
             )
         )
     for index, tenant in enumerate(config.tenants):
         at = f"fleet:tenants[{index}]"
         if tenant.repository.credentials_secret:
-            secrets.append(
-                SecretRef(
+            secret_keys.append(
+                SecretKey(
                     tenant.repository.credentials_secret, f"{at}.repository.credentialsSecret"
                 )
             )
         if tenant.image_pull_secret:
-            secrets.append(SecretRef(tenant.image_pull_secret, f"{at}.imagePullSecret"))
+            secret_keys.append(SecretKey(tenant.image_pull_secret, f"{at}.imagePullSecret"))
     problems = rules.check_environment_stack(config, name, branch, fleet_clusters)
-    problems += _check_secrets(raw, EnvironmentStackConfig, secrets, secrets_required)
+    problems += _check_secret_keys(raw, EnvironmentStackConfig, secret_keys, secrets_required)
     if problems:
         raise ConfigError(problems, source)
-    listed = tuple(fleet_clusters[n] for n in config.clusters)
-    infra = tuple(
-        c.model_copy(update={"namespace": rules.environment_component_namespace(name, c)})
-        for c in config.infra
+    clusters = tuple(fleet_clusters[n] for n in config.clusters) + tuple(
+        _cluster(c) for c in config.dedicated_clusters
     )
-    return Environment(
+    names_in_order = tuple(c.name for c in clusters)
+    return EnvironmentSpec(
         stack=stack,
         name=name,
         branch=branch,
         required_approvals=config.environment.required_approvals,
         main_stack=config.main_stack,
         fleet=fleet,
-        clusters=listed + tuple(config.dedicated_clusters),
-        dedicated_clusters=tuple(config.dedicated_clusters),
-        infra=infra,
-        tenants=tuple(config.tenants),
-        secrets=tuple(secrets),
+        clusters=clusters,
+        dedicated_clusters=clusters[len(config.clusters) :],
+        infra=tuple(
+            _infra(c, rules.environment_component_namespace(name, c), names_in_order)
+            for c in config.infra
+        ),
+        tenants=tuple(_tenant(t) for t in config.tenants),
+        secret_keys=tuple(secret_keys),
         max_removals=config.max_removals,
     )
 
@@ -208,29 +393,29 @@ def _parse(schema: type[SchemaT], raw: Mapping[str, Any], source: str) -> Schema
         return schema.model_validate({k: v for k, v in raw.items() if k in known})
     except ValidationError as error:
         problems = rules.schema_problems(error, schema)
-        # A secret reference's key holds a secret; any other unknown key is a mistake.
-        unknown = [k for k in raw if k not in known and not isinstance(raw[k], SecretValue)]
+        # A secret key holds an encrypted value; any other unknown key is a mistake.
+        unknown = [k for k in raw if k not in known and not isinstance(raw[k], Encrypted)]
         problems += rules.unknown_key_problems(sorted(unknown), known)
         raise ConfigError(problems, source) from None
 
 
-def _secret_refs_of_clusters(key: str, clusters: list[ClusterConfig]) -> list[SecretRef]:
+def _kubeconfig_keys(key: str, clusters: list[ClusterConfig]) -> list[SecretKey]:
     return [
-        SecretRef(c.attached.kubeconfig_secret, f"fleet:{key}[{i}].attached.kubeconfigSecret")
+        SecretKey(c.attached.kubeconfig_secret, f"fleet:{key}[{i}].attached.kubeconfigSecret")
         for i, c in enumerate(clusters)
         if c.attached is not None
     ]
 
 
-def _check_secrets(
+def _check_secret_keys(
     raw: Mapping[str, Any],
     schema: type[Schema],
-    secrets: list[SecretRef],
+    secret_keys: list[SecretKey],
     required: bool,
 ) -> list[Problem]:
     """Secret keys must be set as secrets; other top-level keys must be known."""
     problems = []
-    for ref in secrets:
+    for ref in secret_keys:
         value = raw.get(ref.key)
         if value is None:
             if required:
@@ -241,13 +426,13 @@ def _check_secrets(
                         f"`pulumi config set --secret {ref.key} <value>`",
                     )
                 )
-        elif not isinstance(value, SecretValue):
+        elif not isinstance(value, Encrypted):
             problems.append(
                 Problem(
                     f"fleet:{ref.key}",
                     f"holds a secret in plain text; run `pulumi config set --secret {ref.key} ...`",
                 )
             )
-    allowed = STACK_KEYS[schema] | {ref.key for ref in secrets}
+    allowed = STACK_KEYS[schema] | {ref.key for ref in secret_keys}
     problems += rules.unknown_key_problems(sorted(set(raw) - allowed), STACK_KEYS[schema])
     return problems

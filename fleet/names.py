@@ -13,13 +13,6 @@ INFRASTRUCTURE = "infrastructure"
 TENANTS = "tenants"
 TENANT_LABEL = "toolkit.fluxcd.io/tenant"
 
-CLUSTERS_OUTPUT = "clusters"
-"""The main stack's output that environment stacks read: each cluster's role, kind, manager
-and kubeconfig."""
-KUBECONFIG_OUTPUT = "kubeconfig"
-INVENTORY_OUTPUT = "inventory"
-"""Every stack's output naming its clusters and tenants, read back by its next update."""
-
 MAX_NAME_LENGTH = 63
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

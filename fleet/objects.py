@@ -46,6 +46,30 @@ def tenant_labels(tenant: str) -> dict[str, str]:
     return {names.TENANT_LABEL: tenant}
 
 
+def tenant_of(obj: Mapping[str, Any]) -> str | None:
+    """The tenant an object belongs to, by its label."""
+    metadata = obj.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, Mapping) else None
+    tenant = labels.get(names.TENANT_LABEL) if isinstance(labels, Mapping) else None
+    return str(tenant) if tenant else None
+
+
+SANDBOX_FIELDS = ("serviceAccountName", "targetNamespace")
+"""What keeps a tenant's Kustomization in its sandbox: the account whose rights it applies
+with, and the namespace its objects land in."""
+
+
+def sandbox_gaps(obj: Mapping[str, Any]) -> list[str]:
+    """The sandbox fields a tenant's Flux Kustomization lacks; none for any other object."""
+    is_kustomization = obj.get("kind") == "Kustomization" and str(
+        obj.get("apiVersion", "")
+    ).startswith(KUSTOMIZE_API.split("/")[0] + "/")
+    if not is_kustomization or tenant_of(obj) is None:
+        return []
+    spec = obj.get("spec")
+    return [f for f in SANDBOX_FIELDS if not (isinstance(spec, Mapping) and spec.get(f))]
+
+
 def service_account(
     name: str, namespace: str, labels: Mapping[str, str] | None = None
 ) -> K8sObject:
@@ -94,12 +118,12 @@ def git_repository(
     url: str,
     branch: str,
     interval: str,
-    secret: str | None = None,
+    secret_ref: str | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> K8sObject:
     spec: dict[str, Any] = {"interval": interval, "url": url, "ref": {"branch": branch}}
-    if secret is not None:
-        spec["secretRef"] = {"name": secret}
+    if secret_ref is not None:
+        spec["secretRef"] = {"name": secret_ref}
     return {
         "apiVersion": SOURCE_API,
         "kind": "GitRepository",

@@ -12,24 +12,31 @@ import types
 import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from fleet import names
+from fleet.access import (
+    GitAccess,
+    is_flux_git_url,
+    is_local_git_url,
+    is_ssh_url,
+    source_access,
+)
 from fleet.config import (
     CONFIG_NAMESPACE,
     ClusterConfig,
+    ClusterRole,
     ComponentConfig,
     EnvironmentStackConfig,
     MainStackConfig,
     TenantConfig,
+    TenantRepositoryConfig,
 )
 from fleet.errors import Problem
 
-_REMOTE_URL = re.compile(r"^(https?|ssh)://[^/\s]+/\S+$|^[\w.-]+@[\w.-]+:\S+$")
-_LOCAL_URL = re.compile(r"^file://\S+$")
 _CHART_URL = re.compile(r"^(https?|oci)://[^/\s]+(/\S*)?$")
 _BRANCH_FORBIDDEN = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]|\.\.|//|@\{")
 
@@ -45,6 +52,17 @@ def config_path(*parts: str | int) -> str:
         else:
             text += f".{part}"
     return text
+
+
+class Placed(Protocol):
+    """A cluster's place in the fleet: what the rules need of a config entry or a resolved one."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> ClusterRole: ...
+    @property
+    def managed_by(self) -> str | None: ...
 
 
 class Problems:
@@ -177,28 +195,16 @@ def check_unique(
             problems.add((*path, indexes[1]), f"duplicate {what} '{value}'")
 
 
-def is_ssh_url(url: str) -> bool:
-    """Git over SSH (ssh:// or scp-like `git@host:org/repo`), as opposed to HTTP(S)."""
-    return not url.startswith(("https://", "http://"))
-
-
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`; did you mean 'x'?` for the closest known name, or nothing."""
     close = difflib.get_close_matches(name, sorted(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def is_flux_git_url(url: str) -> bool:
-    """A URL Flux can clone: https://, http://, ssh:// or scp-like `git@host:org/repo`."""
-    return bool(_REMOTE_URL.match(url))
-
-
 def check_git_url(
     problems: Problems, path: Sequence[str | int], url: str, *, local: bool = False
 ) -> None:
-    if is_flux_git_url(url):
-        return
-    if local and (_LOCAL_URL.match(url) or (url and "://" not in url and ":" not in url)):
+    if is_flux_git_url(url) or (local and is_local_git_url(url)):
         return
     allowed = "https://, ssh:// or git@host:org/repo" + (", file:// or a path" if local else "")
     problems.add(path, f"'{url}' is not a git URL this can use ({allowed})")
@@ -225,7 +231,7 @@ def check_clusters(
     problems: Problems,
     key: str,
     clusters: Sequence[ClusterConfig],
-    managers: Mapping[str, ClusterConfig],
+    managers: Mapping[str, Placed],
 ) -> None:
     """Cluster entries at `fleet:<key>`; `managers` are the management clusters a remote may use."""
     for index, cluster in enumerate(clusters):
@@ -362,7 +368,7 @@ def check_environment_stack(
     config: EnvironmentStackConfig,
     environment: str,
     branch: str,
-    fleet_clusters: Mapping[str, ClusterConfig],
+    fleet_clusters: Mapping[str, Placed],
 ) -> list[Problem]:
     """An environment stack against the fleet's clusters (from the main stack)."""
     problems = Problems()
@@ -386,7 +392,9 @@ def check_environment_stack(
                 ("dedicatedClusters", index, "name"),
                 f"'{cluster.name}' is already a cluster of the main stack",
             )
-    taking_part = {n: fleet_clusters[n] for n in config.clusters if n in fleet_clusters}
+    taking_part: dict[str, Placed] = {
+        n: fleet_clusters[n] for n in config.clusters if n in fleet_clusters
+    }
     taking_part.update({c.name: c for c in dedicated})
     managers = {n: c for n, c in taking_part.items() if c.role == "management"}
     check_clusters(problems, "dedicatedClusters", dedicated, managers)
@@ -419,7 +427,7 @@ def environment_component_namespace(environment: str, component: ComponentConfig
     return component.namespace or names.environment_component_namespace(environment, component.name)
 
 
-def _unknown_fleet_cluster(name: str, fleet_clusters: Mapping[str, ClusterConfig]) -> str:
+def _unknown_fleet_cluster(name: str, fleet_clusters: Mapping[str, Placed]) -> str:
     hint = did_you_mean(name, fleet_clusters)
     return f"'{name}' is not a cluster of the fleet (the main stack's clusters){hint}"
 
@@ -429,7 +437,7 @@ def _check_tenant(
     path: tuple[str | int, ...],
     tenant: TenantConfig,
     environment: str,
-    clusters: Mapping[str, ClusterConfig],
+    clusters: Mapping[str, Placed],
     remotes: Sequence[str],
 ) -> None:
     check_name(problems, (*path, "name"), tenant.name)
@@ -486,9 +494,36 @@ def _check_tenant(
         check_branch(problems, (*release_path, "branch"), release.branch)
         if release.repository is not None:
             check_git_url(problems, (*release_path, "repository"), release.repository)
+            _check_release_access(problems, release_path, repository, release.repository)
     check_unique(
         problems, (*path, "releases"), [r.name for r in tenant.releases], "release channel"
     )
+
+
+def _check_release_access(
+    problems: Problems,
+    path: tuple[str | int, ...],
+    tenant: TenantRepositoryConfig,
+    release_url: str,
+) -> None:
+    """A release channel reads with the tenant's credentials, so its URL must want the same
+    kind of credential: a token serves HTTPS only, a private key SSH only."""
+    key = tenant.credentials_secret
+    wanted, given = source_access(release_url, key), source_access(tenant.url, key)
+    if wanted != given:
+        problems.add(
+            (*path, "repository"),
+            f"'{release_url}' needs {_CREDENTIAL_OF[wanted]}, but the tenant's credentialsSecret "
+            f"holds {_CREDENTIAL_OF[given]} for {tenant.url}: use the tenant's protocol",
+        )
+
+
+_CREDENTIAL_OF: dict[GitAccess, str] = {
+    "public": "no credentials",
+    "https-token": "an HTTPS token",
+    "ssh-key": "an SSH private key",
+    "deploy-key": "a deploy key",
+}
 
 
 def _check_repo_path(problems: Problems, path: Sequence[str | int], value: str) -> None:

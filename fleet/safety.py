@@ -11,15 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from fleet.errors import ConfigError, Problem
-from fleet.model import Environment, Fleet
+from fleet.model import FleetSpec, StackSpec
 
 Inventory = dict[str, list[str]]
 _KINDS = {"clusters": "cluster", "tenants": "tenant"}
 
 
-def inventory(model: Fleet | Environment) -> Inventory:
+def inventory(model: StackSpec) -> Inventory:
     """The entities whose removal the guard counts."""
-    tenants = [] if isinstance(model, Fleet) else [t.name for t in model.tenants]
+    tenants = [] if isinstance(model, FleetSpec) else [t.name for t in model.tenants]
     return {"clusters": [c.name for c in model.clusters], "tenants": tenants}
 
 
@@ -33,7 +33,7 @@ def removals(previous: Mapping[str, Any], current: Inventory) -> list[str]:
     return gone
 
 
-def check_removals(previous: Mapping[str, Any], model: Fleet | Environment, source: str) -> None:
+def check_removals(previous: Mapping[str, Any], model: StackSpec, source: str) -> None:
     """Raise a `ConfigError` when the update would remove more than `maxRemovals` entities."""
     gone = removals(previous, inventory(model))
     if len(gone) <= model.max_removals:

@@ -14,9 +14,9 @@ import yaml
 from fleet.config import CONFIG_NAMESPACE
 from fleet.errors import ConfigError, Problem
 from fleet.model import (
-    SECRET,
-    Environment,
-    Fleet,
+    ENCRYPTED,
+    EnvironmentSpec,
+    StackSpec,
     is_environment_stack,
     load_environment,
     load_main,
@@ -43,7 +43,7 @@ def stack_name(path: Path) -> str:
 
 
 def read_raw_config(path: Path) -> dict[str, Any]:
-    """The `fleet:` keys of a settings file, prefix removed, secure values as `SECRET`."""
+    """The `fleet:` keys of a settings file, prefix removed, secure values as `ENCRYPTED`."""
     if not path.exists():
         raise ConfigError([Problem(str(path), "no such stack settings file")], str(path))
     try:
@@ -63,14 +63,14 @@ def read_raw_config(path: Path) -> dict[str, Any]:
 def _secrets_hidden(value: Any) -> Any:
     if isinstance(value, Mapping):
         if set(value) == {"secure"}:
-            return SECRET
+            return ENCRYPTED
         return {k: _secrets_hidden(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_secrets_hidden(v) for v in value]
     return value
 
 
-def load_stack(path: Path) -> Fleet | Environment:
+def load_stack(path: Path) -> StackSpec:
     """The model of one stack settings file; an environment also reads its main stack's file."""
     return load_raw_stack(read_raw_config(path), stack_name(path), path.parent, str(path))
 
@@ -82,7 +82,7 @@ def load_raw_stack(
     source: str,
     *,
     secrets_required: bool = False,
-) -> Fleet | Environment:
+) -> StackSpec:
     """A stack's model from its raw config; an environment stack's fleet is defined by the main
     stack's settings file in `project_dir`."""
     if not is_environment_stack(raw):
@@ -105,7 +105,7 @@ def load_raw_stack(
     return load_environment(raw, stack, fleet, source=source, secrets_required=secrets_required)
 
 
-def environments_of(main_path: Path) -> list[Environment]:
+def environments_of(main_path: Path) -> list[EnvironmentSpec]:
     """Every environment stack beside `main_path` whose main stack it is, by file name."""
     found = []
     for path in sorted(main_path.parent.glob("Pulumi.*.yaml")):
@@ -115,6 +115,6 @@ def environments_of(main_path: Path) -> list[Environment]:
         reference = raw.get("mainStack")
         if isinstance(reference, str) and main_stack_name(reference) == stack_name(main_path):
             model = load_stack(path)
-            assert isinstance(model, Environment)
+            assert isinstance(model, EnvironmentSpec)
             found.append(model)
     return found

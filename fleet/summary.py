@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleet.model import Environment, Fleet
+from fleet.model import FleetSpec, StackSpec
 
 
 def count(number: int, thing: str) -> str:
@@ -10,14 +10,14 @@ def count(number: int, thing: str) -> str:
     return f"{number} {thing}{'' if number == 1 else 's'}"
 
 
-def summary(model: Fleet | Environment) -> str:
+def summary(model: StackSpec) -> str:
     """The stack's shape: clusters by role, and its tenants, apps and infra."""
     clusters = model.clusters
     remotes = sum(1 for c in clusters if c.role == "remote")
     roles = f"{len(clusters) - remotes} management, {remotes} remote"
     shape = f"{count(len(clusters), 'cluster')} ({roles})"
     components = count(len(model.infra), "infra component")
-    if isinstance(model, Fleet):
+    if isinstance(model, FleetSpec):
         return (
             f"main stack '{model.stack}': {shape}, {components}, repository {model.repository.url}"
         )

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleet import layout, names, objects, wiring, yamldoc
-from fleet.config import AppConfig, ClusterConfig, ComponentConfig, PatchConfig, TenantConfig
-from fleet.model import Environment, Fleet, app_path
+from fleet.access import GitSource
+from fleet.config import PatchConfig
+from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, InfraSpec, TenantSpec
 from fleet.objects import K8sObject
 
 Files = dict[str, str]
@@ -80,26 +81,20 @@ class _Branch:
 
     platform_namespace: str
     interval: str
-    clusters: tuple[ClusterConfig, ...]
-    components: tuple[ComponentConfig, ...]
+    clusters: tuple[ClusterSpec, ...]
+    components: tuple[InfraSpec, ...]
 
-    def remotes_of(self, management: str) -> list[ClusterConfig]:
+    def remotes_of(self, management: str) -> list[ClusterSpec]:
         return [c for c in self.clusters if c.managed_by == management]
 
-    def components_on(self, cluster: str) -> list[ComponentConfig]:
-        return [c for c in self.components if c.clusters is None or cluster in c.clusters]
+    def components_on(self, cluster: str) -> list[InfraSpec]:
+        return [c for c in self.components if c.runs_on(cluster)]
 
 
-def _namespace_of(component: ComponentConfig) -> str:
-    # The loaders fill every component's namespace with its stack's default.
-    assert component.namespace is not None
-    return component.namespace
-
-
-def _component_base(tree: _Tree, branch: _Branch, component: ComponentConfig) -> None:
+def _component_base(tree: _Tree, branch: _Branch, component: InfraSpec) -> None:
     """`infra/base/<component>/`: the component as a management cluster runs it."""
     folder = layout.component_base(component.name)
-    namespace = _namespace_of(component)
+    namespace = component.namespace
     namespace_file = layout.file(folder, "namespace.yaml")
     tree.write(namespace_file, [objects.namespace(namespace)])
     if component.helm is None:
@@ -144,7 +139,7 @@ def _component_base(tree: _Tree, branch: _Branch, component: ComponentConfig) ->
 
 
 def _overlay_patches(
-    component: ComponentConfig, cluster: str, release: Mapping[str, str]
+    component: InfraSpec, cluster: str, release: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     """A cluster's override as kustomize patches; `release` names the HelmRelease to patch."""
     override = component.overrides.get(cluster)
@@ -197,10 +192,10 @@ def _user_patch(patch: PatchConfig, manifests: Sequence[Mapping[str, Any]]) -> d
     return rendered
 
 
-def _component_overlay(tree: _Tree, folder: str, component: ComponentConfig, cluster: str) -> str:
+def _component_overlay(tree: _Tree, folder: str, component: InfraSpec, cluster: str) -> str:
     """`<folder>/<component>/`: the base with this cluster's patches."""
     overlay = layout.component_overlay(folder, component.name)
-    release = {"name": component.name, "namespace": _namespace_of(component)}
+    release = {"name": component.name, "namespace": component.namespace}
     tree.kustomization(
         overlay,
         [layout.component_base(component.name)],
@@ -210,7 +205,7 @@ def _component_overlay(tree: _Tree, folder: str, component: ComponentConfig, clu
 
 
 def _remote_charts(
-    tree: _Tree, branch: _Branch, management: str, remotes: Sequence[ClusterConfig]
+    tree: _Tree, branch: _Branch, management: str, remotes: Sequence[ClusterSpec]
 ) -> str | None:
     """`infra/<M>/remote-charts/`: HelmReleases on M that install charts on its remotes."""
     folder = layout.remote_charts(management)
@@ -250,7 +245,7 @@ def _remote_charts(
                         component.name,
                         branch.interval,
                         helm.values,
-                        target_namespace=_namespace_of(component),
+                        target_namespace=component.namespace,
                         kubeconfig_secret=names.kubeconfig_secret(remote.name),
                     )
                 ],
@@ -300,7 +295,7 @@ def _infra(
 # ---------------------------------------------------------------- branch main
 
 
-def main_branch(fleet: Fleet) -> Files:
+def main_branch(fleet: FleetSpec) -> Files:
     """Branch main: common infra for every cluster and the main wiring, for reference."""
     tree = _Tree(fleet.stack)
     branch = _Branch(names.FLUX_NAMESPACE, fleet.flux.interval, fleet.clusters, fleet.infra)
@@ -316,7 +311,7 @@ def main_branch(fleet: Fleet) -> Files:
 # ---------------------------------------------------------------- environment branches
 
 
-def environment_branch(env: Environment) -> Files:
+def environment_branch(env: EnvironmentSpec) -> Files:
     """Branch E: environment infra, tenants, and the environment wiring, for reference."""
     tree = _Tree(env.stack)
     platform = names.environment_namespace(env.name)
@@ -335,7 +330,7 @@ def environment_branch(env: Environment) -> Files:
     return tree.files
 
 
-def _clusters(tree: _Tree, env: Environment) -> None:
+def _clusters(tree: _Tree, env: EnvironmentSpec) -> None:
     """`clusters/`: the wiring Pulumi applies, kept for reference; no Kustomization reads it."""
     source = wiring.environment_source(env)
     base = layout.environment_wiring_base()
@@ -386,7 +381,7 @@ def _sandbox(tenant: str, namespace: str) -> list[K8sObject]:
     ]
 
 
-def _app_sync(tenant: TenantConfig, app: AppConfig, namespace: str, source: str) -> K8sObject:
+def _app_sync(tenant: TenantSpec, app: AppSpec, namespace: str, source: str) -> K8sObject:
     return objects.kustomization(
         app.name,
         namespace,
@@ -400,7 +395,7 @@ def _app_sync(tenant: TenantConfig, app: AppConfig, namespace: str, source: str)
     )
 
 
-def _tenant_base(tree: _Tree, env: Environment, tenant: TenantConfig) -> None:
+def _tenant_base(tree: _Tree, env: EnvironmentSpec, tenant: TenantSpec) -> None:
     """`tenants/base/<T>/`: the tenant's sandbox, source and apps, and its release channels."""
     folder = layout.tenant_base(tenant.name)
     namespace = names.tenant_namespace(env.name, tenant.name)
@@ -413,10 +408,10 @@ def _tenant_base(tree: _Tree, env: Environment, tenant: TenantConfig) -> None:
         objects.git_repository(
             names.tenant_source(tenant.name),
             namespace,
-            tenant.repository.url,
-            tenant.repository.branch,
+            tenant.source.url,
+            tenant.source.branch,
             env.fleet.flux.source_interval,
-            secret=_tenant_git_secret(tenant),
+            secret_ref=_git_credentials(tenant, tenant.source),
             labels=labels,
         ),
     )
@@ -430,23 +425,22 @@ def _tenant_base(tree: _Tree, env: Environment, tenant: TenantConfig) -> None:
             objects.git_repository(
                 names.release_source(tenant.name, release.name),
                 release_namespace,
-                release.repository or tenant.repository.url,
-                release.branch,
+                release.source.url,
+                release.source.branch,
                 env.fleet.flux.source_interval,
-                secret=_tenant_git_secret(tenant),
+                secret_ref=_git_credentials(tenant, release.source),
                 labels=labels,
             ),
         )
 
 
-def _tenant_git_secret(tenant: TenantConfig) -> str | None:
-    return (
-        names.tenant_git_credentials(tenant.name) if tenant.repository.credentials_secret else None
-    )
+def _git_credentials(tenant: TenantSpec, source: GitSource) -> str | None:
+    """The Secret a tenant's GitRepository names (Pulumi creates it in the same namespace)."""
+    return None if source.access == "public" else names.tenant_git_credentials(tenant.name)
 
 
 def _channel_base(
-    tree: _Tree, folder: str, tenant: TenantConfig, namespace: str, source: K8sObject
+    tree: _Tree, folder: str, tenant: TenantSpec, namespace: str, source: K8sObject
 ) -> None:
     """One copy of a tenant (its own or a release channel's) in one namespace."""
     rbac, git = layout.file(folder, "rbac.yaml"), layout.file(folder, "git-manifests.yaml")
@@ -479,13 +473,13 @@ def _app_overlay(
     tree: _Tree,
     folder: str,
     base: str,
-    app: AppConfig,
+    app: AppSpec,
     namespace: str,
     cluster: str,
     remote: str | None = None,
 ) -> str:
     """An app on one cluster: the base Kustomization with this cluster's path (and kubeconfig)."""
-    path = app_path(app.path, app.paths, app.name, cluster)
+    path = app.path_on(cluster)
     kubeconfig = names.kubeconfig_secret(remote) if remote else None
     tree.write(
         layout.file(folder, _SYNC_PATCH), [_path_patch(app.name, namespace, path, kubeconfig)]
@@ -499,7 +493,7 @@ def _app_overlay(
     return folder
 
 
-def _tenant_overlays(tree: _Tree, env: Environment, cluster: ClusterConfig) -> None:
+def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) -> None:
     """`tenants/<C>/`: every tenant on C; `tenants/<C>/clusters/<R>/`: C's remotes' apps."""
     root = layout.cluster_tenants(cluster.name)
     tenant_folders = []
@@ -563,7 +557,7 @@ def _tenant_overlays(tree: _Tree, env: Environment, cluster: ClusterConfig) -> N
 
 
 def _remote_sandboxes(
-    tree: _Tree, env: Environment, cluster: ClusterConfig, remote: ClusterConfig
+    tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec, remote: ClusterSpec
 ) -> str:
     """`infra/<M>/clusters/<R>/tenants/`: the tenants' namespaces and accounts on the remote.
 

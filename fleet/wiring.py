@@ -1,34 +1,52 @@
 """What Pulumi applies directly on each cluster: the objects that wire it to the repository.
 
-Everything else reaches a cluster through Flux from git. Secrets are described here by name,
-namespace and where their value comes from; the components fill in the values. The
-non-secret objects also go to `clusters/` in git, for reference, from these same functions.
+Everything else reaches a cluster through Flux from git. A Secret is described here by its name,
+namespace and what it holds (`SecretContent`); the components fill in the values, which never
+leave Pulumi secrets. The non-secret objects also go to `clusters/` in git, for reference, from
+these same functions.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Literal
 
 from fleet import layout, names, objects
-from fleet.config import ClusterConfig, RepositoryConfig, TenantConfig
-from fleet.model import Environment, Fleet
+from fleet.access import GitSource
+from fleet.model import ClusterSpec, EnvironmentSpec, FleetSpec, TenantSpec
 from fleet.objects import K8sObject
-from fleet.rules import is_ssh_url
-
-RepositoryAccess = Literal["public", "token", "deploy-key"]
-SecretKind = Literal["kubeconfig", "repository", "tenant-git", "image-pull"]
 
 
 @dataclass(frozen=True)
-class SecretSpec:
-    """A Secret Pulumi creates; `source` is a cluster name (kubeconfig) or a config key."""
+class Kubeconfig:
+    """A cluster's kubeconfig, under the key Flux reads (`value`)."""
+
+    cluster: str
+
+
+@dataclass(frozen=True)
+class GitCredentials:
+    """What Flux needs to read `source`, in the shape its access calls for."""
+
+    source: GitSource
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    """A `.dockerconfigjson` from the secret config key `key`."""
+
+    key: str
+
+
+SecretContent = Kubeconfig | GitCredentials | DockerConfig
+
+
+@dataclass(frozen=True)
+class AppliedSecret:
+    """A Secret Pulumi applies; its data is filled in only where it is applied."""
 
     name: str
     namespace: str
-    kind: SecretKind
-    source: str
+    content: SecretContent
 
 
 @dataclass(frozen=True)
@@ -36,54 +54,20 @@ class Wiring:
     """What one stack applies directly on one cluster."""
 
     objects: list[K8sObject] = field(default_factory=list)
-    secrets: list[SecretSpec] = field(default_factory=list)
+    secrets: list[AppliedSecret] = field(default_factory=list)
 
 
-def repository_access(repository: RepositoryConfig) -> RepositoryAccess:
-    """How Flux reads the fleet repository: SSH with a deploy key, an HTTPS token, or public."""
-    if is_ssh_url(repository.url):
-        return "deploy-key"
-    return "token" if repository.token_secret else "public"
+def fleet_source(fleet: FleetSpec, branch: str) -> GitSource:
+    """Branch `branch` of the fleet repository, as Flux reads it."""
+    repository = fleet.repository
+    return GitSource(repository.url, branch, repository.access, repository.token_key)
 
 
-@dataclass(frozen=True)
-class GitHubRepository:
-    """A repository on github.com, as the GitHub API names it."""
-
-    owner: str
-    name: str
-
-
-_GITHUB_URL = re.compile(
-    r"^(?:https?://(?:[^@/]+@)?github\.com/|ssh://git@github\.com(?::22)?/|git@github\.com:)"
-    r"(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?/?$"
-)
-
-
-def github_repository(url: str) -> GitHubRepository | None:
-    """The owner and name of a github.com repository URL (https, ssh or scp-like); else None."""
-    match = _GITHUB_URL.match(url)
-    return GitHubRepository(match["owner"], match["name"]) if match else None
-
-
-def github_commit_repository(repository: RepositoryConfig) -> GitHubRepository | None:
-    """The GitHub repository the program commits to, when Flux reads that same repository.
-
-    None when the program commits elsewhere (a local path, another host): the git writer
-    then creates branches itself, and nothing on GitHub is the program's to manage.
-    """
-    read = github_repository(repository.url)
-    pushed = read if repository.push_url is None else github_repository(repository.push_url)
-    return read if read is not None and pushed == read else None
-
-
-def _repository_secret(
-    repository: RepositoryConfig, name: str, namespace: str
-) -> SecretSpec | None:
-    access = repository_access(repository)
-    if access == "public":
+def _credentials(source: GitSource, name: str, namespace: str) -> AppliedSecret | None:
+    """The Secret a GitRepository of `source` names, unless the repository is public."""
+    if source.access == "public":
         return None
-    return SecretSpec(name, namespace, "repository", repository.token_secret or "deploy-key")
+    return AppliedSecret(name, namespace, GitCredentials(source))
 
 
 def _platform(namespace: str) -> list[K8sObject]:
@@ -94,19 +78,20 @@ def _platform(namespace: str) -> list[K8sObject]:
     ]
 
 
-def main_wiring(fleet: Fleet, cluster: ClusterConfig) -> Wiring:
+def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
     """Branch main on management cluster `cluster`: its infra, and its remotes' infra."""
     namespace = names.FLUX_NAMESPACE
-    secret = _repository_secret(fleet.repository, names.FLUX_NAMESPACE, namespace)
+    source = fleet_source(fleet, names.MAIN_BRANCH)
+    secret = _credentials(source, names.FLUX_NAMESPACE, namespace)
     wiring = Wiring(objects=_platform(namespace), secrets=[secret] if secret else [])
     wiring.objects.append(
         objects.git_repository(
             names.FLUX_NAMESPACE,
             namespace,
-            fleet.repository.url,
-            names.MAIN_BRANCH,
+            source.url,
+            source.branch,
             fleet.flux.source_interval,
-            secret=secret.name if secret else None,
+            secret_ref=secret.name if secret else None,
         )
     )
     wiring.objects.append(
@@ -121,7 +106,7 @@ def main_wiring(fleet: Fleet, cluster: ClusterConfig) -> Wiring:
     )
     for remote in fleet.remotes_of(cluster.name):
         wiring.secrets.append(
-            SecretSpec(names.kubeconfig_secret(remote.name), namespace, "kubeconfig", remote.name)
+            AppliedSecret(names.kubeconfig_secret(remote.name), namespace, Kubeconfig(remote.name))
         )
         wiring.objects.append(
             objects.kustomization(
@@ -137,28 +122,29 @@ def main_wiring(fleet: Fleet, cluster: ClusterConfig) -> Wiring:
     return wiring
 
 
-def environment_source(env: Environment) -> list[K8sObject]:
+def environment_source(env: EnvironmentSpec) -> list[K8sObject]:
     """The namespace and GitRepository of the environment: the same on every cluster."""
     namespace = names.environment_namespace(env.name)
-    secret = _repository_secret(env.fleet.repository, namespace, namespace)
+    source = fleet_source(env.fleet, env.branch)
+    secret = _credentials(source, namespace, namespace)
     return [
         objects.namespace(namespace),
         objects.git_repository(
             namespace,
             namespace,
-            env.fleet.repository.url,
-            env.branch,
+            source.url,
+            source.branch,
             env.fleet.flux.source_interval,
-            secret=secret.name if secret else None,
+            secret_ref=secret.name if secret else None,
         ),
     ]
 
 
-def environment_wiring(env: Environment, cluster: ClusterConfig) -> Wiring:
+def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
     """Branch E on management cluster `cluster`: infra and tenants, for it and its remotes."""
     namespace = names.environment_namespace(env.name)
     interval = env.fleet.flux.interval
-    secret = _repository_secret(env.fleet.repository, namespace, namespace)
+    secret = _credentials(fleet_source(env.fleet, env.branch), namespace, namespace)
     wiring = Wiring(
         objects=[*environment_source(env), *_platform(namespace)],
         secrets=[secret] if secret else [],
@@ -179,7 +165,7 @@ def environment_wiring(env: Environment, cluster: ClusterConfig) -> Wiring:
         )
     for remote in env.remotes_of(cluster.name):
         secret_name = names.kubeconfig_secret(remote.name)
-        wiring.secrets.append(SecretSpec(secret_name, namespace, "kubeconfig", remote.name))
+        wiring.secrets.append(AppliedSecret(secret_name, namespace, Kubeconfig(remote.name)))
         wiring.objects.append(
             objects.kustomization(
                 names.remote_infrastructure(remote.name),
@@ -206,43 +192,40 @@ def environment_wiring(env: Environment, cluster: ClusterConfig) -> Wiring:
     return wiring
 
 
-def tenant_namespaces(env: Environment, tenant: TenantConfig) -> list[str]:
-    """The tenant's namespace on a management cluster, then one per release channel."""
+def tenant_namespaces(env: EnvironmentSpec, tenant: TenantSpec) -> list[tuple[str, GitSource]]:
+    """The tenant's namespace on a management cluster, then one per release channel, each with
+    the source its GitRepository reads."""
     return [
-        names.tenant_namespace(env.name, tenant.name),
-        *(names.release_namespace(env.name, r.name, tenant.name) for r in tenant.releases),
+        (names.tenant_namespace(env.name, tenant.name), tenant.source),
+        *(
+            (names.release_namespace(env.name, r.name, tenant.name), r.source)
+            for r in tenant.releases
+        ),
     ]
 
 
-def tenant_wiring(env: Environment, tenant: TenantConfig, cluster: ClusterConfig) -> Wiring:
+def tenant_wiring(env: EnvironmentSpec, tenant: TenantSpec, cluster: ClusterSpec) -> Wiring:
     """A tenant's sandboxes on management cluster `cluster` and the secrets they need."""
     wiring = Wiring()
     labels = objects.tenant_labels(tenant.name)
-    for index, namespace in enumerate(tenant_namespaces(env, tenant)):
+    for index, (namespace, source) in enumerate(tenant_namespaces(env, tenant)):
         wiring.objects.append(objects.namespace(namespace, labels))
         if index == 0:
             for remote in env.remotes_of(cluster.name):
                 wiring.secrets.append(
-                    SecretSpec(
-                        names.kubeconfig_secret(remote.name), namespace, "kubeconfig", remote.name
+                    AppliedSecret(
+                        names.kubeconfig_secret(remote.name), namespace, Kubeconfig(remote.name)
                     )
                 )
-        if tenant.repository.credentials_secret:
+        credentials = _credentials(source, names.tenant_git_credentials(tenant.name), namespace)
+        if credentials is not None:
+            wiring.secrets.append(credentials)
+        if tenant.image_pull_key:
             wiring.secrets.append(
-                SecretSpec(
-                    names.tenant_git_credentials(tenant.name),
-                    namespace,
-                    "tenant-git",
-                    tenant.repository.credentials_secret,
-                )
-            )
-        if tenant.image_pull_secret:
-            wiring.secrets.append(
-                SecretSpec(
+                AppliedSecret(
                     names.tenant_image_pull_secret(tenant.name),
                     namespace,
-                    "image-pull",
-                    tenant.image_pull_secret,
+                    DockerConfig(tenant.image_pull_key),
                 )
             )
     return wiring

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from fleet import layout, names, objects, yamldoc
+from fleet.config import DURATION_PATTERN
 from fleet.objects import K8sObject
 from fleet_cli.kustomize import KustomizeError, build
 from fleet_cli.render import StackRender
@@ -39,7 +40,7 @@ GA_APIS = {
     "Kustomization": objects.KUSTOMIZE_API,
     "HelmRelease": objects.HELM_API,
 }
-_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+_DURATION = re.compile(DURATION_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -373,26 +374,20 @@ def _check_references(placed: list[_Placed]) -> list[Finding]:
     return findings
 
 
-def _tenant_of(obj: K8sObject) -> str | None:
-    labels = obj.get("metadata", {}).get("labels") or {}
-    tenant = labels.get(names.TENANT_LABEL)
-    return str(tenant) if tenant else None
-
-
 def _check_tenants(placed: list[_Placed]) -> list[Finding]:
     """A tenant's Flux objects impersonate the tenant and stay in the tenant's namespace."""
     findings = []
     for item in placed:
-        tenant = _tenant_of(item.obj)
+        tenant = objects.tenant_of(item.obj)
         kind = item.obj.get("kind")
         if tenant is None or kind not in ("Kustomization", "HelmRelease", "GitRepository"):
             continue
         namespace = item.obj["metadata"].get("namespace", "")
         spec = item.obj.get("spec") or {}
-        if kind == "Kustomization":
-            for key in ("serviceAccountName", "targetNamespace"):
-                if not spec.get(key):
-                    findings.append(Finding(_where(item), f"a tenant Kustomization needs {key}"))
+        findings += [
+            Finding(_where(item), f"a tenant Kustomization needs {key}")
+            for key in objects.sandbox_gaps(item.obj)
+        ]
         reference = objects.source_reference(item.obj)
         foreign = {
             "targetNamespace": spec.get("targetNamespace"),

@@ -40,9 +40,12 @@ def compare(base: StackRender, head: StackRender) -> list[Change]:
             _by_id(base.clusters.get(cluster, [])),
             _by_id(head.clusters.get(cluster, [])),
         )
+    base_urns = {r.urn for r in base.resources}
+    # A resource that moved under an alias is the same resource: Pulumi keeps its state.
+    moved = {a: r.urn for r in head.resources if r.urn not in base_urns for a in r.aliases}
     changes += _changes(
         "pulumi resources",
-        {r.urn: _resource_text(r.inputs) for r in base.resources},
+        {moved.get(r.urn, r.urn): _resource_text(r.inputs) for r in base.resources},
         {r.urn: _resource_text(r.inputs) for r in head.resources},
     )
     return changes

@@ -31,16 +31,15 @@ from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
-from fleet import names, objects
-from fleet.model import SECRET, Environment, Fleet, fleet_of
+from components import clusters, environment, github, gitops_branch, kubernetes_objects
+from fleet import objects, outputs
+from fleet.model import ENCRYPTED, FleetSpec, StackSpec, fleet_of
 from fleet.objects import K8sObject
 from fleet.stackfile import read_raw_config
 from fleet_cli.render import REDACTED, ResourceRecord, StackRender
 
 LOCAL_ORGANIZATION = "organization"
 """The organization of stacks on a local (file) backend."""
-AKS_CREDENTIALS = "azure-native:containerservice:listManagedClusterAdminCredentials"
-STACK_REFERENCE = "pulumi:pulumi:StackReference"
 _OPTIONS = (
     "protect",
     "retainOnDelete",
@@ -64,17 +63,11 @@ def fake_kubeconfig(cluster: str) -> str:
     )
 
 
-def main_stack_outputs(fleet: Fleet) -> dict[str, Any]:
+def main_stack_outputs(fleet: FleetSpec) -> dict[str, Any]:
     """What the main stack of `fleet` exports, as a StackReference reads it."""
     return {
-        names.CLUSTERS_OUTPUT: {
-            c.name: {
-                "role": c.role,
-                "kind": c.kind,
-                "managedBy": c.managed_by,
-                names.KUBECONFIG_OUTPUT: fake_kubeconfig(c.name),
-            }
-            for c in fleet.clusters
+        outputs.CLUSTERS: {
+            c.name: outputs.cluster_access(c, fake_kubeconfig(c.name)) for c in fleet.clusters
         }
     }
 
@@ -96,6 +89,9 @@ class Registered:
     """Dotted paths of the inputs that were Pulumi secrets."""
     options: dict[str, Any] = field(default_factory=dict)
     """The resource options the engine acts on, by their protocol names."""
+    aliases: tuple[str, ...] = ()
+    """The URNs the resource had before, by its `aliases` option: the engine moves their state
+    to it instead of replacing anything."""
 
 
 @dataclass(frozen=True)
@@ -147,35 +143,35 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         # Inputs keep their secret wrappers, so outputs made from them stay secret.
-        outputs = dict(args.inputs)
+        state = dict(args.inputs)
         plain = _unwrap(args.inputs, "", set())
         match args.typ:
-            case "azure-native:resources:ResourceGroup":
-                outputs["name"] = plain.get("resourceGroupName", args.name)
-            case "azure-native:containerservice:ManagedCluster":
-                outputs["name"] = plain.get("resourceName", args.name)
-            case "kubernetes:helm.sh/v3:Release":
-                outputs["status"] = {"name": plain["name"], "status": "deployed"}
-            case "tls:index/privateKey:PrivateKey":
-                outputs["privateKeyPem"] = f"-----BEGIN EC PRIVATE KEY-----\n{args.name}\n"
-                outputs["publicKeyOpenssh"] = f"ecdsa-sha2-nistp256 public-{args.name}"
-            case "command:local:Command":
+            case clusters.RESOURCE_GROUP_TYPE:
+                state["name"] = plain.get("resourceGroupName", args.name)
+            case clusters.AKS_CLUSTER_TYPE:
+                state["name"] = plain.get("resourceName", args.name)
+            case clusters.FLUX_OPERATOR_RELEASE_TYPE:
+                state["status"] = {"name": plain["name"], "status": "deployed"}
+            case github.PRIVATE_KEY_TYPE:
+                state["privateKeyPem"] = f"-----BEGIN EC PRIVATE KEY-----\n{args.name}\n"
+                state["publicKeyOpenssh"] = f"ecdsa-sha2-nistp256 public-{args.name}"
+            case clusters.COMMAND_TYPE:
                 command = str(plain.get("create", "")).split()
                 is_kubeconfig = command[:3] == ["k3d", "kubeconfig", "get"]
-                outputs["stdout"] = fake_kubeconfig(command[3]) if is_kubeconfig else ""
-            case "pulumi:pulumi:StackReference":
+                state["stdout"] = fake_kubeconfig(command[3]) if is_kubeconfig else ""
+            case environment.STACK_REFERENCE_TYPE:
                 own = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
                 is_own = plain["name"] == own
-                outputs = {
+                state = {
                     "name": plain["name"],
                     "outputs": self.previous if is_own else self.stack_outputs,
-                    "secretOutputNames": [] if is_own else [names.CLUSTERS_OUTPUT],
+                    "secretOutputNames": [] if is_own else [outputs.CLUSTERS],
                 }
-        return f"{args.name}-id", outputs
+        return f"{args.name}-id", state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
         self.invokes.append(Invoked(args.token, _unwrap(args.args, "", set())))
-        if args.token == AKS_CREDENTIALS:
+        if args.token == clusters.AKS_ADMIN_CREDENTIALS:
             kubeconfig = fake_kubeconfig(str(args.args["resourceName"]))
             value = base64.b64encode(kubeconfig.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterAdmin", "value": value}]}, []
@@ -212,8 +208,24 @@ class RecordingMonitor(MockMonitor):
                 options={
                     name: _option(request, name) for name in _OPTIONS if hasattr(request, name)
                 },
+                aliases=self._alias_urns(request),
             )
         )
+
+    def _alias_urns(self, request: Any) -> tuple[str, ...]:
+        """An alias given as a URN, or as a spec whose missing parts are the resource's own,
+        built as this monitor builds URNs (`make_urn`)."""
+        found = list(getattr(request, "aliasURNs", ()))
+        for alias in getattr(request, "aliases", ()):
+            if alias.urn:
+                found.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            found.append(
+                self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+            )
+        return tuple(found)
 
     def RegisterResource(self, request: Any) -> Any:
         if request.type == "pulumi:pulumi:Stack":
@@ -311,13 +323,9 @@ def program_of(project_dir: Path) -> Callable[[], dict[str, Any]]:
 
 # ---------------------------------------------------------------- rendering a stack
 
-GIT_BRANCH = "pulumi-python:dynamic:GitOpsBranch"
-KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
-_NOT_OBJECTS = (KUBERNETES_PROVIDER, "kubernetes:helm.sh/v3:Release")
-
 
 def render_stack(
-    settings: Path, model: Fleet | Environment, on_resource: Callable[[int], None] | None = None
+    settings: Path, model: StackSpec, on_resource: Callable[[int], None] | None = None
 ) -> StackRender:
     """Everything `pulumi up` of the stack would commit, apply and register, secrets redacted.
 
@@ -327,8 +335,8 @@ def render_stack(
     """
     project_dir = settings.parent
     raw = read_raw_config(settings)
-    values = {key: value for key, value in raw.items() if value is not SECRET}
-    secrets = {ref.key: REDACTED for ref in model.secrets}
+    values = {key: value for key, value in raw.items() if value is not ENCRYPTED}
+    secrets = {ref.key: REDACTED for ref in model.secret_keys}
     fleet = fleet_of(model)
     mocks = RecordingMocks(main_stack_outputs(fleet), on_resource=on_resource)
     with stack_config({**values, **secrets}, secret_keys=list(secrets)):
@@ -341,10 +349,10 @@ def stack_render(stack: str, resources: list[Registered]) -> StackRender:
     cluster_of = {
         r.urn: str(r.inputs.get("clusterIdentifier", r.name))
         for r in resources
-        if r.type == KUBERNETES_PROVIDER
+        if r.type == kubernetes_objects.PROVIDER_TYPE
     }
     branches: dict[str, dict[str, str]] = {}
-    clusters: dict[str, list[K8sObject]] = {}
+    applied: dict[str, list[K8sObject]] = {}
     records = []
     for resource in resources:
         inputs = _redacted(resource.inputs, "", resource.secret_inputs)
@@ -352,19 +360,28 @@ def stack_render(stack: str, resources: list[Registered]) -> StackRender:
         cluster = cluster_of.get(resource.provider)
         records.append(
             ResourceRecord(
-                resource.urn, resource.type, resource.name, resource.parent or None, cluster, inputs
+                resource.urn,
+                resource.type,
+                resource.name,
+                resource.parent or None,
+                cluster,
+                inputs,
+                list(resource.aliases),
             )
         )
-        is_object = resource.type.startswith("kubernetes:") and resource.type not in _NOT_OBJECTS
-        if resource.type == GIT_BRANCH:
+        is_object = (
+            resource.type.startswith(kubernetes_objects.OBJECT_TYPE_PREFIX)
+            and resource.type != clusters.FLUX_OPERATOR_RELEASE_TYPE
+        )
+        if resource.type == gitops_branch.GITOPS_BRANCH_TYPE:
             branches[str(inputs["branch"])] = dict(inputs["files"])
         elif cluster is not None and is_object:
-            clusters.setdefault(cluster, []).append(_canonical(inputs))
+            applied.setdefault(cluster, []).append(_canonical(inputs))
     # Registration order under the engine is not stable; the render is.
-    for applied in clusters.values():
-        applied.sort(key=objects.object_id)
+    for on_cluster in applied.values():
+        on_cluster.sort(key=objects.object_id)
     records.sort(key=lambda record: record.urn)
-    return StackRender(stack, branches, clusters, records)
+    return StackRender(stack, branches, applied, records)
 
 
 _FIRST = ("apiVersion", "kind", "metadata")

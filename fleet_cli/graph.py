@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.config import ClusterConfig, ComponentConfig
-from fleet.model import Environment, Fleet
+from fleet.model import ClusterSpec, EnvironmentSpec, FleetSpec, InfraSpec
 
 NAMES_UP_TO = 12
 """Above this many clusters, cells show counts instead of names."""
@@ -47,38 +46,40 @@ class Picture:
         return [(c.managed_by, c.cluster) for c in self.columns if c.managed_by is not None]
 
 
-def _ordered(clusters: Sequence[ClusterConfig]) -> list[ClusterConfig]:
+def _ordered(clusters: Sequence[ClusterSpec]) -> list[ClusterSpec]:
     """Each management cluster, then its remotes; remotes of an absent manager last."""
-    ordered: list[ClusterConfig] = []
+    ordered: list[ClusterSpec] = []
     for cluster in clusters:
         if cluster.role == "management":
             ordered.append(cluster)
             ordered += [c for c in clusters if c.managed_by == cluster.name]
-    return ordered + [c for c in clusters if c not in ordered]
+    placed = {c.name for c in ordered}
+    return ordered + [c for c in clusters if c.name not in placed]
 
 
 def _components_row(
     label: str,
     environment: str | None,
-    components: Sequence[ComponentConfig],
-    clusters: Sequence[ClusterConfig],
+    components: Sequence[InfraSpec],
+    clusters: Sequence[ClusterSpec],
 ) -> Row:
     cells = {
         cluster.name: tuple(
             c.name + ("*" if cluster.name in c.overrides else "")
             for c in components
-            if c.clusters is None or cluster.name in c.clusters
+            if c.runs_on(cluster.name)
         )
         for cluster in clusters
     }
     return Row(label, environment, cells)
 
 
-def layout(fleet: Fleet, environments: Sequence[Environment], title: str) -> Picture:
+def layout(fleet: FleetSpec, environments: Sequence[EnvironmentSpec], title: str) -> Picture:
     """The fleet and its environments as a matrix; an asterisk marks a per-cluster override."""
     clusters = list(fleet.clusters)
     for env in environments:
-        clusters += [c for c in env.dedicated_clusters if c not in clusters]
+        known = {c.name for c in clusters}
+        clusters += [c for c in env.dedicated_clusters if c.name not in known]
     columns = tuple(Column(c.name, c.role, c.kind, c.managed_by) for c in _ordered(clusters))
     rows = [_components_row("main: common infra", None, fleet.infra, fleet.clusters)]
     for env in environments:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fleet.errors import ConfigError
-from fleet.model import Environment, Fleet, fleet_of
+from fleet.model import FleetSpec, StackSpec, fleet_of
 from fleet.stackfile import environments_of, load_stack, stack_file
 from fleet.summary import count, summary
 from fleet_cli import diff, graph, render
@@ -31,7 +31,7 @@ class _Stop(Exception):
     """A user's mistake, already phrased: print it and exit 2."""
 
 
-def _load(args: argparse.Namespace) -> tuple[Path, Fleet | Environment]:
+def _load(args: argparse.Namespace) -> tuple[Path, StackSpec]:
     path = stack_file(args.stack, args.project)
     try:
         return path, load_stack(path)
@@ -39,7 +39,7 @@ def _load(args: argparse.Namespace) -> tuple[Path, Fleet | Environment]:
         raise _Stop(error.render()) from None
 
 
-def _render(path: Path, model: Fleet | Environment) -> render.StackRender:
+def _render(path: Path, model: StackSpec) -> render.StackRender:
     progress = Progress(f"rendering {model.stack}")
     try:
         return render_stack(path, model, on_resource=progress.update)
@@ -116,7 +116,7 @@ def _picture_path(value: str) -> Path:
 def _graph(args: argparse.Namespace) -> int:
     path, model = _load(args)
     try:
-        if isinstance(model, Fleet):
+        if isinstance(model, FleetSpec):
             fleet, environments = model, environments_of(path)
         else:
             fleet, environments = model.fleet, [model]

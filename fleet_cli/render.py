@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ class ResourceRecord:
     cluster: str | None
     """The cluster whose provider the resource uses, or None."""
     inputs: dict[str, Any]
+    aliases: list[str] = field(default_factory=list)
+    """The URNs it had before (its `aliases` option): a move, not a replacement."""
 
 
 @dataclass

@@ -14,30 +14,29 @@ from typing import Any
 
 import yaml
 
-from fleet import yamldoc
-from fleet.names import TENANT_LABEL
+from components import clusters, gitops_branch, kubernetes_objects
+from fleet import objects, yamldoc
+from fleet.config import VERSION_PATTERN
 
-GIT_WRITER = "pulumi-python:dynamic:GitOpsBranch"
+GIT_WRITER = gitops_branch.GITOPS_BRANCH_TYPE
 """The dynamic resource that commits a branch's files; its input `files` maps path to text."""
-KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io/"
-FLUX_INSTANCE_GROUP = "fluxcd.controlplane.io/"
-HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-FLUX_OPERATOR_CHART = "flux-operator"
-MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
-LOCAL_COMMAND = "command:local:Command"
-K3D_CREATE = "k3d cluster create"
-KUBERNETES_PREFIX = "kubernetes:"
+KUSTOMIZE_GROUP = objects.KUSTOMIZE_API.split("/")[0] + "/"
+FLUX_INSTANCE_GROUP = objects.FLUX_INSTANCE_API.split("/")[0] + "/"
+HELM_RELEASE = clusters.FLUX_OPERATOR_RELEASE_TYPE
+FLUX_OPERATOR_CHART = clusters.FLUX_OPERATOR_RELEASE
+MANAGED_CLUSTER = clusters.AKS_CLUSTER_TYPE
+LOCAL_COMMAND = clusters.COMMAND_TYPE
+K3D_CREATE = clusters.K3D_CREATE
+KUBERNETES_PREFIX = kubernetes_objects.OBJECT_TYPE_PREFIX
 
 ALLOW_UNPROTECTED_CLUSTERS = "allowUnprotectedClusters"
 """Policy config key of the cluster protection rule, for throwaway fleets."""
 
-EXACT_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
-"""X.Y.Z with an optional pre-release or build suffix: the pattern fleet's config accepts."""
+EXACT_VERSION = re.compile(VERSION_PATTERN)
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 GITHUB_TOKEN = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,})\b")
 """Classic tokens (ghp_, gho_, ghu_, ghs_, ghr_ and 36 characters) and fine-grained ones."""
 KUBECONFIG_CREDENTIALS = ("client-key-data", "token", "password")
-SANDBOX_FIELDS = ("serviceAccountName", "targetNamespace")
 
 
 def _get(value: Any, *keys: str) -> Any:
@@ -102,16 +101,11 @@ def _name(obj: Mapping[str, Any]) -> str:
 
 def _sandbox_problems(obj: Mapping[str, Any], where: str) -> list[str]:
     """A Kustomization labelled with a tenant must impersonate it and stay in its namespace."""
-    labels = _get(obj, "metadata", "labels")
-    tenant = labels.get(TENANT_LABEL) if isinstance(labels, Mapping) else None
-    if not tenant:
-        return []
-    spec = obj.get("spec")
     return [
-        f"{where} of tenant '{tenant}' has no spec.{field}: without it the tenant's objects "
-        "would be applied with the platform's rights or outside the tenant's namespace"
-        for field in SANDBOX_FIELDS
-        if not _get(spec, field)
+        f"{where} of tenant '{objects.tenant_of(obj)}' has no spec.{field}: without it the "
+        "tenant's objects would be applied with the platform's rights or outside the tenant's "
+        "namespace"
+        for field in objects.sandbox_gaps(obj)
     ]
 
 
@@ -124,8 +118,6 @@ def tenant_kustomization_problems(resource_type: str, props: Mapping[str, Any]) 
         problem
         for file in committed_files(resource_type, props)
         for obj in file.objects
-        if str(obj.get("apiVersion", "")).startswith(KUSTOMIZE_GROUP)
-        and obj.get("kind") == "Kustomization"
         for problem in _sandbox_problems(obj, f"{file.path}: Kustomization '{_name(obj)}'")
     ]
 

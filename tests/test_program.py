@@ -6,20 +6,20 @@ import pulumi
 import pytest
 
 from components.stack_config import raw_config
-from fleet.model import SECRET
+from fleet.model import ENCRYPTED
 from tests.support.deployments import RecordingMocks, run_program, sample_mocks, stack_config
 from tests.support.sample import sample_raw
 
 
 def plain(stack: str) -> dict[str, object]:
-    return {k: v for k, v in sample_raw(stack).items() if v is not SECRET}
+    return {k: v for k, v in sample_raw(stack).items() if v is not ENCRYPTED}
 
 
 def test_raw_config_decodes_values_and_hides_secrets() -> None:
     values = {**plain("main"), "k3sAmericaSouthKubeconfig": "apiVersion: v1"}
     with stack_config(values, secret_keys=["k3sAmericaSouthKubeconfig"]):
         raw = raw_config()
-    assert raw["k3sAmericaSouthKubeconfig"] is SECRET
+    assert raw["k3sAmericaSouthKubeconfig"] is ENCRYPTED
     assert raw["clusters"] == sample_raw("main")["clusters"]
     assert raw["repository"]["url"] == "https://github.com/kaizentm/multicluster-gitops"
 

@@ -22,7 +22,7 @@ from benchmarks.measure import (
     render_timed,
     validate_timed,
 )
-from fleet_cli.engine import GIT_BRANCH
+from components.gitops_branch import GITOPS_BRANCH_TYPE as GIT_BRANCH
 
 TINY = Shape(management=1, remotes_per_management=1, environments=1, tenants=2, apps_per_tenant=1)
 PROVIDER = "pulumi:providers:kubernetes"

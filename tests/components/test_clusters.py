@@ -9,19 +9,20 @@ import pulumi
 import pytest
 import yaml
 
+from components.clusters import AKS_ADMIN_CREDENTIALS as AKS_CREDENTIALS
 from components.clusters import k3d_create_command, select_context
 from components.github import GITHUB_KNOWN_HOSTS
 from components.kubernetes_objects import resource_name
-from components.stacks import build_main
+from fleet.access import GitHubRepository, parse_github_url
 from fleet.config import K3dConfig
-from fleet.model import SECRET, Fleet, load_main
-from fleet.wiring import GitHubRepository, github_repository
-from fleet_cli.engine import AKS_CREDENTIALS, RecordingMocks, fake_kubeconfig, run
+from fleet.model import ENCRYPTED, FleetSpec, load_main
+from fleet_cli.engine import RecordingMocks, fake_kubeconfig, run
 from tests.support.deployments import (
     Deployment,
     assert_files_lost_only,
     deploy,
     deploy_sample,
+    program,
     settle,
 )
 
@@ -122,15 +123,15 @@ EVERY_KIND: dict[str, Any] = {
 }
 
 
-def every_kind_fleet() -> Fleet:
-    return load_main({**EVERY_KIND, "shop1Kubeconfig": SECRET}, "main", source="test")
+def every_kind_fleet() -> FleetSpec:
+    return load_main({**EVERY_KIND, "shop1Kubeconfig": ENCRYPTED}, "main", source="test")
 
 
 @pytest.fixture
 def every_kind() -> Deployment:
     fleet = every_kind_fleet()
     secrets = {"shop1Kubeconfig": SHOP_CONTEXT_KUBECONFIG}
-    return deploy("main", lambda: build_main(fleet), {}, secrets)
+    return deploy("main", program(fleet), {}, secrets)
 
 
 # ---------------------------------------------------------------- what exists, where
@@ -404,9 +405,11 @@ def test_flux_reads_over_ssh_with_a_read_only_deploy_key_per_cluster(
 def test_flux_reads_over_https_with_the_token_from_secret_config() -> None:
     config = dict(EVERY_KIND)
     config["repository"] = {"url": "https://git.example.com/fleet.git", "tokenSecret": "gitToken"}
-    fleet = load_main({**config, "shop1Kubeconfig": SECRET, "gitToken": SECRET}, "main", source="t")
+    fleet = load_main(
+        {**config, "shop1Kubeconfig": ENCRYPTED, "gitToken": ENCRYPTED}, "main", source="t"
+    )
     secrets = {"shop1Kubeconfig": SHOP_CONTEXT_KUBECONFIG, "gitToken": "s3cr3t"}
-    deployment = deploy("main", lambda: build_main(fleet), {}, secrets)
+    deployment = deploy("main", program(fleet), {}, secrets)
     secret = deployment.get("v1:Secret", "local-k3d-secret-flux-system-flux-system")
     assert secret.inputs["stringData"] == {"username": "git", "password": "s3cr3t"}
     assert secret.secret_inputs == {"stringData"}
@@ -492,7 +495,7 @@ def test_resource_names_carry_owner_kind_namespace_and_name() -> None:
     ],
 )
 def test_github_repository_from_url(url: str, expected: GitHubRepository | None) -> None:
-    assert github_repository(url) == expected
+    assert parse_github_url(url) == expected
 
 
 def test_the_mocks_refuse_duplicate_urns() -> None:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import functools
+import copy
 from typing import Any
 
 import pytest
 
 from benchmarks.fleets import Shape, generated
-from components.stacks import build_environment, build_main
-from fleet.config import RepositoryConfig
-from fleet.model import SECRET, Environment, load_environment, load_main
-from fleet.wiring import GitHubRepository, github_commit_repository
-from fleet_cli.engine import STACK_REFERENCE, Registered, fake_kubeconfig, main_stack_outputs
+from components.clusters import REFERENCED_CLUSTER_TYPE
+from components.environment import STACK_REFERENCE_TYPE as STACK_REFERENCE
+from fleet.access import GitHubRepository, github_commit_repository
+from fleet.model import ENCRYPTED, EnvironmentSpec, load_environment, load_main
+from fleet_cli.engine import Registered, fake_kubeconfig, main_stack_outputs
 from tests.support.deployments import (
     Deployment,
     assert_files_lost_only,
     deploy,
     deploy_sample,
+    program,
     settle,
 )
 from tests.support.sample import Edit, load_sample
@@ -97,8 +98,8 @@ def test_dev_resources_belong_to_the_environment_and_its_tenants(dev: Deployment
     environment = dev.children("dev")
     assert {(t, n) for t, n in environment if not t.startswith("kubernetes:")} == {
         (STACK_REFERENCE, "organization/fleet/main"),
-        ("pulumi:providers:kubernetes", "dev-k3d-america-provider"),
-        ("pulumi:providers:kubernetes", "dev-pacific-aks-provider"),
+        (REFERENCED_CLUSTER_TYPE, "dev-k3d-america"),
+        (REFERENCED_CLUSTER_TYPE, "dev-pacific-aks"),
         ("fleet:environment:Tenant", "dev-kaizentm"),
         ("fleet:environment:Tenant", "dev-yakuza"),
     }
@@ -118,6 +119,10 @@ def test_dev_resources_belong_to_the_environment_and_its_tenants(dev: Deployment
         "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-infrastructure",
         "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-tenants",
     }
+    for cluster in ("k3d-america", "pacific-aks"):
+        # The provider was the Environment's first: its alias keeps its URN's history.
+        (provider,) = dev.children(f"dev-{cluster}")
+        assert provider == ("pulumi:providers:kubernetes", f"dev-{cluster}-provider")
     assert {n for _, n in dev.children("dev-yakuza")} == {
         "dev-yakuza-k3d-america-namespace-dev-yakuza",
         "dev-yakuza-pacific-aks-namespace-dev-yakuza",
@@ -203,8 +208,8 @@ def push_to_github(main: dict[str, Any]) -> None:
 def deploy_environment(stack: str, edit_main: Edit) -> Deployment:
     """The environment stack's components on an edited main stack, the main stack mocked."""
     env = load_sample(stack, edit_main=edit_main)
-    assert isinstance(env, Environment)
-    return deploy(stack, lambda: build_environment(env), {}, {}, main_stack_outputs(env.fleet))
+    assert isinstance(env, EnvironmentSpec)
+    return deploy(stack, program(env), {}, {}, main_stack_outputs(env.fleet))
 
 
 def test_sample_commits_to_a_local_repository_so_nothing_on_github_is_managed(
@@ -322,8 +327,8 @@ HOSTED_MAIN: dict[str, Any] = {
             "attached": {"kubeconfigSecret": "edgeKubeconfig"},
         },
     ],
-    "gitToken": SECRET,
-    "edgeKubeconfig": SECRET,
+    "gitToken": ENCRYPTED,
+    "edgeKubeconfig": ENCRYPTED,
 }
 
 LAB_ENVIRONMENT: dict[str, Any] = {
@@ -352,9 +357,9 @@ LAB_ENVIRONMENT: dict[str, Any] = {
             "releases": [{"name": "next", "branch": "next"}],
         }
     ],
-    "labEdgeKubeconfig": SECRET,
-    "shopToken": SECRET,
-    "shopPull": SECRET,
+    "labEdgeKubeconfig": ENCRYPTED,
+    "shopToken": ENCRYPTED,
+    "shopPull": ENCRYPTED,
 }
 
 LAB_SECRETS = {
@@ -369,7 +374,7 @@ LAB_SECRETS = {
 def lab() -> Deployment:
     fleet = load_main(HOSTED_MAIN, "main", source="main")
     env = load_environment(LAB_ENVIRONMENT, "dev", fleet, source="dev")
-    return deploy("dev", lambda: build_environment(env), {}, LAB_SECRETS, main_stack_outputs(fleet))
+    return deploy("dev", program(env), {}, LAB_SECRETS, main_stack_outputs(fleet))
 
 
 def test_dedicated_clusters_get_flux_but_no_main_branch_wiring(lab: Deployment) -> None:
@@ -440,6 +445,25 @@ def test_git_and_image_pull_credentials_from_secret_config(lab: Deployment) -> N
         assert secret.secret_inputs == {"stringData"}, secret.name
 
 
+def test_an_ssh_tenant_and_its_release_channel_read_with_the_key_and_known_hosts() -> None:
+    """The access decided for each source reaches the Secret its GitRepository names."""
+    ssh = "ssh://git@git.example.com/shop.git"
+    config = copy.deepcopy(LAB_ENVIRONMENT)
+    (shop,) = config["tenants"]
+    shop["repository"].update(url=ssh, knownHosts="git.example.com ssh-ed25519 AAAA")
+    shop["releases"][0]["repository"] = ssh
+    fleet = load_main(HOSTED_MAIN, "main", source="main")
+    env = load_environment(config, "dev", fleet, source="dev")
+    secrets = {**LAB_SECRETS, "shopToken": "-----BEGIN OPENSSH PRIVATE KEY-----"}
+    hub = on_cluster(deploy("dev", program(env), {}, secrets, main_stack_outputs(fleet)))["hub"]
+    for namespace in ("dev-shop", "dev-next-shop"):
+        git = hub["Secret", namespace, "shop-git-credentials"]
+        assert git.inputs["stringData"] == {
+            "identity": "-----BEGIN OPENSSH PRIVATE KEY-----",
+            "known_hosts": "git.example.com ssh-ed25519 AAAA",
+        }
+
+
 def test_off_github_there_is_no_branch_resource_nor_review_rule(lab: Deployment) -> None:
     assert [
         r for r in lab.resources if r.type.startswith(("github:", "pulumi:providers:github"))
@@ -458,11 +482,9 @@ def test_off_github_there_is_no_branch_resource_nor_review_rule(lab: Deployment)
 def test_github_branches_are_managed_only_where_the_program_commits(
     push_url: str | None, manages_github: bool
 ) -> None:
-    repository = RepositoryConfig(
-        url="https://github.com/kaizentm/multicluster-gitops", push_url=push_url
-    )
+    url = "https://github.com/kaizentm/multicluster-gitops"
     expected = GitHubRepository("kaizentm", "multicluster-gitops") if manages_github else None
-    assert github_commit_repository(repository) == expected
+    assert github_commit_repository(url, push_url) == expected
 
 
 def test_a_flux_object_waits_for_exactly_what_it_uses(dev: Deployment) -> None:
@@ -487,11 +509,11 @@ def test_dependencies_do_not_grow_with_the_fleet() -> None:
         fleet, (env,) = generated(
             Shape(management=1, remotes_per_management=remotes, environments=1, tenants=2)
         )
-        secrets = {ref.key: "kubeconfig" for ref in fleet.secrets}
+        secrets = {ref.key: "kubeconfig" for ref in fleet.secret_keys}
         outputs = main_stack_outputs(fleet)
         for deployment in (
-            deploy("main", functools.partial(build_main, fleet), {}, secrets, outputs),
-            deploy("env-0", functools.partial(build_environment, env), {}, {}, outputs),
+            deploy("main", program(fleet), {}, secrets, outputs),
+            deploy("env-0", program(env), {}, {}, outputs),
         ):
             most.append(max(len(r.dependencies) for r in deployment.resources))
     assert most[:2] == most[2:], most

@@ -9,7 +9,7 @@ import pytest
 from fleet import names
 from fleet.config import DEFAULT_FLUX_COMPONENTS
 from fleet.errors import ConfigError, Problem
-from fleet.model import SECRET, Environment, Fleet, app_path
+from fleet.model import ENCRYPTED, AppSpec, EnvironmentSpec, FleetSpec
 from tests.support.sample import SAMPLE_STACKS, Raw, load_sample, problems_of
 
 
@@ -34,7 +34,7 @@ def test_sample_stacks_validate(stack: str) -> None:
 
 def test_sample_main_stack_is_the_original_fleet() -> None:
     fleet = load_sample("main")
-    assert isinstance(fleet, Fleet)
+    assert isinstance(fleet, FleetSpec)
     assert fleet.repository.url == "https://github.com/kaizentm/multicluster-gitops"
     assert [(c.name, c.role, c.kind) for c in fleet.clusters] == [
         ("k3d-america", "management", "k3d"),
@@ -49,12 +49,12 @@ def test_sample_main_stack_is_the_original_fleet() -> None:
     assert nginx.overrides["k3d-america"].values == {"service": {"ports": {"http": 8080}}}
     assert fleet.flux.multitenant is True
     assert tuple(fleet.flux.components) == DEFAULT_FLUX_COMPONENTS
-    assert [s.key for s in fleet.secrets] == ["k3sAmericaSouthKubeconfig"]
+    assert [s.key for s in fleet.secret_keys] == ["k3sAmericaSouthKubeconfig"]
 
 
 def test_sample_dev_stack_is_the_original_environment() -> None:
     env = load_sample("dev")
-    assert isinstance(env, Environment)
+    assert isinstance(env, EnvironmentSpec)
     assert (env.name, env.branch, env.main_stack) == ("dev", "dev", "organization/fleet/main")
     (redis,) = env.infra
     assert redis.namespace == "dev-redis"
@@ -62,17 +62,18 @@ def test_sample_dev_stack_is_the_original_environment() -> None:
     containers = patch["spec"]["template"]["spec"]["containers"]
     assert containers[0]["resources"]["requests"]["cpu"] == "200m"
     kaizentm, yakuza = env.tenants
-    assert (kaizentm.repository.url, kaizentm.repository.branch) == (
+    assert (kaizentm.source.url, kaizentm.source.branch, kaizentm.source.access) == (
         "https://github.com/kaizentm/gitops-manifests",
         "dev",
+        "public",
     )
     (vote,) = kaizentm.apps
-    assert app_path(vote.path, vote.paths, vote.name, "pacific-aks") == (
-        "./azure-vote-manifests/manifest"
-    )
-    assert app_path(vote.path, vote.paths, vote.name, "k3d-america") == "./azure-vote/k3d-america"
-    assert [(r.name, r.branch) for r in kaizentm.releases] == [("1-0-x", "release/1-0-x/dev")]
-    assert (yakuza.repository.branch, [a.name for a in yakuza.apps]) == (
+    assert vote.path_on("pacific-aks") == "./azure-vote-manifests/manifest"
+    assert vote.path_on("k3d-america") == "./azure-vote/k3d-america"
+    assert [(r.name, r.source.branch, r.source.url) for r in kaizentm.releases] == [
+        ("1-0-x", "release/1-0-x/dev", "https://github.com/kaizentm/gitops-manifests")
+    ]
+    assert (yakuza.source.branch, [a.name for a in yakuza.apps]) == (
         "multi-dev",
         ["katana-vote"],
     )
@@ -80,9 +81,9 @@ def test_sample_dev_stack_is_the_original_environment() -> None:
 
 def test_sample_qa_stack_follows_branch_qa() -> None:
     env = load_sample("qa")
-    assert isinstance(env, Environment)
+    assert isinstance(env, EnvironmentSpec)
     assert (env.name, env.branch, env.required_approvals) == ("qa", "qa", 2)
-    assert [(t.name, t.repository.branch) for t in env.tenants] == [("kaizentm", "qa")]
+    assert [(t.name, t.source.branch) for t in env.tenants] == [("kaizentm", "qa")]
 
 
 def test_environment_name_and_branch_can_be_set() -> None:
@@ -90,13 +91,26 @@ def test_environment_name_and_branch_can_be_set() -> None:
         raw["environment"] = {"name": "staging", "branch": "env/staging"}
 
     env = load_sample("qa", rename)
-    assert isinstance(env, Environment)
+    assert isinstance(env, EnvironmentSpec)
     assert (env.stack, env.name, env.branch) == ("qa", "staging", "env/staging")
 
 
 def test_app_path_template_names_the_cluster() -> None:
-    assert app_path("./apps/{cluster}/vote", {}, "vote", "c1") == "./apps/c1/vote"
-    assert app_path("./apps/{cluster}", {"c1": "./special"}, "vote", "c1") == "./special"
+    def app(path: str | None = None, paths: dict[str, str] | None = None) -> AppSpec:
+        def edit(raw: Raw) -> None:
+            raw["tenants"][1]["apps"][0].update(
+                {k: v for k, v in {"path": path, "paths": paths}.items() if v is not None}
+            )
+
+        env = load_sample("dev", edit)
+        assert isinstance(env, EnvironmentSpec)
+        return env.tenants[1].apps[0]
+
+    assert app("./apps/{cluster}/vote").path_on("c1") == "./apps/c1/vote"
+    assert app("./apps/{cluster}", {"pacific-aks": "./special"}).path_on("pacific-aks") == (
+        "./special"
+    )
+    assert app().path_on("c1") == "./katana-vote/c1"
 
 
 def test_dedicated_cluster_takes_part_and_can_manage_remotes() -> None:
@@ -111,10 +125,10 @@ def test_dedicated_cluster_takes_part_and_can_manage_remotes() -> None:
                 "attached": {"kubeconfigSecret": "devEdgeKubeconfig"},
             },
         ]
-        raw["devEdgeKubeconfig"] = SECRET
+        raw["devEdgeKubeconfig"] = ENCRYPTED
 
     env = load_sample("dev", add)
-    assert isinstance(env, Environment)
+    assert isinstance(env, EnvironmentSpec)
     assert [c.name for c in env.clusters][-2:] == ["dev-box", "dev-edge"]
     assert [c.name for c in env.remotes_of("dev-box")] == ["dev-edge"]
 
@@ -478,9 +492,22 @@ RULES: list[tuple[str, str, Any, str]] = [
                 url="ssh://git@github.com/kaizentm/gitops-manifests",
                 credentialsSecret="yakuzaKey",
             ),
-            raw.update(yakuzaKey=SECRET),
+            raw.update(yakuzaKey=ENCRYPTED),
         ),
         "fleet:tenants[1].repository.knownHosts: an SSH repository with credentials needs",
+    ),
+    (
+        "release-needs-the-tenants-kind-of-credential",
+        "dev",
+        lambda raw: (
+            tenants(raw)[0]["repository"].update(credentialsSecret="kaizentmToken"),
+            tenants(raw)[0]["releases"][0].update(
+                repository="ssh://git@github.com/kaizentm/gitops-manifests"
+            ),
+            raw.update(kaizentmToken=ENCRYPTED),
+        ),
+        "fleet:tenants[0].releases[0].repository: 'ssh://git@github.com/kaizentm/gitops-manifests'"
+        " needs an SSH private key, but the tenant's credentialsSecret holds an HTTPS token",
     ),
     (
         "plain-text-secret",
@@ -533,7 +560,7 @@ def test_secrets_must_be_set_for_a_deployment() -> None:
 def test_an_environment_needs_the_repository_token_of_its_fleet() -> None:
     def use_token(raw: Raw) -> None:
         raw["repository"]["tokenSecret"] = "gitToken"
-        raw["gitToken"] = SECRET
+        raw["gitToken"] = ENCRYPTED
 
     with pytest.raises(ConfigError) as caught:
         load_sample("qa", edit_main=use_token, secrets_required=True)
@@ -542,18 +569,18 @@ def test_an_environment_needs_the_repository_token_of_its_fleet() -> None:
         "'main'); run `pulumi config set --secret gitToken <value>`"
     ]
     env = load_sample(
-        "qa", lambda raw: raw.update(gitToken=SECRET), edit_main=use_token, secrets_required=True
+        "qa", lambda raw: raw.update(gitToken=ENCRYPTED), edit_main=use_token, secrets_required=True
     )
-    assert [s.key for s in env.secrets] == ["gitToken"]
+    assert [s.key for s in env.secret_keys] == ["gitToken"]
 
 
 def test_a_set_secret_satisfies_a_deployment() -> None:
     fleet = load_sample(
         "main",
-        edit=lambda raw: raw.update(k3sAmericaSouthKubeconfig=SECRET),
+        edit=lambda raw: raw.update(k3sAmericaSouthKubeconfig=ENCRYPTED),
         secrets_required=True,
     )
-    assert fleet.secrets[0].key == "k3sAmericaSouthKubeconfig"
+    assert fleet.secret_keys[0].key == "k3sAmericaSouthKubeconfig"
 
 
 def test_error_message_lists_every_problem_under_its_source() -> None:

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleet.errors import ConfigError
-from fleet.model import SECRET, load_environment, load_main
+from fleet.model import ENCRYPTED, load_environment, load_main
 from tests.support.sample import SAMPLE_STACKS, sample_raw
 
 Path = tuple[str | int, ...]
@@ -18,7 +18,7 @@ ANY_VALUE = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
     max_leaves=5,
-) | st.just(SECRET)
+) | st.just(ENCRYPTED)
 
 
 def paths(value: Any, prefix: Path = ()) -> list[Path]:

@@ -9,14 +9,16 @@ import pytest
 
 from benchmarks.fleets import Shape, generated
 from fleet import layout, objects, tree, wiring, yamldoc
-from fleet.model import Environment, Fleet
+from fleet.model import EnvironmentSpec, FleetSpec
 from tests.support.sample import load_sample
 
 
-def _fleets() -> Iterator[tuple[Fleet, list[Environment]]]:
+def _fleets() -> Iterator[tuple[FleetSpec, list[EnvironmentSpec]]]:
     fleet = load_sample("main")
     environments = [load_sample("dev"), load_sample("qa")]
-    assert isinstance(fleet, Fleet) and all(isinstance(e, Environment) for e in environments)
+    assert isinstance(fleet, FleetSpec) and all(
+        isinstance(e, EnvironmentSpec) for e in environments
+    )
     yield fleet, environments  # type: ignore[misc]
     yield generated(
         Shape(management=2, remotes_per_management=2, environments=2, releases_per_tenant=1)

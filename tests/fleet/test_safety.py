@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 
 from benchmarks.fleets import Shape
 from components.gitwriter import BranchTarget, GitWriterError, apply
-from components.stacks import build_environment, build_main
-from fleet import names
+from fleet import outputs
 from fleet.errors import ConfigError
-from fleet.model import SECRET, Environment, Fleet, load_environment, load_main
+from fleet.model import ENCRYPTED, EnvironmentSpec, FleetSpec, load_environment, load_main
 from fleet.safety import check_removals, inventory, removals
 from fleet_cli.engine import main_stack_outputs, stack_render
 from fleet_cli.render import write
@@ -26,6 +25,7 @@ from tests.fleet.test_stability import EDITS, before_and_after, only_additions, 
 from tests.support.deployments import (
     Deployment,
     deploy,
+    program,
     run_program,
     sample_mocks,
     settle,
@@ -86,12 +86,12 @@ def test_max_removals_zero_keeps_everything() -> None:
 
 
 def plain_config(stack: str) -> dict[str, Any]:
-    return {k: v for k, v in sample_raw(stack).items() if v is not SECRET}
+    return {k: v for k, v in sample_raw(stack).items() if v is not ENCRYPTED}
 
 
 def test_the_program_stops_before_changing_anything() -> None:
     mocks = sample_mocks()
-    mocks.previous = {names.INVENTORY_OUTPUT: DEV_INVENTORY}
+    mocks.previous = {outputs.INVENTORY: DEV_INVENTORY}
     with (
         stack_config(without(plain_config("dev")), secret_keys=[]),
         pytest.raises(pulumi.RunError, match=r"cluster k3s-america-south, tenant yakuza"),
@@ -105,11 +105,11 @@ def test_the_program_stops_before_changing_anything() -> None:
 
 def test_the_program_goes_ahead_when_the_config_allows_it() -> None:
     mocks = sample_mocks()
-    mocks.previous = {names.INVENTORY_OUTPUT: DEV_INVENTORY}
+    mocks.previous = {outputs.INVENTORY: DEV_INVENTORY}
     config = {**without(plain_config("dev")), "maxRemovals": 2}
     with stack_config(config, secret_keys=[]):
         exports = run_program("dev", mocks)
-    assert exports[names.INVENTORY_OUTPUT] == {
+    assert exports[outputs.INVENTORY] == {
         "clusters": ["k3d-america", "pacific-aks"],
         "tenants": ["kaizentm"],
     }
@@ -159,7 +159,7 @@ def canary_deployments() -> list[Deployment]:
         "gitToken": f"ghp_{CANARY}",
         "k3sAmericaSouthKubeconfig": canary_kubeconfig("k3s-america-south"),
     }
-    fleet = load_main({**main_raw, **dict.fromkeys(main_secrets, SECRET)}, "main", source="m")
+    fleet = load_main({**main_raw, **dict.fromkeys(main_secrets, ENCRYPTED)}, "main", source="m")
     dev_raw = plain_config("dev")
     dev_raw["tenants"][0]["repository"]["credentialsSecret"] = "kaizentmToken"
     dev_raw["tenants"][0]["imagePullSecret"] = "kaizentmRegistry"
@@ -169,14 +169,14 @@ def canary_deployments() -> list[Deployment]:
         "kaizentmRegistry": f'{{"auths": {{"r": {{"auth": "{CANARY}"}}}}}}',
     }
     env = load_environment(
-        {**dev_raw, **dict.fromkeys(dev_secrets, SECRET)}, "dev", fleet, source="dev"
+        {**dev_raw, **dict.fromkeys(dev_secrets, ENCRYPTED)}, "dev", fleet, source="dev"
     )
-    outputs = main_stack_outputs(fleet)
-    for name in outputs[names.CLUSTERS_OUTPUT]:
-        outputs[names.CLUSTERS_OUTPUT][name]["kubeconfig"] = canary_kubeconfig(name)
+    exported = main_stack_outputs(fleet)
+    for name in exported[outputs.CLUSTERS]:
+        exported[outputs.CLUSTERS][name]["kubeconfig"] = canary_kubeconfig(name)
     return [
-        deploy("main", lambda: build_main(fleet), main_raw, main_secrets, outputs),
-        deploy("dev", lambda: build_environment(env), dev_raw, dev_secrets, outputs),
+        deploy("main", program(fleet), main_raw, main_secrets, exported),
+        deploy("dev", program(env), dev_raw, dev_secrets, exported),
     ]
 
 
@@ -280,12 +280,12 @@ def test_a_failed_push_leaves_the_branch_whole_and_a_rerun_converges(tmp_path: P
 def deploy_generated(main_raw: dict[str, Any], env_raw: dict[str, Any]) -> list[Deployment]:
     fleet = load_main(main_raw, "main", source="main")
     env = load_environment(env_raw, "env-0", fleet, source="env-0")
-    assert isinstance(fleet, Fleet) and isinstance(env, Environment)
-    secrets = {ref.key: "kubeconfig" for ref in fleet.secrets}
-    outputs = main_stack_outputs(fleet)
+    assert isinstance(fleet, FleetSpec) and isinstance(env, EnvironmentSpec)
+    secrets = {ref.key: "kubeconfig" for ref in fleet.secret_keys}
+    exported = main_stack_outputs(fleet)
     return [
-        deploy("main", lambda: build_main(fleet), {}, secrets, outputs),
-        deploy("env-0", lambda: build_environment(env), {}, {}, outputs),
+        deploy("main", program(fleet), {}, secrets, exported),
+        deploy("env-0", program(env), {}, {}, exported),
     ]
 
 

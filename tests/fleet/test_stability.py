@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from benchmarks.fleets import Shape, environment_config, main_config
 from fleet import tree
-from fleet.model import SECRET, load_environment, load_main
+from fleet.model import ENCRYPTED, load_environment, load_main
 
 Raw = dict[str, Any]
 Edit = Callable[[Raw, Raw], None]
@@ -34,7 +34,7 @@ def add_remote_cluster(main: Raw, env: Raw) -> None:
             "attached": {"kubeconfigSecret": "addedEdgeKubeconfig"},
         }
     )
-    main["addedEdgeKubeconfig"] = SECRET
+    main["addedEdgeKubeconfig"] = ENCRYPTED
     env["clusters"].append("added-edge")
 
 

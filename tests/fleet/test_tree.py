@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fleet import layout, names, objects, tree, wiring
-from fleet.model import Environment, Fleet
+from fleet.model import EnvironmentSpec, FleetSpec
 from fleet_cli.kustomize import build
 from tests.support.sample import load_sample
 
@@ -19,7 +19,7 @@ Built = dict[str, list[dict[str, Any]]]
 
 def render(stack: str) -> dict[str, str]:
     model = load_sample(stack)
-    if isinstance(model, Fleet):
+    if isinstance(model, FleetSpec):
         return tree.main_branch(model)
     return tree.environment_branch(model)
 
@@ -97,7 +97,7 @@ def test_a_remote_gets_its_chart_from_a_helm_release_on_its_management_cluster(
 
 def test_main_wiring_is_kept_for_reference(built: dict[str, Built]) -> None:
     fleet = load_sample("main")
-    assert isinstance(fleet, Fleet)
+    assert isinstance(fleet, FleetSpec)
     for cluster in fleet.management_clusters:
         reference = built["main"][f"clusters/{cluster.name}"]
         assert ids(reference) == ids(wiring.main_wiring(fleet, cluster).objects)
@@ -202,7 +202,7 @@ def test_a_remote_gets_the_tenant_namespaces_and_accounts(built: dict[str, Built
 
 def test_environment_wiring_is_kept_for_reference(built: dict[str, Built]) -> None:
     env = load_sample("dev")
-    assert isinstance(env, Environment)
+    assert isinstance(env, EnvironmentSpec)
     for cluster in env.management_clusters:
         reference = built["dev"][f"clusters/{cluster.name}"]
         assert ids(reference) == ids(wiring.environment_wiring(env, cluster).objects)

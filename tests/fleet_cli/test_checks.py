@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fleet.model import Fleet
+from fleet.model import FleetSpec
 from fleet_cli.checks import verify
 from fleet_cli.engine import render_stack
 from fleet_cli.render import StackRender
@@ -39,7 +39,7 @@ def edit(stack: str, path: str, change: Callable[[list[Any]], None]) -> StackRen
 
 def messages(result: StackRender) -> list[str]:
     fleet = load_sample("main")
-    assert isinstance(fleet, Fleet)
+    assert isinstance(fleet, FleetSpec)
     return [str(finding) for finding in verify(result, fleet.repository.url)]
 
 

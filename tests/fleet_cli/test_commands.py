@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from fleet import tree
-from fleet.model import Environment, Fleet
+from fleet.model import EnvironmentSpec, FleetSpec
 from fleet_cli.engine import render_stack
 from fleet_cli.main import EXIT_CONFIG, EXIT_OK, EXIT_PROBLEMS, main
 from fleet_cli.progress import Progress
@@ -61,7 +61,7 @@ def test_render_writes_what_the_stack_commits_applies_and_registers(
     model = load_sample(stack)
     expected = (
         {"main": tree.main_branch(model)}
-        if isinstance(model, Fleet)
+        if isinstance(model, FleetSpec)
         else {model.branch: tree.environment_branch(model)}
     )
     assert written.branches == expected
@@ -254,7 +254,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_an_environment_model_reads_its_fleet() -> None:
     env = load_sample("dev")
-    assert isinstance(env, Environment) and env.fleet.stack == "main"
+    assert isinstance(env, EnvironmentSpec) and env.fleet.stack == "main"
 
 
 class _Terminal(io.StringIO):

@@ -9,7 +9,7 @@ import pytest
 from matplotlib import image
 
 from benchmarks.fleets import Shape, generated
-from fleet.model import Environment, Fleet
+from fleet.model import EnvironmentSpec, FleetSpec
 from fleet_cli import graph
 from fleet_cli.graph import Picture, draw, layout
 from fleet_cli.main import EXIT_OK, main
@@ -18,7 +18,11 @@ from tests.support.sample import PROJECT, load_sample
 
 def sample_picture() -> Picture:
     fleet, dev, qa = load_sample("main"), load_sample("dev"), load_sample("qa")
-    assert isinstance(fleet, Fleet) and isinstance(dev, Environment) and isinstance(qa, Environment)
+    assert (
+        isinstance(fleet, FleetSpec)
+        and isinstance(dev, EnvironmentSpec)
+        and isinstance(qa, EnvironmentSpec)
+    )
     return layout(fleet, [dev, qa], "sample")
 
 
@@ -52,7 +56,7 @@ def test_rows_say_what_runs_where() -> None:
 def test_a_cluster_outside_an_environment_has_no_cell() -> None:
     fleet = load_sample("main")
     qa = load_sample("qa", lambda raw: raw.update(clusters=["pacific-aks"]))
-    assert isinstance(fleet, Fleet) and isinstance(qa, Environment)
+    assert isinstance(fleet, FleetSpec) and isinstance(qa, EnvironmentSpec)
     (_, tenant_row) = layout(fleet, [qa], "qa").rows
     assert set(tenant_row.cells) == {"pacific-aks"}
 

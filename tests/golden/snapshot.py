@@ -51,6 +51,7 @@ def digest(render: StackRender) -> dict[str, Any]:
                 "parent": r.parent,
                 "cluster": r.cluster,
                 "inputs": _digest(r.inputs),
+                **({"aliases": sorted(r.aliases)} if r.aliases else {}),
             }
             for r in render.resources
         },

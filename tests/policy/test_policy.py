@@ -24,7 +24,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UnknownValueError, unknown_checking_proxy
 
 from fleet import tree, yamldoc
-from fleet.model import Fleet
+from fleet.model import FleetSpec
 from policy import rules
 from policy.pack import POLICIES
 from tests.support.deployments import Registered, deploy_sample
@@ -418,7 +418,9 @@ def test_unprotected_sample_clusters_are_reported() -> None:
 @pytest.mark.parametrize("stack", ["main", "dev", "qa"])
 def test_every_committed_file_of_a_sample_branch_passes_the_pack(stack: str) -> None:
     model = load_sample(stack)
-    files = tree.main_branch(model) if isinstance(model, Fleet) else tree.environment_branch(model)
+    files = (
+        tree.main_branch(model) if isinstance(model, FleetSpec) else tree.environment_branch(model)
+    )
     props = git_writer(files)
     assert rules.tenant_kustomization_problems(rules.GIT_WRITER, props) == []
     assert rules.secret_material_problems(rules.GIT_WRITER, props) == []
@@ -426,7 +428,7 @@ def test_every_committed_file_of_a_sample_branch_passes_the_pack(stack: str) -> 
 
 def test_the_dev_branch_commits_tenant_kustomizations_for_the_pack_to_check() -> None:
     model = load_sample("dev")
-    assert not isinstance(model, Fleet)
+    assert not isinstance(model, FleetSpec)
     props = git_writer(tree.environment_branch(model))
     tenant_kustomizations = [
         obj

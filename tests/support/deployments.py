@@ -9,7 +9,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
-from fleet.model import SECRET, Fleet
+from components.stack_config import secret_config
+from components.stacks import build
+from fleet.model import ENCRYPTED, FleetSpec, StackSpec
 from fleet_cli.engine import (
     Invoked,
     RecordingMocks,
@@ -28,6 +30,12 @@ main_program = program_of(PROJECT)
 """The project's own `__main__.py`."""
 
 
+def program(model: StackSpec) -> Callable[[], Mapping[str, Any]]:
+    """The stack's program once its config is loaded, as `__main__.py` goes on: its secret
+    config read at the edge, then its components."""
+    return lambda: build(model, secret_config(model))
+
+
 def sample_mocks() -> RecordingMocks:
     """Mocks whose StackReference reads what the sample main stack exports."""
     return RecordingMocks(main_stack_outputs(_sample_fleet()))
@@ -44,9 +52,9 @@ def settle(value: Any) -> tuple[Any, bool]:
     return _sync_await(output.future()), _sync_await(output.is_secret())
 
 
-def _sample_fleet() -> Fleet:
+def _sample_fleet() -> FleetSpec:
     fleet = load_sample("main")
-    assert isinstance(fleet, Fleet)
+    assert isinstance(fleet, FleetSpec)
     return fleet
 
 
@@ -102,7 +110,7 @@ def deploy_sample(
 ) -> Deployment:
     """The real program on a sample stack, as `pulumi up` runs it: its config edited by `edit`,
     its secret config `secrets` (default: the ones the sample names)."""
-    config = {k: v for k, v in sample_raw(stack).items() if v is not SECRET}
+    config = {k: v for k, v in sample_raw(stack).items() if v is not ENCRYPTED}
     if edit is not None:
         edit(config)
     if secrets is None:

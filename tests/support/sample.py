@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fleet.errors import ConfigError
-from fleet.model import Environment, Fleet, load_environment, load_main
+from fleet.model import StackSpec, load_environment, load_main
 from fleet.stackfile import read_raw_config
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def load_sample(
     edit: Edit | None = None,
     edit_main: Edit | None = None,
     secrets_required: bool = False,
-) -> Fleet | Environment:
+) -> StackSpec:
     """A sample stack's model after optional edits of its raw config (and of main's)."""
     main_raw = sample_raw("main")
     if edit_main is not None:

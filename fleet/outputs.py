@@ -1,0 +1,45 @@
+"""What stacks export for each other, in one shape: the main stack's clusters, every stack's
+inventory. The program writes these exports and the offline engine plays them back; both build
+them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from fleet.model import ClusterSpec
+
+CLUSTERS = "clusters"
+"""The main stack's output that environment stacks read: each cluster's access, by name."""
+KUBECONFIG = "kubeconfig"
+INVENTORY = "inventory"
+"""Every stack's output naming its clusters and tenants, read back by its next update."""
+
+Kubeconfig = TypeVar("Kubeconfig")
+
+
+def cluster_access(
+    cluster: ClusterSpec, kubeconfig: Kubeconfig
+) -> dict[str, str | Kubeconfig | None]:
+    """One cluster in the `clusters` output: its role, kind, manager and kubeconfig (a secret)."""
+    return {
+        "role": cluster.role,
+        "kind": cluster.kind,
+        "managedBy": cluster.managed_by,
+        KUBECONFIG: kubeconfig,
+    }
+
+
+class MissingCluster(Exception):
+    """The main stack's outputs do not name a cluster the environment uses."""
+
+
+def kubeconfig_of(exported: Mapping[str, Any], cluster: str, main_stack: str) -> str:
+    """A cluster's kubeconfig in the main stack's `clusters` output."""
+    if cluster not in exported:
+        raise MissingCluster(
+            f"the main stack {main_stack} exports no cluster '{cluster}': "
+            "run `pulumi up` on it first"
+        )
+    return str(exported[cluster][KUBECONFIG])
