@@ -37,7 +37,8 @@ def test_every_exported_type_token_is_registered() -> None:
     }
     assert tokens - registered == set()
     assert {i.token for i in main.invokes} == {clusters.AKS_ADMIN_CREDENTIALS}
-    # Objects on clusters, and only they, carry the prefix the policy pack and engine look for.
-    assert {t for t in registered if t.startswith(kubernetes_objects.OBJECT_TYPE_PREFIX)} == {
-        t for t in registered if t.startswith("kubernetes:")
-    }
+    # The prefix the policy pack and the engine take for objects on a cluster: every Flux and
+    # Kubernetes object, never the provider.
+    prefixed = {t for t in registered if t.startswith(kubernetes_objects.OBJECT_TYPE_PREFIX)}
+    assert "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization" in prefixed
+    assert kubernetes_objects.PROVIDER_TYPE not in prefixed
