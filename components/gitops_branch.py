@@ -15,7 +15,7 @@ embedded password is refused for the same reason.
 State: inputs keep the full file contents (the provider needs them to write); outputs keep only
 SHA-256 hashes, and `refresh` reads the hashes back from the branch so hand edits show as drift.
 The Python dynamic provider API has no per-property detailed diff, so `pulumi preview` reports
-`files` as a whole; `gitwriter.plan` is the tool for a per-file view.
+`files` as a whole; `fleet diff` gives the per-file view.
 """
 
 from __future__ import annotations

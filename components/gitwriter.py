@@ -96,13 +96,6 @@ def strip_credentials(url: str) -> str:
     return _USERINFO.sub(r"\g<scheme>", url)
 
 
-def plan(target: BranchTarget, files: FileTree) -> ChangeSet:
-    """What `apply` would do against the remote's current tip, without writing anything."""
-    _check_paths(target, files)
-    with _session(target) as git:
-        return _prepare(git, git.load(from_base=True), files, remove=False)[0]
-
-
 def apply(target: BranchTarget, files: FileTree, message: str) -> tuple[str | None, ChangeSet]:
     """Make the owned files of the branch exactly `files` in one commit (None: nothing changed)."""
     _check_paths(target, files)
@@ -112,12 +105,6 @@ def apply(target: BranchTarget, files: FileTree, message: str) -> tuple[str | No
 def remove_all(target: BranchTarget, message: str) -> str | None:
     """Remove every owned file and the record in one commit; the branch itself stays."""
     return _write(target, {}, message, remove=True)[0]
-
-
-def drift(target: BranchTarget) -> tuple[str, ...]:
-    """Owned files that were hand-edited or deleted since the writer last committed them."""
-    recorded, current = _inspect(target)
-    return tuple(sorted(path for path, sha in recorded.items() if current.get(path) != sha))
 
 
 def current_hashes(target: BranchTarget) -> dict[str, str]:

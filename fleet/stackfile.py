@@ -5,8 +5,8 @@ Secret values stay encrypted in those files; here they are only known to be secr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -105,16 +105,52 @@ def load_raw_stack(
     return load_environment(raw, stack, fleet, source=source, secrets_required=secrets_required)
 
 
-def environments_of(main_path: Path) -> list[EnvironmentSpec]:
-    """Every environment stack beside `main_path` whose main stack it is, by file name."""
-    found = []
-    for path in sorted(main_path.parent.glob("Pulumi.*.yaml")):
-        if path == main_path:
+def stack_files(project_dir: Path) -> dict[str, Path]:
+    """Every stack of the project, by name: its `Pulumi.<stack>.yaml`."""
+    return {stack_name(path): path for path in sorted(project_dir.glob("Pulumi.*.yaml"))}
+
+
+def main_stacks_of(project_dir: Path) -> dict[str, str | None]:
+    """Each stack of the project with the main stack it runs on (None for a main stack)."""
+    found: dict[str, str | None] = {}
+    for stack, path in stack_files(project_dir).items():
+        reference = read_raw_config(path).get("mainStack")
+        found[stack] = main_stack_name(reference) if isinstance(reference, str) else None
+    return found
+
+
+def deploy_order(project_dir: Path) -> list[str]:
+    """The stacks in the order `pulumi up` must run them: main stacks, then environments."""
+    main_of = main_stacks_of(project_dir)
+    return sorted(main_of, key=lambda stack: (main_of[stack] is not None, stack))
+
+
+def concerned_stacks(changed: Iterable[str], project_dir: Path) -> list[str]:
+    """The stacks a change of these project-relative paths concerns: a stack's own file
+    concerns it; a main stack's file concerns its environments too (they read it); any other
+    file is code or project settings and concerns every stack. A deleted stack is gone."""
+    main_of = main_stacks_of(project_dir)
+    concerned: set[str] = set()
+    for path in changed:
+        name = PurePosixPath(path).name
+        is_stack_file = "/" not in path and name.startswith("Pulumi.") and name.count(".") >= 2
+        if not is_stack_file:
+            concerned.update(main_of)
             continue
-        raw = read_raw_config(path)
-        reference = raw.get("mainStack")
-        if isinstance(reference, str) and main_stack_name(reference) == stack_name(main_path):
-            model = load_stack(path)
+        stack = stack_name(Path(name))
+        if stack in main_of:
+            concerned.add(stack)
+            concerned.update(env for env, main in main_of.items() if main == stack)
+    return sorted(concerned)
+
+
+def environments_of(main_path: Path) -> list[EnvironmentSpec]:
+    """Every environment stack beside `main_path` whose main stack it is."""
+    main = stack_name(main_path)
+    found = []
+    for stack, runs_on in main_stacks_of(main_path.parent).items():
+        if runs_on == main:
+            model = load_stack(main_path.parent / f"Pulumi.{stack}.yaml")
             assert isinstance(model, EnvironmentSpec)
             found.append(model)
     return found

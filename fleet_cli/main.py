@@ -7,20 +7,28 @@ bad argument, a missing tool, or a base that cannot be rendered).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fleet.errors import ConfigError
 from fleet.model import FleetSpec, StackSpec, fleet_of
-from fleet.stackfile import environments_of, load_stack, stack_file
+from fleet.stackfile import (
+    concerned_stacks,
+    deploy_order,
+    environments_of,
+    load_stack,
+    main_stacks_of,
+    stack_file,
+)
 from fleet.summary import count, summary
 from fleet_cli import diff, graph, render
 from fleet_cli.checks import verify
 from fleet_cli.engine import render_stack
 from fleet_cli.kustomize import KustomizeError, kubectl
 from fleet_cli.progress import Progress
-from fleet_cli.revisions import RevisionError, render_at
+from fleet_cli.revisions import RevisionError, changed_paths, render_at
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -106,6 +114,31 @@ def _diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _stacks(args: argparse.Namespace) -> int:
+    project: Path = args.project
+    try:
+        main_of = main_stacks_of(project)
+        order = deploy_order(project)
+        changed = order
+        if args.changed_since is not None:
+            changed = concerned_stacks(changed_paths(args.changed_since, project), project)
+    except ConfigError as error:
+        raise _Stop(error.render()) from None
+    except RevisionError as error:
+        raise _Stop(str(error)) from None
+    environments = sorted(stack for stack in order if main_of[stack] is not None)
+    if args.github_output:
+        print(f"changed={json.dumps(sorted(changed))}")
+        print(f"environments={json.dumps(environments)}")
+        return EXIT_OK
+    for stack in order:
+        runs_on = main_of[stack]
+        role = "main stack" if runs_on is None else f"environment on {runs_on}"
+        mark = "  (changed)" if args.changed_since is not None and stack in changed else ""
+        print(f"{stack}: {role}{mark}")
+    return EXIT_OK
+
+
 def _picture_path(value: str) -> Path:
     path = Path(value)
     if path.suffix.lower() not in (".svg", ".png"):
@@ -187,6 +220,23 @@ def parser() -> argparse.ArgumentParser:
     )
     diff_parser.add_argument("--base", required=True, metavar="REF", help="the git revision")
     diff_parser.add_argument("--patch", action="store_true", help="show unified diffs")
+    stacks_parser = commands.add_parser(
+        "stacks",
+        help="list the project's stacks in deploy order",
+        description="List the project's stacks in the order `pulumi up` runs them: main stacks, "
+        "then environments. With --changed-since, also which stacks a change concerns: a "
+        "stack's own settings file concerns it, a main stack's file its environments too, any "
+        "other file every stack.",
+    )
+    stacks_parser.add_argument(
+        "--changed-since", metavar="REF", help="the git revision a change starts from"
+    )
+    stacks_parser.add_argument(
+        "--github-output",
+        action="store_true",
+        help="print `changed=[...]` and `environments=[...]` for $GITHUB_OUTPUT",
+    )
+    stacks_parser.set_defaults(run=_stacks)
     graph_parser = command(
         "graph",
         "draw the fleet as a picture",

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import TextIO
 
+from fleet.summary import count as count_of
+
 
 class Progress:
     """`label: N resources` updated in place, at most ten times a second."""
@@ -20,7 +22,7 @@ class Progress:
         now = time.monotonic()
         if self.enabled and now - self._shown_at >= 0.1:
             self._shown_at = now
-            self.stream.write(f"\r{self.label}: {count} resources")
+            self.stream.write(f"\r{self.label}: {count_of(count, 'resource')}")
             self.stream.flush()
 
     def clear(self) -> None:

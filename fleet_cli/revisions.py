@@ -26,6 +26,13 @@ def _git(project: Path, *args: str) -> bytes:
     return result.stdout
 
 
+def changed_paths(ref: str, project: Path) -> list[str]:
+    """The files changed since `ref` (from where HEAD and `ref` part), relative to the project,
+    as a pull request shows them."""
+    out = _git(project, "diff", "--name-only", "-z", "--relative", f"{ref}...HEAD")
+    return [path for path in out.decode().split("\0") if path]
+
+
 def _command_module(project: Path) -> str:
     """The module that runs the `fleet` command in that revision: it moved out of the domain
     package into its own."""

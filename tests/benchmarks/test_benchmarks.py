@@ -22,7 +22,7 @@ from benchmarks.measure import (
     render_timed,
     validate_timed,
 )
-from components.gitops_branch import GITOPS_BRANCH_TYPE as GIT_BRANCH
+from components.gitops_branch import GITOPS_BRANCH_TYPE
 
 TINY = Shape(management=1, remotes_per_management=1, environments=1, tenants=2, apps_per_tenant=1)
 PROVIDER = "pulumi:providers:kubernetes"
@@ -49,7 +49,7 @@ def test_the_fleets_stacks_are_main_then_each_environment() -> None:
 
 def test_main_stack_counts(main_run: Evaluation) -> None:
     census = main_run.census
-    assert census.by_type[GIT_BRANCH] == 1
+    assert census.by_type[GITOPS_BRANCH_TYPE] == 1
     assert census.by_type[PROVIDER] == 1
     assert census.by_type["fleet:cluster:ManagementCluster"] == 1
     assert census.by_type["fleet:cluster:RemoteCluster"] == 1

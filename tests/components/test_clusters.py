@@ -9,8 +9,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.clusters import AKS_ADMIN_CREDENTIALS as AKS_CREDENTIALS
-from components.clusters import k3d_create_command, select_context
+from components.clusters import AKS_ADMIN_CREDENTIALS, k3d_create_command, select_context
 from components.github import GITHUB_KNOWN_HOSTS
 from components.kubernetes_objects import resource_name
 from fleet.access import GitHubRepository, parse_github_url
@@ -282,7 +281,7 @@ def test_aks_cluster_with_its_resource_group_and_a_decoded_admin_kubeconfig(
     }
     assert group.options["protect"] is True and cluster.options["protect"] is True
     (invoke,) = sample.invokes
-    assert invoke.token == AKS_CREDENTIALS
+    assert invoke.token == AKS_ADMIN_CREDENTIALS
     assert invoke.args == {"resourceGroupName": "fleet-pacific", "resourceName": "pacific-aks"}
     exported, secret = settle(sample.exports["clusters"]["pacific-aks"]["kubeconfig"])
     assert (exported, secret) == (fake_kubeconfig("pacific-aks"), True)
@@ -518,6 +517,6 @@ def test_the_mocks_refuse_unknown_invokes() -> None:
 
 def test_the_aks_credentials_mock_is_base64() -> None:
     result, _ = RecordingMocks().call(
-        pulumi.runtime.MockCallArgs(AKS_CREDENTIALS, {"resourceName": "c"}, "")
+        pulumi.runtime.MockCallArgs(AKS_ADMIN_CREDENTIALS, {"resourceName": "c"}, "")
     )
     assert base64.b64decode(result["kubeconfigs"][0]["value"]).decode() == fake_kubeconfig("c")

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.fleets import Shape, generated
 from components.clusters import REFERENCED_CLUSTER_TYPE
-from components.environment import STACK_REFERENCE_TYPE as STACK_REFERENCE
+from components.environment import STACK_REFERENCE_TYPE
 from fleet.access import GitHubRepository, github_commit_repository
 from fleet.model import ENCRYPTED, EnvironmentSpec, load_environment, load_main
 from fleet_cli.engine import Registered, fake_kubeconfig, main_stack_outputs
@@ -97,7 +97,7 @@ def test_dev_has_exactly_the_objects_of_the_design_on_each_cluster(dev: Deployme
 def test_dev_resources_belong_to_the_environment_and_its_tenants(dev: Deployment) -> None:
     environment = dev.children("dev")
     assert {(t, n) for t, n in environment if not t.startswith("kubernetes:")} == {
-        (STACK_REFERENCE, "organization/fleet/main"),
+        (STACK_REFERENCE_TYPE, "organization/fleet/main"),
         (REFERENCED_CLUSTER_TYPE, "dev-k3d-america"),
         (REFERENCED_CLUSTER_TYPE, "dev-pacific-aks"),
         ("fleet:environment:Tenant", "dev-kaizentm"),
@@ -164,7 +164,7 @@ def test_dev_wiring_spec_fields(dev: Deployment) -> None:
 
 
 def test_remote_kubeconfigs_come_from_the_main_stack_and_stay_secret(dev: Deployment) -> None:
-    references = {r.inputs["name"]: r for r in dev.of_type(STACK_REFERENCE)}
+    references = {r.inputs["name"]: r for r in dev.of_type(STACK_REFERENCE_TYPE)}
     # The main stack's outputs, and the stack's own last inventory for the removal guard.
     assert set(references) == {"organization/fleet/main", "organization/fleet/dev"}
     reference = references["organization/fleet/main"]

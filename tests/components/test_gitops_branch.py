@@ -11,7 +11,6 @@ from typing import Any
 import dill  # type: ignore[import-untyped]  # the SDK's own pickler
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
-from pulumi.dynamic.dynamic import serialize_provider
 
 from components.gitops_branch import (
     TOKEN_ENV,
@@ -21,7 +20,7 @@ from components.gitops_branch import (
     local_path_resolved,
 )
 from components.gitwriter import RECORD_PATH, OwnershipConflict, content_hash
-from fleet_cli.engine import RecordingMocks, run
+from fleet_cli.engine import RecordingMocks, run, stack_config
 
 CONTENT = "kind: Secretless\nmarker: CONTENT-MUST-NOT-BE-IN-OUTPUTS\n"
 
@@ -211,10 +210,36 @@ def test_resource_inputs_carry_no_token() -> None:
     }
 
 
-def test_provider_survives_serialization_and_reads_its_token(remote: Path) -> None:
-    payload = serialize_provider(GitOpsBranchProvider("fleet:gitToken"))
-    assert "from-config" not in payload
-    provider = dill.loads(base64.b64decode(payload))
+def test_the_serialized_provider_holds_no_token_and_reads_it_once_configured(
+    remote: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider is serialized into the resource's inputs, which the state keeps: the token
+    must not be in it, however the stack provides one, until the provider's own process gets
+    the stack config."""
+    monkeypatch.setenv(TOKEN_ENV, "token-from-env")
+    mocks = RecordingMocks()
+
+    def program() -> dict[str, Any]:
+        GitOpsBranch(
+            "dev-branch",
+            GitOpsBranchArgs(
+                url=str(remote),
+                branch="dev",
+                owner="fleet/dev",
+                files={"a.yaml": CONTENT},
+                message="m",
+                token_config_key="fleet:gitToken",
+            ),
+        )
+        return {}
+
+    with stack_config({"gitToken": "token-from-config"}, ["gitToken"]):
+        run("dev", mocks, program)
+    [resource] = mocks.resources
+    pickled = base64.b64decode(resource.inputs["__provider"])
+    assert b"token-from-config" not in pickled
+    assert b"token-from-env" not in pickled
+    provider = dill.loads(pickled)
     provider.configure(ConfigureRequest(Config({"fleet:gitToken": "from-config"}, "fleet")))
     assert provider._target(inputs(remote, {})).token == "from-config"
     created = provider.create(inputs(remote, {"a.yaml": CONTENT}))

@@ -22,9 +22,6 @@ from components.gitwriter import (
     InvalidPathError,
     OwnershipConflict,
     apply,
-    current_hashes,
-    drift,
-    plan,
     remove_all,
     strip_credentials,
 )
@@ -206,15 +203,6 @@ def test_no_change_makes_no_commit(remote: Path) -> None:
         None,
         ChangeSet((), (), ()),
     )
-    assert tip(remote) == before
-
-
-def test_plan_reports_changes_without_writing(remote: Path) -> None:
-    apply(target(remote), {"a": "1\n", "b": "2\n"}, "first")
-    before = tip(remote)
-    changes = plan(target(remote), {"a": "11\n", "c": "3\n"})
-    assert changes == ChangeSet(added=("c",), changed=("a",), removed=("b",))
-    assert not changes.empty
     assert tip(remote) == before
 
 
@@ -462,19 +450,7 @@ def test_strip_credentials() -> None:
     assert strip_credentials("/srv/git/r.git") == "/srv/git/r.git"
 
 
-# --- drift and removal ---------------------------------------------------------------------
-
-
-def test_drift_lists_hand_edited_and_deleted_files(remote: Path, tmp_path: Path) -> None:
-    apply(target(remote), {"a": "1\n", "b": "2\n", "c": "3\n"}, "first")
-    assert drift(target(remote)) == ()
-    push_files(remote, "main", {"a": "edited\n", "b": None, "unowned": "u\n"}, tmp_path)
-    assert drift(target(remote)) == ("a", "b")
-    assert current_hashes(target(remote)) == {"a": sha("edited\n"), "c": sha("3\n")}
-
-
-def test_drift_of_a_missing_branch_is_empty(remote: Path) -> None:
-    assert drift(target(remote, "dev")) == ()
+# --- removal ------------------------------------------------------------------------------------
 
 
 def test_remove_all_keeps_foreign_files_and_the_branch(remote: Path, tmp_path: Path) -> None:

@@ -64,7 +64,8 @@ def without(raw: dict[str, Any], remote: bool = True, tenant: bool = True) -> di
 
 def test_one_removal_passes_the_default_guard() -> None:
     env = load_sample("dev", lambda raw: raw.update(without(raw, remote=False)))
-    check_removals({"inventory": DEV_INVENTORY}["inventory"], env, "Pulumi.dev.yaml")
+    assert removals(DEV_INVENTORY, inventory(env)) == ["tenant yakuza"]
+    check_removals(DEV_INVENTORY, env, "Pulumi.dev.yaml")  # one is the default allowance
 
 
 def test_two_removals_stop_the_update() -> None:

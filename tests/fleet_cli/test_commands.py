@@ -269,7 +269,7 @@ def test_progress_counts_resources_on_a_terminal_only() -> None:
         model = load_sample("dev")
         render_stack(PROJECT / "Pulumi.dev.yaml", model, on_resource=progress.update)
         progress.clear()
-    assert terminal.getvalue().startswith("\rrendering dev: 1 resources")
+    assert terminal.getvalue().startswith("\rrendering dev: 1 resource\r")
     assert terminal.getvalue().endswith("\r\033[K")
     assert pipe.getvalue() == ""
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fleet_cli.main import EXIT_OK, main
 from tests.support.sample import PROJECT
 
 WORKFLOWS = PROJECT / ".github" / "workflows"
@@ -214,11 +215,11 @@ def test_environments_deploy_after_main_one_job_per_environment_stack() -> None:
 # ---------------------------------------------------------------- which stacks a change touches
 
 
-def stack_finder() -> str:
+def test_the_stack_finder_is_the_fleet_command() -> None:
     (step,) = [s for s in steps(workflow("stacks.yml")["jobs"]["stacks"]) if s.get("id")]
-    assert step["shell"] == "python3 {0}"
     script: str = step["run"]
-    return script
+    assert '.venv/bin/fleet stacks --changed-since "origin/$BASE" --github-output' in script
+    assert '.venv/bin/fleet stacks --github-output >> "$GITHUB_OUTPUT"' in script
 
 
 ENVIRONMENT = "config:\n  fleet:mainStack: organization/fleet/main\n"
@@ -260,15 +261,12 @@ def repository(tmp_path: Path) -> Path:
     return repo
 
 
-def find_stacks(repo: Path, base: str) -> dict[str, list[str]]:
+def find_stacks(repo: Path, base: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """Run the stack finder as the workflow does; returns its outputs."""
-    script = repo.parent / "find-stacks.py"
-    script.write_text(stack_finder())
-    output = repo.parent / "output"
-    output.write_text("")
-    env = {**os.environ, "BASE": base, "GITHUB_OUTPUT": str(output)}
-    subprocess.run([sys.executable, str(script)], cwd=repo, env=env, check=True)
-    lines = output.read_text().splitlines()
+    since = ["--changed-since", f"origin/{base}"] if base else []
+    capsys.readouterr()
+    assert main(["--project", str(repo), "stacks", *since, "--github-output"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
     return {key: json.loads(value) for key, value in (line.split("=", 1) for line in lines)}
 
 
@@ -298,26 +296,33 @@ def delete(path: str) -> Callable[[Path], None]:
     ids=["code", "docs", "project", "main-stack", "environment", "new-environment", "deleted"],
 )
 def test_a_pull_request_previews_the_stacks_its_change_concerns(
-    repository: Path, change: Callable[[Path], None], expected: list[str]
+    repository: Path,
+    change: Callable[[Path], None],
+    expected: list[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     change(repository)
     git(repository, "add", "--all")
     git(repository, "commit", "--quiet", "-m", "change")
-    assert find_stacks(repository, "main")["changed"] == expected
+    assert find_stacks(repository, "main", capsys)["changed"] == expected
 
 
-def test_an_environment_follows_only_its_own_main_stack(repository: Path) -> None:
+def test_an_environment_follows_only_its_own_main_stack(
+    repository: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (repository / "Pulumi.lab.yaml").write_text("config:\n  fleet:clusters: []\n")
     (repository / "Pulumi.lab-dev.yaml").write_text(
         "config:\n  fleet:mainStack: organization/fleet/lab  # the lab's fleet\n"
     )
     git(repository, "add", "--all")
     git(repository, "commit", "--quiet", "-m", "a second fleet")
-    assert find_stacks(repository, "main")["changed"] == ["lab", "lab-dev"]
+    assert find_stacks(repository, "main", capsys)["changed"] == ["lab", "lab-dev"]
 
 
-def test_without_a_base_every_stack_is_concerned(repository: Path) -> None:
-    assert find_stacks(repository, "") == {
+def test_without_a_base_every_stack_is_concerned(
+    repository: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert find_stacks(repository, "", capsys) == {
         "changed": ["dev", "main", "qa"],
         "environments": ["dev", "qa"],
     }
