@@ -1,1 +1,2 @@
-"""A simulation of what lands on each cluster: Kubernetes authorization and Flux's own rules, offline."""
+"""A simulation of what lands on each cluster: Kubernetes authorization and Flux's own rules,
+offline."""
