@@ -33,9 +33,8 @@ from components.stacks import build
 from fleet import names, tree
 from fleet.config import CONFIG_NAMESPACE
 from fleet.model import ENCRYPTED, EnvironmentSpec, FleetSpec, StackSpec, fleet_of
-from fleet.stackfile import environments_of, load_stack
+from fleet.stackfile import deploy_order, environments_of, load_stack
 from fleet_cli import render as render_files
-from fleet_cli.checks import verify
 from fleet_cli.engine import (
     RecordingMocks,
     Registered,
@@ -46,6 +45,8 @@ from fleet_cli.engine import (
     stack_config,
 )
 from fleet_cli.render import StackRender
+from fleet_cli.simulation.report import report
+from fleet_cli.simulation.simulation import simulation
 
 PROJECT = Path(__file__).resolve().parent.parent
 """The project: its sample stacks, `Pulumi.yaml` and `__main__.py`."""
@@ -349,10 +350,11 @@ class Rendering:
 
 @dataclass(frozen=True)
 class Validation:
-    """`fleet validate STACK` after the same rendering: `verify(...)` of the render."""
+    """`fleet validate STACK`, or `fleet simulate` of the whole project (`stack` "*"): what the
+    simulation reports, and how long it took."""
 
     stack: str
-    verify_seconds: float
+    seconds: float
     findings: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
 
@@ -410,10 +412,25 @@ def render_timed(
     return model, stack_render, rendering
 
 
-def validate_timed(model: Model, stack_render: StackRender) -> Validation:
-    """What `fleet validate STACK` does after rendering: `verify`, as the command calls it."""
-    fleet = fleet_of(model)
+def validate_timed(shape: Shape | None, stack: str, workdir: Path) -> Validation:
+    """What `fleet validate STACK` does: the stack deployed alone into the simulation, Flux
+    reconciled, the report made."""
+    project = project_of(shape, workdir)
     start = time.perf_counter()
-    findings = verify(stack_render, fleet.repository.url, lockdown=fleet.flux.multitenant)
+    with simulation(project, assume_main=True) as sim:
+        sim.step(f"pulumi up -s {stack}", stack)
+        result = report(sim)
     seconds = time.perf_counter() - start
-    return Validation(model.stack, seconds, [str(f) for f in findings], peak_rss_mb())
+    return Validation(stack, seconds, [str(f) for f in result.findings], peak_rss_mb())
+
+
+def simulate_timed(shape: Shape | None, workdir: Path) -> Validation:
+    """What `fleet simulate` does: every stack deployed in order, Flux reconciled after each."""
+    project = project_of(shape, workdir)
+    start = time.perf_counter()
+    with simulation(project) as sim:
+        for stack in deploy_order(project):
+            sim.step(f"pulumi up -s {stack}", stack)
+        result = report(sim)
+    seconds = time.perf_counter() - start
+    return Validation("*", seconds, [str(f) for f in result.findings], peak_rss_mb())

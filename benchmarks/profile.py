@@ -3,15 +3,15 @@
     .venv/bin/python -m benchmarks.profile --fleet edge --stack env-0 --phase decompose
     .venv/bin/python -m benchmarks.profile --fleet edge --stack env-0
     .venv/bin/python -m benchmarks.profile --fleet edge --stack env-0 --phase memory
-    .venv/bin/python -m benchmarks.profile --fleet 100-teams --stack env-0 --phase verify
+    .venv/bin/python -m benchmarks.profile --fleet 100-teams --stack env-0 --phase validate
 
 `decompose` splits a warm run's wall time without a profiler: bare resources (the floor), then
 the same resources carrying the program's recorded inputs, then with its recorded `depends_on`
 edges too, then the program itself. `evaluate` profiles a warm run of the program under mocks
 (after one unprofiled run, as the benchmark's median leaves out the first run's lazy imports)
 with cProfile on the main thread and on the engine's worker threads. `memory` traces what a
-warm run allocates and still holds at its end (tracemalloc). `verify` profiles `fleet
-validate`'s checks after a rendering.
+warm run allocates and still holds at its end (tracemalloc). `validate` profiles `fleet
+validate`: the stack deployed alone into the simulation.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from benchmarks.measure import (
     PROJECT,
     branch_files,
     model_of,
-    render_timed,
     run_program,
     validate_timed,
 )
@@ -143,16 +142,15 @@ def profile_memory(shape: Shape | None, stack: str, count: int) -> str:
     return "\n".join(lines)
 
 
-def profile_verify(shape: Shape | None, stack: str, count: int) -> str:
+def profile_validate(shape: Shape | None, stack: str, count: int) -> str:
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
-        model, stack_render, _ = render_timed(shape, stack, Path(workdir))
         main = cProfile.Profile()
         main.enable()
-        validation = validate_timed(model, stack_render)
+        validation = validate_timed(shape, stack, Path(workdir))
         main.disable()
     return "\n".join(
         [
-            f"{stack}: verify {validation.verify_seconds:.2f} s under the profiler, "
+            f"{stack}: validate {validation.seconds:.2f} s under the profiler, "
             f"{len(validation.findings)} findings",
             "",
             top(pstats.Stats(main), count),
@@ -216,7 +214,7 @@ PHASES = {
     "decompose": profile_decompose,
     "evaluate": profile_evaluate,
     "memory": profile_memory,
-    "verify": profile_verify,
+    "validate": profile_validate,
 }
 
 

@@ -38,6 +38,7 @@ from benchmarks.measure import (
     floor,
     models,
     render_timed,
+    simulate_timed,
     validate_timed,
 )
 
@@ -69,9 +70,12 @@ def child_main(spec: Mapping[str, Any]) -> int:
         emit("floor", floor(spec["count"], spec["runs"], spec.get("modules")))
     elif kind == "render":
         with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
-            model, stack_render, rendering = render_timed(shape, spec["stack"], Path(workdir))
+            _, _, rendering = render_timed(shape, spec["stack"], Path(workdir))
             emit("rendering", rendering)
-            emit("validation", validate_timed(model, stack_render))
+            emit("validation", validate_timed(shape, spec["stack"], Path(workdir)))
+    elif kind == "simulate":
+        with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
+            emit("simulation", simulate_timed(shape, Path(workdir)))
     else:
         raise ValueError(f"unknown measurement {kind!r}")
     return 0
@@ -169,7 +173,7 @@ def measure_stack(
     if "validation" in outcome.values:
         result.validation = Validation.from_json(outcome.values["validation"])
         log(
-            f"[{fleet}] {stack}: fleet validate: verify {result.validation.verify_seconds:.2f} s, "
+            f"[{fleet}] {stack}: fleet validate {result.validation.seconds:.2f} s, "
             f"{len(result.validation.findings)} findings"
         )
     for error in result.errors:
@@ -292,8 +296,7 @@ def stack_json(m: StackMeasurements) -> Json:
         if m.validation is not None:
             v = m.validation
             out["validate"] = {
-                "total_s": _r(rd.load_seconds + rd.render_seconds + v.verify_seconds),
-                "verify_s": _r(v.verify_seconds),
+                "total_s": _r(v.seconds),
                 "findings": len(v.findings),
                 "first_findings": v.findings[:5],
                 "peak_rss_mb": _r(v.peak_rss_mb, 1),
@@ -307,6 +310,15 @@ def measure_fleet(fleet: str, runs: int, timeout: float, with_variant: bool, log
         measure_stack(fleet, shape, model.stack, runs, timeout, log) for model in models(shape)
     ]
     variant = apps_variant(fleet, shape, measured, timeout, log) if shape and with_variant else None
+    simulated = in_child({"shape": _shape_json(shape), "kind": "simulate"}, timeout)
+    simulation = simulated.values.get("simulation")
+    if simulation is not None:
+        log(
+            f"[{fleet}] fleet simulate: {simulation['seconds']:.2f} s, "
+            f"{len(simulation['findings'])} findings"
+        )
+    elif simulated.error:
+        log(f"[{fleet}] fleet simulate: {simulated.error}")
     return {
         "fleet": fleet,
         "shape": _shape_json(shape),
@@ -315,6 +327,14 @@ def measure_fleet(fleet: str, runs: int, timeout: float, with_variant: bool, log
         "runs": runs,
         "stacks": [stack_json(m) for m in measured],
         "apps_variant": variant,
+        "simulate": None
+        if simulation is None
+        else {
+            "seconds": _r(simulation["seconds"]),
+            "findings": len(simulation["findings"]),
+            "first_findings": simulation["findings"][:5],
+            "peak_rss_mb": _r(simulation["peak_rss_mb"], 1),
+        },
     }
 
 

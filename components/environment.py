@@ -73,9 +73,9 @@ class EnvironmentArgs:
 class Environment(pulumi.ComponentResource):
     """Branch E and its review rule, E's wiring on each management cluster, and the tenants."""
 
-    branch: pulumi.CustomResource | None
-    """The GitHub branch E, which commits to it wait for; None when the program commits
-    elsewhere than GitHub, where the git writer creates the branch from main."""
+    review_rule: pulumi.CustomResource | None
+    """The GitHub ruleset of branch E, which the first commit to it waits for; None when the
+    program commits elsewhere than GitHub."""
     tenants: dict[str, Tenant]
 
     def __init__(
@@ -84,12 +84,12 @@ class Environment(pulumi.ComponentResource):
         super().__init__(ENVIRONMENT_TYPE, name, None, opts)
         env = args.environment
         repository = env.fleet.repository
-        self.branch = None
+        self.review_rule = None
         if (
             args.github is not None
             and github_commit_repository(repository.url, repository.push_url) is not None
         ):
-            self.branch = protect_environment_branch(
+            self.review_rule = protect_environment_branch(
                 name, env.branch, env.required_approvals, args.github, self
             )
         referenced, kubeconfigs = self._referenced(name, env, args.dedicated)

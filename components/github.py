@@ -12,7 +12,6 @@ import pulumi
 import pulumi_github as github
 import pulumi_tls as tls
 
-from fleet import names
 from fleet.access import GitHubRepository, parse_github_url
 from fleet.model import FleetRepository
 
@@ -103,19 +102,13 @@ def flux_deploy_key(
 def protect_environment_branch(
     name: str, branch: str, required_approvals: int, access: GitHubAccess, parent: pulumi.Resource
 ) -> pulumi.CustomResource:
-    """Branch `branch`, created from main, and its review rule; returns the branch.
+    """The review rule of environment branch `branch`; returns it.
 
-    The branch is retained when the stack is destroyed: it holds the environment's history.
+    The rule names the branch before it exists: the git writer creates the branch with its
+    first commit, a history of its own (a branch made from main would carry main's files).
+    The branch itself is never the stack's to delete: it holds the environment's history.
     """
-    opts = pulumi.ResourceOptions(parent=parent, provider=access.provider)
-    created: pulumi.CustomResource = github.Branch(
-        f"{name}-branch",
-        repository=access.repository.name,
-        branch=branch,
-        source_branch=names.MAIN_BRANCH,
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
-    )
-    github.RepositoryRuleset(
+    ruleset: pulumi.CustomResource = github.RepositoryRuleset(
         f"{name}-review",
         name=f"fleet environment {branch}",
         repository=access.repository.name,
@@ -128,6 +121,6 @@ def protect_environment_branch(
             "non_fast_forward": True,
         },
         bypass_actors=[PUSH_BYPASS_ACTOR],
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created])),
+        opts=pulumi.ResourceOptions(parent=parent, provider=access.provider),
     )
-    return created
+    return ruleset

@@ -64,7 +64,6 @@ class GitOpsBranchArgs:
     owner: str
     files: pulumi.Input[Mapping[str, str]]
     message: pulumi.Input[str]
-    base_branch: str | None = "main"
     token_config_key: str | None = None
 
 
@@ -100,7 +99,6 @@ class GitOpsBranchProvider(ResourceProvider):
             url=local_path_resolved(props["url"]),
             branch=props["branch"],
             owner=props["owner"],
-            base_branch=props.get("base_branch"),
             token=self._token or os.environ.get(TOKEN_ENV) or None,
         )
 
@@ -187,7 +185,6 @@ class GitOpsBranch(Resource, name="GitOpsBranch"):
             "url": args.url,
             "branch": args.branch,
             "owner": args.owner,
-            "base_branch": args.base_branch,
             "files": args.files,
             "message": args.message,
             "commit": None,

@@ -55,7 +55,6 @@ class BranchTarget:
     url: str
     branch: str
     owner: str
-    base_branch: str | None = "main"
     token: str | None = None
     author_name: str = "fleet"
     author_email: str = "fleet@localhost"
@@ -125,7 +124,8 @@ class _Record:
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """The commit a new one builds on; `exists` is False when it is the base branch's tip."""
+    """The commit a new one builds on (None: the branch does not exist yet, and starts its own
+    history with nothing on it but what the writer owns)."""
 
     parent: str | None
     exists: bool
@@ -216,38 +216,24 @@ class _Git:
         if self.target.url.startswith("-"):
             raise GitWriterError(f"invalid git URL for {self.where}")
         self.run("init", "--quiet", "--bare", str(self.root / "repo.git"))
-        for branch in (self.target.branch, self.target.base_branch):
-            if (
-                branch is not None
-                and self.run("check-ref-format", f"refs/heads/{branch}", check=False).returncode
-            ):
-                raise GitWriterError(f"{branch!r} is not a valid branch name ({self.where})")
+        branch = self.target.branch
+        if self.run("check-ref-format", f"refs/heads/{branch}", check=False).returncode:
+            raise GitWriterError(f"{branch!r} is not a valid branch name ({self.where})")
 
-    def load(self, *, from_base: bool) -> _Snapshot:
-        """Fetch the branch tip; for a missing branch, the base's tip if `from_base`."""
-        target = self.target
+    def load(self) -> _Snapshot:
+        """Fetch the branch tip. A missing branch starts a history of its own: it inherits no
+        other branch's files, which it would not own (an environment branch made from main
+        would carry main's wiring and infra where its own must go)."""
         tips = self.remote_tips()
-        if target.branch in tips:
-            parent: str | None = self.fetch(target.branch)
-        elif not from_base or target.base_branch in (None, target.branch):
-            parent = None
-        elif target.base_branch in tips:
-            parent = self.fetch(target.base_branch)
-        else:
-            raise GitWriterError(
-                f"cannot create {self.where}: its base branch {target.base_branch!r} does not "
-                "exist; push the base branch first, or start from an empty history "
-                "(base_branch None)"
-            )
+        exists = self.target.branch in tips
+        parent = self.fetch(self.target.branch) if exists else None
         entries = self.entries(parent) if parent else {}
-        exists = target.branch in tips
-        record = self.record(entries) if exists and RECORD_PATH in entries else None
+        record = self.record(entries) if RECORD_PATH in entries else None
         return _Snapshot(parent, exists, entries, record)
 
     def remote_tips(self) -> dict[str, str]:
-        """Tips of the target branch and its base on the remote (absent ones are missing)."""
-        names = {b for b in (self.target.branch, self.target.base_branch) if b is not None}
-        refs = [f"refs/heads/{name}" for name in sorted(names)]
+        """The tip of the target branch on the remote (absent when it is missing)."""
+        refs = [f"refs/heads/{self.target.branch}"]
         proc = self.run("ls-remote", "--", self.target.url, *refs, check=False)
         if proc.returncode != 0:
             raise self._unreachable(proc)
@@ -504,7 +490,7 @@ def _write(
     """Build and push one commit, rebuilding it on the new tip while the branch keeps moving."""
     with _session(target) as git:
         for _ in range(MAX_ATTEMPTS):
-            snap = git.load(from_base=not remove)
+            snap = git.load()
             changes, updates = _prepare(git, snap, files, remove=remove)
             if not snap.exists and changes.empty:
                 return None, changes
@@ -522,6 +508,6 @@ def _write(
 def _inspect(target: BranchTarget) -> tuple[Mapping[str, str], dict[str, str]]:
     """The record's hashes and the current hashes of the owned files on the branch."""
     with _session(target) as git:
-        snap = git.load(from_base=False)
+        snap = git.load()
         owned = _owned(git, snap)
         return owned, git.hashes(snap, owned)

@@ -45,9 +45,8 @@ def commit_branch(
     repository: FleetRepository,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> GitOpsBranch:
-    """The stack's branch as one commit per update. Branch main starts its own history; an
-    environment branch starts from main. The URL stays as configured: a relative path is the
-    project's wherever it is checked out."""
+    """The stack's branch as one commit per update; a new branch starts a history of its own.
+    The URL stays as configured: a relative path is the project's wherever it is checked out."""
     return GitOpsBranch(
         f"gitops-{branch}",
         GitOpsBranchArgs(
@@ -56,7 +55,6 @@ def commit_branch(
             owner=f"fleet/{stack}",
             files=dict(files),
             message=f"fleet: render stack {stack}",
-            base_branch=names.MAIN_BRANCH,
             token_config_key=(
                 f"{CONFIG_NAMESPACE}:{repository.token_key}" if repository.token_key else None
             ),
@@ -106,7 +104,7 @@ def build_environment(env: EnvironmentSpec, secrets: SecretConfig) -> Exports:
         env.branch,
         tree.environment_branch(env),
         env.fleet.repository,
-        depends_on=[environment.branch] if environment.branch is not None else [],
+        depends_on=[environment.review_rule] if environment.review_rule is not None else [],
     )
     return {
         "commit": branch.commit,

@@ -324,6 +324,46 @@ def program_of(project_dir: Path) -> Callable[[], dict[str, Any]]:
 # ---------------------------------------------------------------- rendering a stack
 
 
+@dataclass(frozen=True)
+class StackRun:
+    """One run of a stack's program: what it registered and what it exported."""
+
+    stack: str
+    resources: list[Registered]
+    exports: dict[str, Any]
+    """Settled: Outputs resolved, secrets unwrapped."""
+
+
+def run_stack(
+    settings: Path,
+    model: StackSpec,
+    secrets: Mapping[str, str],
+    stack_outputs: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+    on_resource: Callable[[int], None] | None = None,
+) -> StackRun:
+    """Run the project's program as `pulumi up` of the stack whose settings file is `settings`,
+    with `secrets` as its secret config, `stack_outputs` as what its StackReference reads, and
+    `previous` as what its own last deployment exported."""
+    raw = read_raw_config(settings)
+    values = {key: value for key, value in raw.items() if value is not ENCRYPTED}
+    mocks = RecordingMocks(dict(stack_outputs), dict(previous or {}), on_resource=on_resource)
+    with stack_config({**values, **secrets}, secret_keys=list(secrets)):
+        exports = run(model.stack, mocks, program_of(settings.parent))
+    settled = {name: _settled(value) for name, value in exports.items()}
+    return StackRun(model.stack, mocks.resources, settled)
+
+
+def _settled(value: Any) -> Any:
+    """A value with every Output in it resolved."""
+    resolved = _sync_await(pulumi.Output.from_input(value).future())
+    if isinstance(resolved, dict):
+        return {k: _settled(v) for k, v in resolved.items()}
+    if isinstance(resolved, list):
+        return [_settled(v) for v in resolved]
+    return resolved
+
+
 def render_stack(
     settings: Path, model: StackSpec, on_resource: Callable[[int], None] | None = None
 ) -> StackRender:
@@ -333,24 +373,38 @@ def render_stack(
     recording mocks, with every secret the stack names set to a redacted placeholder, so no
     credentials are needed.
     """
-    project_dir = settings.parent
-    raw = read_raw_config(settings)
-    values = {key: value for key, value in raw.items() if value is not ENCRYPTED}
     secrets = {ref.key: REDACTED for ref in model.secret_keys}
-    fleet = fleet_of(model)
-    mocks = RecordingMocks(main_stack_outputs(fleet), on_resource=on_resource)
-    with stack_config({**values, **secrets}, secret_keys=list(secrets)):
-        run(model.stack, mocks, program_of(project_dir))
-    return stack_render(model.stack, mocks.resources)
+    outputs = main_stack_outputs(fleet_of(model))
+    stack_run = run_stack(settings, model, secrets, outputs, on_resource=on_resource)
+    return stack_render(model.stack, stack_run.resources)
 
 
-def stack_render(stack: str, resources: list[Registered]) -> StackRender:
-    """What the recorded resources commit, apply per cluster, and are."""
-    cluster_of = {
+def cluster_of_providers(resources: list[Registered]) -> dict[str, str]:
+    """Each Kubernetes provider's URN with the cluster it reaches (its cluster identifier)."""
+    return {
         r.urn: str(r.inputs.get("clusterIdentifier", r.name))
         for r in resources
         if r.type == kubernetes_objects.PROVIDER_TYPE
     }
+
+
+def is_cluster_object(resource: Registered) -> bool:
+    """A Kubernetes object applied to a cluster (not a provider, not a Helm release)."""
+    return (
+        resource.type.startswith(kubernetes_objects.OBJECT_TYPE_PREFIX)
+        and resource.type != clusters.FLUX_OPERATOR_RELEASE_TYPE
+    )
+
+
+def applied_object(resource: Registered) -> K8sObject:
+    """The object a Kubernetes resource applies, as its inputs say (secrets included)."""
+    inputs = {k: v for k, v in resource.inputs.items() if k != "__provider"}
+    return dict(_canonical(inputs))
+
+
+def stack_render(stack: str, resources: list[Registered]) -> StackRender:
+    """What the recorded resources commit, apply per cluster, and are."""
+    cluster_of = cluster_of_providers(resources)
     branches: dict[str, dict[str, str]] = {}
     applied: dict[str, list[K8sObject]] = {}
     records = []
@@ -369,13 +423,9 @@ def stack_render(stack: str, resources: list[Registered]) -> StackRender:
                 list(resource.aliases),
             )
         )
-        is_object = (
-            resource.type.startswith(kubernetes_objects.OBJECT_TYPE_PREFIX)
-            and resource.type != clusters.FLUX_OPERATOR_RELEASE_TYPE
-        )
         if resource.type == gitops_branch.GITOPS_BRANCH_TYPE:
             branches[str(inputs["branch"])] = dict(inputs["files"])
-        elif cluster is not None and is_object:
+        elif cluster is not None and is_cluster_object(resource):
             applied.setdefault(cluster, []).append(_canonical(inputs))
     # Registration order under the engine is not stable; the render is.
     for on_cluster in applied.values():

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fleet.errors import ConfigError
-from fleet.model import FleetSpec, StackSpec, fleet_of
+from fleet.model import FleetSpec, StackSpec
 from fleet.stackfile import (
     concerned_stacks,
     deploy_order,
@@ -21,14 +21,16 @@ from fleet.stackfile import (
     load_stack,
     main_stacks_of,
     stack_file,
+    stack_name,
 )
 from fleet.summary import count, summary
 from fleet_cli import diff, graph, render
-from fleet_cli.checks import verify
 from fleet_cli.engine import render_stack
 from fleet_cli.kustomize import KustomizeError, kubectl
 from fleet_cli.progress import Progress
 from fleet_cli.revisions import RevisionError, changed_paths, render_at
+from fleet_cli.simulation.report import Report, as_json, report, text
+from fleet_cli.simulation.simulation import simulation
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -76,29 +78,59 @@ def _render_command(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     path, model = _load(args)
+    _need_kubectl()
+    with simulation(path.parent, assume_main=True) as sim:
+        sim.step(f"pulumi up -s {model.stack}", model.stack, settings=path)
+        result = report(sim)
+    title = f"fleet validate {model.stack}"
+    return _reported(result, args, title, f"{path}: valid: every object of the stack lands")
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    project: Path = args.project
+    try:
+        stacks = args.stacks or deploy_order(project)
+        for stack in stacks:
+            load_stack(stack_file(stack, project))
+        steps = [(stack_name(Path(f)), Path(f)) for f in args.then]
+        for _, settings in steps:
+            if not settings.is_file():
+                raise _Stop(
+                    f"{settings}: no such stack settings file (--then takes copies of them)"
+                )
+    except ConfigError as error:
+        raise _Stop(error.render()) from None
+    _need_kubectl()
+    with simulation(project, args.repository) as sim:
+        for stack in stacks:
+            sim.step(f"pulumi up -s {stack}", stack)
+        for stack, settings in steps:
+            sim.step(f"then {settings} (pulumi up -s {stack})", stack, settings)
+        result = report(sim)
+    title = f"fleet simulate {' '.join(stacks)}"
+    return _reported(result, args, title, "")
+
+
+def _need_kubectl() -> None:
     try:
         kubectl()
     except KustomizeError as error:
         raise _Stop(str(error)) from None
-    fleet = fleet_of(model)
-    stack_render = _render(path, model)
-    findings = verify(stack_render, fleet.repository.url, lockdown=fleet.flux.multitenant)
-    for finding in findings:
-        print(finding)
-    if findings:
-        problems = count(len(findings), "problem")
-        print(f"{path}: {problems}", file=sys.stderr)
+
+
+def _reported(result: Report, args: argparse.Namespace, title: str, clean: str) -> int:
+    print(text(result, title, verbose=args.verbose), end="")
+    if args.json is not None:
+        document = json.dumps(as_json(result), indent=2, sort_keys=True) + "\n"
+        if str(args.json) == "-":
+            sys.stdout.write(document)
+        else:
+            args.json.write_text(document, encoding="utf-8")
+    if result.findings:
+        print(f"{count(len(result.findings), 'problem')}", file=sys.stderr)
         return EXIT_PROBLEMS
-    folders = sum(
-        1
-        for files in stack_render.branches.values()
-        for p in files
-        if p.endswith("kustomization.yaml")
-    )
-    print(
-        f"{path}: valid: {folders} kustomizations build; the Flux objects on "
-        f"{len(stack_render.clusters)} clusters resolve their sources, kubeconfigs and accounts"
-    )
+    if clean:
+        print(clean)
     return EXIT_OK
 
 
@@ -204,13 +236,16 @@ def parser() -> argparse.ArgumentParser:
     render_parser.add_argument(
         "--out", type=Path, default=Path("build"), help="where to write (default: build)"
     )
-    command(
+    validate_parser = command(
         "validate",
-        "check the rendered stack as Flux would see it",
-        "Check the config, build every kustomization with kustomize, and check the Flux "
-        "objects and their references on every cluster. Exit 0, or 1 listing every problem.",
+        "check that everything the stack deploys lands, as Flux and Kubernetes would decide",
+        "Deploy the stack alone, offline: its program, its branch into a temporary repository, "
+        "its objects onto simulated clusters (its main stack's Flux assumed installed), then "
+        "reconcile Flux and check every object against Kubernetes authorization. Exit 0, or 1 "
+        "listing every problem.",
         _validate,
     )
+    _report_options(validate_parser)
     diff_parser = command(
         "diff",
         "show what changes against another git revision",
@@ -220,6 +255,34 @@ def parser() -> argparse.ArgumentParser:
     )
     diff_parser.add_argument("--base", required=True, metavar="REF", help="the git revision")
     diff_parser.add_argument("--patch", action="store_true", help="show unified diffs")
+    simulate_parser = commands.add_parser(
+        "simulate",
+        help="deploy the whole project offline, in order, and reconcile every cluster",
+        description="Run each stack's `pulumi up` in deploy order (main stacks, then "
+        "environments) offline: the real program, its branch landed through the real git "
+        "writer into a bare repository, its objects applied to simulated clusters, each stack's "
+        "outputs handed to the stacks that read them; then reconcile every cluster as Flux "
+        "would, reading the branches from that repository, and check every object against "
+        "Kubernetes authorization and Flux's lockdown. Exit 0, or 1 listing every problem.",
+    )
+    simulate_parser.add_argument(
+        "stacks", nargs="*", metavar="STACK", help="the stacks to deploy (default: all, in order)"
+    )
+    simulate_parser.add_argument(
+        "--repository",
+        type=Path,
+        metavar="PATH",
+        help="the bare repository to land branches in (default: a temporary one)",
+    )
+    simulate_parser.add_argument(
+        "--then",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="then update the stack each file is a copy of (Pulumi.STACK.yaml), in order",
+    )
+    _report_options(simulate_parser)
+    simulate_parser.set_defaults(run=_simulate)
     stacks_parser = commands.add_parser(
         "stacks",
         help="list the project's stacks in deploy order",
@@ -248,6 +311,15 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=_picture_path, required=True, help="the picture to write: .svg or .png"
     )
     return root
+
+
+def _report_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--json", type=Path, metavar="FILE", help="also write the report as JSON (- for stdout)"
+    )
+    sub.add_argument(
+        "--verbose", action="store_true", help="list every file and object each step changes"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

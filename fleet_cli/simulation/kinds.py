@@ -161,3 +161,12 @@ def kind_of_object(obj: Mapping[str, Any]) -> Kind:
 def is_cluster_scoped(obj: Mapping[str, Any]) -> bool:
     """Whether the object lives outside namespaces (its metadata.namespace means nothing)."""
     return not kind_of_object(obj).namespaced
+
+
+EXTENSION_SUFFIX = ".fluxcd.io"
+"""Groups served only where their CRDs are installed (Flux's, the Flux Operator's)."""
+
+
+def is_builtin(kind: Kind) -> bool:
+    """Served by every API server, no CRD needed."""
+    return (kind.group, kind.kind) in _KNOWN and not kind.group.endswith(EXTENSION_SUFFIX)

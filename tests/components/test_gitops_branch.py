@@ -43,7 +43,6 @@ def inputs(remote: Path, files: dict[str, str], **overrides: Any) -> dict[str, A
         "url": str(remote),
         "branch": "dev",
         "owner": "fleet/dev",
-        "base_branch": None,
         "files": files,
         "message": "fleet: render dev",
     }
@@ -198,12 +197,10 @@ def test_resource_inputs_carry_no_token() -> None:
     [resource] = mocks.resources
     assert resource.type == "pulumi-python:dynamic:GitOpsBranch"
     assert resource.inputs["files"] == {"a.yaml": CONTENT}
-    assert resource.inputs["base_branch"] == "main"
     assert set(resource.inputs) == {
         "url",
         "branch",
         "owner",
-        "base_branch",
         "files",
         "message",
         "__provider",

@@ -127,35 +127,30 @@ def test_record_bytes_end_with_a_newline(remote: Path) -> None:
     assert out.endswith(b"}\n")
 
 
-def test_new_branch_starts_from_the_base_branch_tip(remote: Path, tmp_path: Path) -> None:
+def test_a_new_branch_starts_a_history_of_its_own(remote: Path, tmp_path: Path) -> None:
+    """An environment branch inherits nothing of main: main's files would sit on it unowned,
+    and the writer refuses to write where files it does not own are."""
     main_tip = push_files(remote, "main", {"README.md": "hello\n"}, tmp_path)
-    commit, _ = apply(target(remote, "dev"), {"tenants/a.yaml": "x\n"}, "m")
-    assert commit is not None
-    assert parents(remote, commit) == [main_tip]
-    assert set(tree(remote, "dev")) == {"README.md", "tenants/a.yaml", RECORD_PATH}
-    assert tip(remote, "main") == main_tip
-
-
-def test_new_branch_without_base_starts_an_empty_history(remote: Path, tmp_path: Path) -> None:
-    push_files(remote, "main", {"README.md": "hello\n"}, tmp_path)
-    commit, _ = apply(target(remote, "dev", base_branch=None), {"a.yaml": "x\n"}, "m")
+    apply(target(remote, "main", owner="fleet/main"), {"infra/x.yaml": "x\n"}, "m")
+    commit, _ = apply(target(remote, "dev"), {"infra/x.yaml": "y\n", "a.yaml": "a\n"}, "m")
     assert commit is not None
     assert parents(remote, commit) == []
-    assert set(tree(remote, "dev")) == {"a.yaml", RECORD_PATH}
+    assert set(tree(remote, "dev")) == {"infra/x.yaml", "a.yaml", RECORD_PATH}
+    assert record(remote, "dev") == {
+        "owner": OWNER,
+        "files": {"a.yaml": sha("a\n"), "infra/x.yaml": sha("y\n")},
+    }
+    assert show(remote, "infra/x.yaml", "main") == "x"
+    assert parents(remote, tip(remote, "main")) == [main_tip]
 
 
-def test_base_record_of_another_owner_is_replaced_on_a_new_branch(remote: Path) -> None:
+def test_a_branch_carrying_another_stacks_files_is_refused(remote: Path) -> None:
+    """A branch made from main by hand (or by an earlier version) carries main's record: the
+    writer names the stack that owns it rather than write over it."""
     apply(target(remote, "main", owner="fleet/main"), {"infra/x.yaml": "x\n"}, "m")
-    apply(target(remote, "dev"), {"tenants/a.yaml": "a\n"}, "m")
-    assert record(remote, "dev") == {"owner": OWNER, "files": {"tenants/a.yaml": sha("a\n")}}
-    assert show(remote, "infra/x.yaml", "dev") == "x"
-
-
-def test_missing_base_branch_is_an_error(remote: Path) -> None:
-    with pytest.raises(GitWriterError, match="base branch 'main' does not exist") as caught:
-        apply(target(remote, "dev"), {"a": "1"}, "m")
-    assert "base_branch None" in str(caught.value)
-    assert git("--git-dir", str(remote), "for-each-ref") == ""
+    git("--git-dir", str(remote), "branch", "dev", "main")
+    with pytest.raises(GitWriterError, match="owned by stack 'fleet/main'"):
+        apply(target(remote, "dev"), {"infra/x.yaml": "y\n"}, "m")
 
 
 def test_nothing_to_write_on_a_missing_branch_creates_nothing(remote: Path) -> None:

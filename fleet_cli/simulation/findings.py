@@ -1,0 +1,65 @@
+"""What the simulation reports: one finding per problem, each with its place and its reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from fleet.objects import ObjectId
+
+Category = Literal[
+    "deploy",
+    "build",
+    "denied",
+    "not-reconciled",
+    "applied-twice",
+    "credential-exposed",
+    "account-missing",
+    "stale",
+    "field",
+    "pod-security",
+]
+CATEGORIES: tuple[Category, ...] = (
+    "deploy",
+    "build",
+    "denied",
+    "not-reconciled",
+    "applied-twice",
+    "credential-exposed",
+    "account-missing",
+    "stale",
+    "field",
+    "pod-security",
+)
+TITLES: dict[Category, str] = {
+    "deploy": "a stack cannot be deployed",
+    "build": "a folder of a branch that does not build",
+    "denied": "refused by the API server",
+    "not-reconciled": "a Flux object Flux would not reconcile",
+    "applied-twice": "an object applied twice",
+    "credential-exposed": "cluster credentials in a tenant's reach",
+    "account-missing": "an impersonated account that does not exist",
+    "stale": "objects left behind",
+    "field": "a Flux object's fields",
+    "pod-security": "a tenant namespace without Pod Security",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem: on which cluster (or stack), about what, and why."""
+
+    where: str
+    """The cluster, or `stack NAME` for a deploy finding."""
+    category: Category
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.category}: {self.subject}: {self.message}"
+
+
+def describe(object_id: ObjectId) -> str:
+    """`Kind namespace/name`, or `Kind name` for a cluster-scoped object."""
+    kind, namespace, name = object_id
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"

@@ -1,0 +1,619 @@
+"""The whole deploy, offline: each stack's `pulumi up`, its branch landed in a bare repository,
+its objects applied to the clusters, then Flux reconciling every cluster from that repository.
+
+A `Simulation` holds the state a real fleet would have between updates: the clusters' objects
+and who applied them, the branches in git, each stack's last outputs, each Flux object's
+inventory. `deploy` runs one stack's update (the real program under recording mocks; its branch
+through the real `GitOpsBranch` provider and git writer), `reconcile` runs Flux until nothing
+changes, and successive calls replay a sequence of config changes as transitions.
+
+What it cannot know offline, it says so: the contents of tenants' repositories and of Helm
+charts (a chart is checked for the objects every chart makes), secret-less cluster access, and
+anything a cluster's own admission policies would refuse.
+"""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dill  # type: ignore[import-untyped]  # the Pulumi SDK's own pickler of dynamic providers
+import pulumi
+from pulumi.dynamic import Config, ConfigureRequest
+
+from components import clusters as cluster_components
+from components import gitops_branch
+from components.gitwriter import GitWriterError
+from fleet import names, objects
+from fleet.config import AttachedConfig
+from fleet.errors import ConfigError
+from fleet.model import EnvironmentSpec, FleetSpec, StackSpec, fleet_of, main_stack_name
+from fleet.objects import K8sObject, ObjectId
+from fleet.stackfile import load_stack, stack_file
+from fleet_cli.engine import (
+    Registered,
+    StackRun,
+    applied_object,
+    cluster_of_providers,
+    fake_kubeconfig,
+    is_cluster_object,
+    main_stack_outputs,
+    run_stack,
+)
+from fleet_cli.kustomize import BranchBuilds
+from fleet_cli.simulation import kinds
+from fleet_cli.simulation.cluster import CLUSTER, PULUMI, ClusterState
+from fleet_cli.simulation.findings import Finding, describe
+from fleet_cli.simulation.flux import (
+    EXTERNAL,
+    Artifact,
+    Reconciled,
+    applier_of,
+    generation,
+    kubeconfig_server,
+    prunable,
+    reconcile_helm_release,
+    reconcile_kustomization,
+)
+from fleet_cli.simulation.rbac import User
+from fleet_cli.simulation.repository import Repository
+
+MAX_ROUNDS = 50
+"""Flux retries every failed object at its interval; the simulation retries until a round
+changes nothing, which a fleet reaches in a few rounds (each level of Kustomizations one)."""
+FLUX_KINDS = ("Kustomization", "HelmRelease")
+
+
+@dataclass
+class BranchDelta:
+    """The files one update added, changed and removed on a branch."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ObjectDelta:
+    """The objects that landed on a cluster, or left it, during one step."""
+
+    landed: list[ObjectId] = field(default_factory=list)
+    removed: list[ObjectId] = field(default_factory=list)
+
+
+@dataclass
+class Step:
+    """One update of one stack and what it changed, Flux's reconciliation included."""
+
+    label: str
+    branches: dict[str, BranchDelta] = field(default_factory=dict)
+    clusters: dict[str, ObjectDelta] = field(default_factory=dict)
+
+
+@dataclass
+class _Landing:
+    """A GitOpsBranch resource as the engine keeps it between updates."""
+
+    id: str
+    outputs: dict[str, Any]
+    inputs: dict[str, Any]
+    provider: str
+
+
+class Simulation:
+    """A fleet's clusters and repository, and the stacks deployed onto them."""
+
+    def __init__(self, project: Path, repository: Path, *, assume_main: bool = False) -> None:
+        self.project = project
+        self.assume_main = assume_main
+        """Check an environment stack alone: its main stack's Flux is assumed installed."""
+        self.repository = Repository(repository)
+        self.clusters: dict[str, ClusterState] = {}
+        self.models: dict[str, StackSpec] = {}
+        self.runs: dict[str, StackRun] = {}
+        self.events: list[Finding] = []
+        """Findings that happen once: deploy failures, double appliers, stale objects."""
+        self.status: dict[tuple[str, ObjectId], Reconciled] = {}
+        self.steps: list[Step] = []
+        self.fleet_urls: set[str] = set()
+        self._servers: dict[str, str] = {}
+        self._pulumi: dict[str, dict[str, dict[ObjectId, K8sObject]]] = {}
+        """stack -> cluster -> the objects it applied there."""
+        self._landings: dict[str, dict[str, _Landing]] = {}
+        """stack -> GitOpsBranch URN -> its state."""
+        self._chart_scopes: dict[tuple[str, str, str], bool] = {}
+        self._builds: dict[str, BranchBuilds] = {}
+
+    def close(self) -> None:
+        for builds in self._builds.values():
+            builds.close()
+
+    def unbuildable(self) -> list[Finding]:
+        """Every folder of every branch that kustomize cannot build, whether or not a
+        Kustomization reads it yet: the deepest failing folders, each with kustomize's error."""
+        found = []
+        for branch, commit in sorted(self.repository.tips().items()):
+            builds = self.builds(Artifact(commit, self.repository.files(commit)))
+            tops = builds.tops()
+            builds.build(tops)
+            for top in tops:
+                for folder, error in builds.culprits(top):
+                    found.append(Finding(f"branch {branch}", "build", folder, error))
+        return found
+
+    # ---------------------------------------------------------------- the world Flux sees
+
+    def artifact(self, url: str, branch: str) -> Artifact | str | None:
+        if url not in self.fleet_urls:
+            return EXTERNAL
+        commit = self.repository.tips().get(branch)
+        if commit is None:
+            return None
+        return Artifact(commit, self.repository.files(commit))
+
+    def cluster_reached_by(self, kubeconfig: str) -> str | None:
+        server = kubeconfig_server(kubeconfig)
+        return self._servers.get(server) if server else None
+
+    def builds(self, artifact: Artifact) -> BranchBuilds:
+        if artifact.revision not in self._builds:
+            self._builds[artifact.revision] = BranchBuilds(artifact.files)
+        return self._builds[artifact.revision]
+
+    def cluster_scoped_chart(self, cluster: str, namespace: str, name: str) -> bool:
+        return self._chart_scopes.get((cluster, namespace, name), True)
+
+    # ---------------------------------------------------------------- steps
+
+    def step(self, label: str, stack: str, settings: Path | None = None) -> Step:
+        """Deploy one stack, then let Flux reconcile; record what changed in git and on the
+        clusters."""
+        files_before = self._branch_files()
+        objects_before = {name: set(c.objects) for name, c in self.clusters.items()}
+        self.deploy(stack, settings)
+        self.reconcile()
+        step = Step(label)
+        files_after = self._branch_files()
+        for branch in sorted(set(files_before) | set(files_after)):
+            old, new = files_before.get(branch, {}), files_after.get(branch, {})
+            delta = BranchDelta(
+                added=sorted(set(new) - set(old)),
+                changed=sorted(p for p in set(new) & set(old) if new[p] != old[p]),
+                removed=sorted(set(old) - set(new)),
+            )
+            if delta.added or delta.changed or delta.removed:
+                step.branches[branch] = delta
+        for name, cluster in sorted(self.clusters.items()):
+            before = objects_before.get(name, set())
+            landed, removed = (
+                sorted(set(cluster.objects) - before),
+                sorted(before - set(cluster.objects)),
+            )
+            if landed or removed:
+                step.clusters[name] = ObjectDelta(landed, removed)
+        self.steps.append(step)
+        return step
+
+    def _branch_files(self) -> dict[str, dict[str, str]]:
+        return {b: self.repository.files(c) for b, c in self.repository.tips().items()}
+
+    # ---------------------------------------------------------------- deploying a stack
+
+    def deploy(self, stack: str, settings: Path | None = None) -> None:
+        """`pulumi up` of one stack: its program, its branch, its objects on every cluster.
+
+        `settings` replaces the stack's settings file first (a step of a transition)."""
+        path = settings or stack_file(stack, self.project)
+        target = self.project / f"Pulumi.{stack}.yaml"
+        if settings is not None and settings.resolve() != target.resolve():
+            target.write_bytes(settings.read_bytes())
+        where = f"stack {stack}"
+        try:
+            model = load_stack(target if settings is not None else path)
+        except ConfigError as error:
+            self.events.append(Finding(where, "deploy", "config", error.render()))
+            return
+        self._know(model)
+        main = None if isinstance(model, FleetSpec) else _main_stack(model)
+        if main is not None and main in self.runs:
+            stack_outputs = self.runs[main].exports
+        elif main is not None and self.assume_main:
+            stack_outputs = main_stack_outputs(fleet_of(model))
+            self._assume_main(fleet_of(model))
+        elif main is not None:
+            self.events.append(
+                Finding(where, "deploy", "StackReference", f"stack {main} has not been deployed")
+            )
+            return
+        else:
+            stack_outputs = {}
+        previous = self.runs[stack].exports if stack in self.runs else None
+        try:
+            run = run_stack(
+                self.project / f"Pulumi.{stack}.yaml",
+                model,
+                self._secrets(model),
+                stack_outputs,
+                previous,
+            )
+        except pulumi.RunError as error:
+            self.events.append(Finding(where, "deploy", "pulumi up", str(error)))
+            return
+        self.models[stack] = model
+        self.runs[stack] = run
+        self._land_branches(stack, run.resources)
+        self._apply_objects(stack, run.resources)
+
+    def add_cluster(self, name: str) -> ClusterState:
+        """A cluster of the fleet: new and empty the first time, reached by the kubeconfig the
+        simulation makes for it (`fake_kubeconfig`)."""
+        if name not in self.clusters:
+            self.clusters[name] = ClusterState(name)
+            server = kubeconfig_server(fake_kubeconfig(name))
+            if server:
+                self._servers[server] = name
+        return self.clusters[name]
+
+    def _assume_main(self, fleet: FleetSpec) -> None:
+        """What the main stack installs on each of its management clusters, for an environment
+        checked alone: the Flux Operator and its FluxInstance, Ready."""
+        instance = objects.flux_instance(
+            fleet.flux.version,
+            fleet.flux.registry,
+            fleet.flux.components,
+            multitenant=fleet.flux.multitenant,
+            cluster_type="kubernetes",
+        )
+        for cluster in fleet.management_clusters:
+            state = self.clusters[cluster.name]
+            if state.flux is None:
+                state.operator = True
+                state.put(objects.namespace(names.FLUX_NAMESPACE), f"{PULUMI}:{fleet.stack}")
+                state.put(instance, f"{PULUMI}:{fleet.stack}")
+                state.install_flux(instance)
+
+    def _know(self, model: StackSpec) -> None:
+        """The clusters a stack names exist; each kubeconfig the simulation makes reaches one."""
+        fleet = fleet_of(model)
+        self.fleet_urls.add(fleet.repository.url)
+        clusters = [*fleet.clusters]
+        if isinstance(model, EnvironmentSpec):
+            clusters += model.dedicated_clusters
+        for cluster in clusters:
+            self.add_cluster(cluster.name)
+        platform = (
+            names.FLUX_NAMESPACE
+            if isinstance(model, FleetSpec)
+            else names.environment_namespace(model.name)
+        )
+        for component in model.infra:
+            if component.helm is None:
+                continue
+            for cluster in model.clusters:
+                if not component.runs_on(cluster.name):
+                    continue
+                if cluster.managed_by is None:
+                    key = (cluster.name, component.namespace, component.name)
+                else:
+                    remote_release = names.remote_app(cluster.name, component.name)
+                    key = (cluster.managed_by, platform, remote_release)
+                self._chart_scopes[key] = True
+
+    def _secrets(self, model: StackSpec) -> dict[str, str]:
+        """Secret config as the simulation sets it: an attached cluster's key holds a kubeconfig
+        that reaches that cluster, any other key a recognisable value."""
+        clusters = [*fleet_of(model).clusters]
+        if isinstance(model, EnvironmentSpec):
+            clusters += model.dedicated_clusters
+        kubeconfigs = {
+            c.provisioning.kubeconfig_secret: c.name
+            for c in clusters
+            if isinstance(c.provisioning, AttachedConfig)
+        }
+        return {
+            ref.key: fake_kubeconfig(kubeconfigs[ref.key])
+            if ref.key in kubeconfigs
+            else f"simulated-{ref.key}"
+            for ref in model.secret_keys
+        }
+
+    # ---------------------------------------------------------------- branches
+
+    def _land_branches(self, stack: str, resources: list[Registered]) -> None:
+        """The engine's lifecycle of the stack's GitOpsBranch resources, through their own
+        provider: create a new one, diff and update (or replace) a kept one, delete a gone one."""
+        before = self._landings.get(stack, {})
+        after: dict[str, _Landing] = {}
+        branches = [r for r in resources if r.type == gitops_branch.GITOPS_BRANCH_TYPE]
+        for resource in branches:
+            inputs = {k: v for k, v in resource.inputs.items() if k != "__provider"}
+            inputs["url"] = str(self.repository.path)
+            provider = str(resource.inputs["__provider"])
+            old_urn = next((u for u in [resource.urn, *resource.aliases] if u in before), None)
+            try:
+                after[resource.urn] = self._land(provider, inputs, before.get(old_urn or ""))
+            except GitWriterError as error:
+                self.events.append(
+                    Finding(f"stack {stack}", "deploy", f"branch {inputs['branch']}", str(error))
+                )
+                if old_urn is not None:
+                    after[resource.urn] = before[old_urn]
+        for urn, landing in before.items():
+            kept = any(urn == u or urn in r.aliases for r in branches for u in [r.urn])
+            if not kept:
+                try:
+                    _provider(landing.provider).delete(landing.id, landing.outputs)
+                except GitWriterError as error:
+                    branch = landing.inputs["branch"]
+                    self.events.append(
+                        Finding(f"stack {stack}", "deploy", f"branch {branch}", str(error))
+                    )
+        self._landings[stack] = after
+
+    def _land(self, provider: str, inputs: dict[str, Any], old: _Landing | None) -> _Landing:
+        live = _provider(provider)
+        if old is None:
+            created = live.create(inputs)
+            return _Landing(str(created.id), dict(created.outs or {}), inputs, provider)
+        diff = live.diff(old.id, old.outputs, inputs)
+        if diff.replaces:
+            created = live.create(inputs)
+            _provider(old.provider).delete(old.id, old.outputs)
+            return _Landing(str(created.id), dict(created.outs or {}), inputs, provider)
+        if not diff.changes:
+            return _Landing(old.id, old.outputs, inputs, provider)
+        updated = live.update(old.id, old.outputs, inputs)
+        return _Landing(old.id, dict(updated.outs or {}), inputs, provider)
+
+    # ---------------------------------------------------------------- Pulumi's objects
+
+    def _apply_objects(self, stack: str, resources: list[Registered]) -> None:
+        """Create and update what the stack applies, then delete what it no longer does, as
+        the engine does: dependents first, so a Kustomization is gone (its finalizer has run)
+        before the account and namespace it used."""
+        cluster_of = cluster_of_providers(resources)
+        wanted: dict[str, dict[ObjectId, K8sObject]] = {}
+        operators: set[str] = set()
+        for resource in resources:
+            cluster = cluster_of.get(resource.provider)
+            if cluster is None:
+                continue
+            if resource.type == cluster_components.FLUX_OPERATOR_RELEASE_TYPE:
+                operators.add(cluster)
+            elif is_cluster_object(resource):
+                obj = applied_object(resource)
+                wanted.setdefault(cluster, {})[objects.object_id(obj)] = obj
+        applier = f"{PULUMI}:{stack}"
+        for cluster in sorted(operators):
+            state = self.clusters[cluster]
+            state.operator = True
+            if not state.namespace_exists(names.FLUX_NAMESPACE):
+                state.put(objects.namespace(names.FLUX_NAMESPACE), applier)
+        for cluster, applied in sorted(wanted.items()):
+            state = self.clusters[cluster]
+            for obj in sorted(applied.values(), key=_creation_order):
+                self._apply_one(stack, state, obj, applier)
+        before = self._pulumi.get(stack, {})
+        for cluster, applied in sorted(before.items()):
+            gone = [i for i in applied if i not in wanted.get(cluster, {})]
+            for object_id in sorted(gone, key=_deletion_order):
+                landed = self.clusters[cluster].get(object_id)
+                if landed is not None and landed.applier == applier:
+                    self.delete(cluster, object_id)
+        self._pulumi[stack] = wanted
+
+    def _apply_one(self, stack: str, state: ClusterState, obj: K8sObject, applier: str) -> None:
+        object_id = objects.object_id(obj)
+        kind = kinds.kind_of_object(obj)
+        namespace = str(obj["metadata"].get("namespace", ""))
+        problem = None
+        if not state.serves(kind):
+            problem = f'no matches for kind "{kind.kind}" in version "{kind.api_version}"'
+        elif kind.namespaced and not state.namespace_exists(namespace):
+            problem = f'namespaces "{namespace}" not found'
+        if problem is not None:
+            self.events.append(
+                Finding(
+                    f"stack {stack}", "deploy", f"{describe(object_id)} on {state.name}", problem
+                )
+            )
+            return
+        before = state.get(object_id)
+        if before is not None and before.applier not in (applier, CLUSTER):
+            self._twice(state.name, object_id, before.applier, applier)
+        state.put(obj, applier)
+        if obj["kind"] == "FluxInstance":
+            state.install_flux(obj)
+
+    def _twice(self, cluster: str, object_id: ObjectId, first: str, second: str) -> None:
+        who = " and ".join(sorted({first, second}))
+        finding = Finding(cluster, "applied-twice", describe(object_id), f"applied by {who}")
+        if finding not in self.events:
+            self.events.append(finding)
+
+    # ---------------------------------------------------------------- deleting
+
+    def delete(self, cluster: str, object_id: ObjectId) -> None:
+        """Delete an object as the API server does: a Namespace takes its contents along; a
+        Flux object's finalizer then prunes what it applied, if its account still exists."""
+        for landed in self.clusters[cluster].remove(object_id):
+            if landed.obj.get("kind") in FLUX_KINDS:
+                self._finalize(cluster, landed.obj)
+
+    def _finalize(self, cluster: str, obj: K8sObject) -> None:
+        """kustomize-controller's finalizer: with prune (the default deletion policy), it
+        deletes the inventory as the object's identity, but only when the account it
+        impersonates still exists in the object's namespace on its own cluster
+        (`Impersonator.CanImpersonate`); otherwise it logs the objects and lets go (`finalize`).
+        Ref: https://github.com/fluxcd/kustomize-controller/blob/main/internal/controller/kustomization_controller.go
+        """
+        object_id = objects.object_id(obj)
+        state = self.status.pop((cluster, object_id), None)
+        spec = obj.get("spec") or {}
+        if state is None or not state.inventory or obj["kind"] != "Kustomization":
+            return
+        if not spec.get("prune") and spec.get("deletionPolicy") != "Delete":
+            return
+        flux = self.clusters[cluster].flux
+        namespace = object_id[1]
+        account = spec.get("serviceAccountName") or (flux and flux.default_service_account)
+        applier = applier_of(cluster, obj)
+        target = self.clusters.get(state.target)
+        left = [
+            i
+            for i in state.inventory
+            if target is not None and (landed := target.get(i)) and landed.applier == applier
+        ]
+        if not left or target is None:
+            return
+        if account and not self.clusters[cluster].has("ServiceAccount", namespace, str(account)):
+            self.events.append(
+                Finding(
+                    state.target,
+                    "stale",
+                    describe(object_id),
+                    f"deleted after its account {namespace}/{account} on {cluster}, so Flux "
+                    f"skipped pruning and left {len(left)} objects: "
+                    + ", ".join(describe(i) for i in left[:5])
+                    + (" ..." if len(left) > 5 else ""),
+                )
+            )
+            return
+        self._prune(state, applier, left, describe(object_id))
+
+    def _prune(self, state: Reconciled, applier: str, ids: list[ObjectId], owner: str) -> None:
+        target = self.clusters[state.target]
+        for object_id in ids:
+            landed = target.get(object_id)
+            if landed is None or landed.applier != applier or not prunable(landed.obj):
+                continue
+            identity = state.identity or User("unknown")
+            decision = target.authorizer.authorize_write(identity, landed.obj, "delete")
+            if not decision.allowed:
+                self.events.append(
+                    Finding(
+                        target.name,
+                        "stale",
+                        describe(object_id),
+                        f"{owner} cannot prune it: {decision.reason}",
+                    )
+                )
+                continue
+            self.delete(target.name, object_id)
+
+    # ---------------------------------------------------------------- Flux
+
+    def reconcile(self) -> None:
+        """Every Flux object on every cluster, until a round changes nothing."""
+        for _ in range(MAX_ROUNDS):
+            if not self._round():
+                return
+
+    def _round(self) -> bool:
+        changed = False
+        for name in sorted(self.clusters):
+            cluster = self.clusters[name]
+            for object_id, landed in cluster.by_kind(*FLUX_KINDS):
+                if cluster.get(object_id) is not landed:
+                    continue  # deleted by an earlier reconciliation of this round
+                key = (name, object_id)
+                previous = self.status.get(key)
+                if (
+                    previous
+                    and previous.ready
+                    and previous.generation == generation(landed.obj)
+                    and previous.revision in (EXTERNAL, self._revision(cluster, landed.obj))
+                ):
+                    continue
+                state = self._reconcile(cluster, landed.obj, previous)
+                self.status[key] = state
+                for object_id_twice, other in state.twice:
+                    self._twice(state.target, object_id_twice, other, applier_of(name, landed.obj))
+                if previous is None or _summary(previous) != _summary(state):
+                    changed = True
+        return changed
+
+    def _reconcile(
+        self, cluster: ClusterState, obj: K8sObject, previous: Reconciled | None
+    ) -> Reconciled:
+        def ready(object_id: ObjectId) -> bool:
+            state = self.status.get((cluster.name, object_id))
+            return state is not None and state.ready
+
+        if obj["kind"] == "HelmRelease":
+            return reconcile_helm_release(self, cluster, obj, previous, ready)
+        state, pruned = reconcile_kustomization(self, cluster, obj, previous, ready)
+        if pruned:
+            self._prune(
+                state, applier_of(cluster.name, obj), pruned, describe(objects.object_id(obj))
+            )
+        return state
+
+    def _revision(self, cluster: ClusterState, obj: K8sObject) -> str:
+        """The revision a Kustomization's source is at now: a new commit is reconciled anew."""
+        reference = (obj.get("spec") or {}).get("sourceRef") or {}
+        namespace = reference.get("namespace") or obj["metadata"].get("namespace", "")
+        source = cluster.get(
+            (str(reference.get("kind")), str(namespace), str(reference.get("name")))
+        )
+        if source is None:
+            return ""
+        spec = source.obj.get("spec") or {}
+        if spec.get("url") not in self.fleet_urls:
+            return EXTERNAL
+        return self.repository.tips().get(str((spec.get("ref") or {}).get("branch")), "")
+
+
+def _summary(state: Reconciled) -> tuple[Any, ...]:
+    return (state.ready, state.reason, state.inventory, state.target, state.revision)
+
+
+def _main_stack(model: EnvironmentSpec) -> str:
+    return main_stack_name(model.main_stack)
+
+
+def _provider(serialized: str) -> gitops_branch.GitOpsBranchProvider:
+    """The resource's own provider, as the engine loads it, configured with no token: the
+    simulation's repository is a local path."""
+    provider: gitops_branch.GitOpsBranchProvider = dill.loads(base64.b64decode(serialized))
+    provider.configure(ConfigureRequest(Config({}, "fleet")))
+    return provider
+
+
+_ORDER = {"Namespace": 0, "CustomResourceDefinition": 0, "FluxInstance": 1}
+
+
+def _creation_order(obj: K8sObject) -> tuple[int, str]:
+    kind = str(obj["kind"])
+    rank = _ORDER.get(kind, 3 if kind in FLUX_KINDS else 2)
+    return rank, str(objects.object_id(obj))
+
+
+def _deletion_order(object_id: ObjectId) -> tuple[int, ObjectId]:
+    kind = object_id[0]
+    rank = 0 if kind in FLUX_KINDS else 2 if kind == "Namespace" else 1
+    return rank, object_id
+
+
+@contextmanager
+def simulation(
+    project: Path, repository: Path | None = None, *, assume_main: bool = False
+) -> Iterator[Simulation]:
+    """A simulation of `project` in a copy of it (transitions rewrite its settings files), with
+    `repository` as its bare repository (a temporary one by default)."""
+    with tempfile.TemporaryDirectory(prefix="fleet-simulate-") as scratch:
+        copy = Path(scratch) / "project"
+        copy.mkdir()
+        for path in project.glob("Pulumi*.yaml"):
+            (copy / path.name).write_bytes(path.read_bytes())
+        (copy / "__main__.py").write_bytes((project / "__main__.py").read_bytes())
+        sim = Simulation(copy, repository or Path(scratch) / "fleet.git", assume_main=assume_main)
+        try:
+            yield sim
+        finally:
+            sim.close()

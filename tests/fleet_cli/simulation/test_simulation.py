@@ -1,0 +1,181 @@
+"""The deploy of the sample fleet, end to end, offline: its stacks in the documented order, then
+a sequence of config changes replayed as transitions."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.gitops_branch import GITOPS_BRANCH_TYPE
+from fleet_cli.simulation.simulation import Simulation, Step, simulation
+from tests.support.sample import PROJECT
+
+STACKS = ("main", "dev", "qa")
+
+
+def rendered_files(sim: Simulation, stack: str) -> dict[str, str]:
+    (branch,) = [r for r in sim.runs[stack].resources if r.type == GITOPS_BRANCH_TYPE]
+    return dict(branch.inputs["files"])
+
+
+def test_the_documented_order_lands_every_branch_and_a_second_run_changes_nothing() -> None:
+    with simulation(PROJECT) as sim:
+        for stack in STACKS:
+            sim.step(f"pulumi up -s {stack}", stack)
+        assert [f for f in sim.events if f.category == "deploy"] == []
+        tips = sim.repository.tips()
+        assert set(tips) == {"main", "dev", "qa"}
+        for stack in STACKS:
+            # Each branch holds exactly what its stack renders, and its ownership record.
+            on_branch = sim.repository.files(tips[stack])
+            assert set(on_branch) == {*rendered_files(sim, stack), ".fleet/owned-files.json"}
+        for stack in STACKS:
+            step = sim.step(f"pulumi up -s {stack} again", stack)
+            assert step.branches == {} and step.clusters == {}
+        assert sim.repository.tips() == tips
+
+
+# ---------------------------------------------------------------- transitions
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name in ("Pulumi.yaml", "Pulumi.main.yaml", "Pulumi.dev.yaml", "__main__.py"):
+        (tmp_path / name).write_bytes((PROJECT / name).read_bytes())
+    return tmp_path
+
+
+def edited(project: Path, stack: str, change: Callable[[dict[str, Any]], object]) -> Path:
+    """A copy of the stack's settings file with `change` made to its config."""
+    document = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())
+    config = copy.deepcopy(document["config"])
+    change(config)
+    path = project / "steps" / f"{len(list(project.glob('steps/*/*')))}" / f"Pulumi.{stack}.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def deployed(project: Path) -> Iterator[tuple[Simulation, Path]]:
+    with simulation(project) as sim:
+        for stack in ("main", "dev"):
+            sim.step(f"pulumi up -s {stack}", stack)
+        yield sim, sim.project
+
+
+def landed(step: Step, cluster: str) -> set[tuple[str, str, str]]:
+    return set(step.clusters[cluster].landed) if cluster in step.clusters else set()
+
+
+def removed(step: Step, cluster: str) -> set[tuple[str, str, str]]:
+    return set(step.clusters[cluster].removed) if cluster in step.clusters else set()
+
+
+def test_a_sequence_of_changes_replays_as_transitions(deployed: tuple[Simulation, Path]) -> None:
+    sim, project = deployed
+
+    # A management cluster joins the fleet: its own infra on main, Flux and main's wiring on it.
+    def add_europe(config: dict[str, Any]) -> None:
+        config["fleet:clusters"].append({"name": "k3d-europe", "kind": "k3d"})
+
+    step = sim.step("add k3d-europe", "main", edited(project, "main", add_europe))
+    assert "infra/k3d-europe/kustomization.yaml" in step.branches["main"].added
+    assert "clusters/k3d-europe/infra.yaml" in step.branches["main"].added
+    assert step.branches["main"].removed == []
+    europe = landed(step, "k3d-europe")
+    assert ("FluxInstance", "flux-system", "flux") in europe
+    assert ("Kustomization", "flux-system", "infrastructure") in europe
+    assert ("HelmRelease", "nginx", "nginx") in europe  # from branch main, by Flux
+    assert set(step.clusters) == {"k3d-europe"}
+
+    # A remote joins, managed by k3d-america, and the environment takes it.
+    def add_north(config: dict[str, Any]) -> None:
+        config["fleet:clusters"].append(
+            {
+                "name": "k3s-america-north",
+                "role": "remote",
+                "kind": "attached",
+                "managedBy": "k3d-america",
+                "attached": {"kubeconfigSecret": "k3sAmericaNorthKubeconfig"},
+            }
+        )
+        config["fleet:k3sAmericaNorthKubeconfig"] = {"secure": "v1:simulated"}
+
+    sim.step("add k3s-america-north", "main", edited(project, "main", add_north))
+    step = sim.step(
+        "dev takes k3s-america-north",
+        "dev",
+        edited(project, "dev", lambda c: c["fleet:clusters"].append("k3s-america-north")),
+    )
+    north = "tenants/k3d-america/clusters/k3s-america-north/yakuza/katana-vote/kustomization.yaml"
+    assert north in step.branches["dev"].added
+    assert ("Secret", "dev-flux-system", "k3s-america-north-kubeconfig") in landed(
+        step, "k3d-america"
+    )
+    assert (
+        "Kustomization",
+        "dev-flux-system",
+        "k3s-america-north-tenants",
+    ) in landed(step, "k3d-america")
+
+    # A tenant joins: its files on branch dev, its namespaces on every management cluster.
+    def add_ninja(config: dict[str, Any]) -> None:
+        config["fleet:tenants"].append(
+            {
+                "name": "ninja",
+                "repository": {"url": "https://github.com/example/ninja", "branch": "dev"},
+                "apps": [{"name": "dojo"}],
+            }
+        )
+
+    step = sim.step("add ninja", "dev", edited(project, "dev", add_ninja))
+    assert "tenants/base/ninja/rbac.yaml" in step.branches["dev"].added
+    assert all(p.startswith(("tenants/", "infra/")) for p in step.branches["dev"].added)
+    for cluster in ("k3d-america", "pacific-aks"):
+        assert ("Namespace", "", "dev-ninja") in landed(step, cluster)
+        assert ("Kustomization", "dev-ninja", "dojo") in landed(step, cluster)
+
+    # A remote leaves the environment: its files go, and what the environment put on it is
+    # pruned, with the Kustomizations that put it there.
+    step = sim.step(
+        "dev drops k3s-america-south",
+        "dev",
+        edited(
+            project,
+            "dev",
+            lambda c: c.update(
+                {"fleet:clusters": [n for n in c["fleet:clusters"] if n != "k3s-america-south"]}
+            ),
+        ),
+    )
+    assert step.branches["dev"].added == []
+    assert all("k3s-america-south" in p for p in step.branches["dev"].removed)
+    assert ("Secret", "dev-flux-system", "k3s-america-south-kubeconfig") in removed(
+        step, "k3d-america"
+    )
+    assert ("Kustomization", "dev-flux-system", "k3s-america-south-infrastructure") in removed(
+        step, "k3d-america"
+    )
+    assert not any(i[1].startswith("qa-") for i in removed(step, "k3d-america"))
+
+    # The environment is renamed: a new branch and new namespaces; the old branch keeps its
+    # history but loses its files, the old namespaces go with all they held.
+    step = sim.step(
+        "dev becomes development",
+        "dev",
+        edited(project, "dev", lambda c: c.update({"fleet:environment": {"name": "development"}})),
+    )
+    assert "clusters/base/environment.yaml" in step.branches["development"].added
+    assert "clusters/base/environment.yaml" in step.branches["dev"].removed
+    assert set(sim.repository.files(sim.repository.tips()["dev"])) == set()
+    for cluster in ("k3d-america", "pacific-aks"):
+        assert ("Namespace", "", "dev-flux-system") in removed(step, cluster)
+        assert ("Namespace", "", "development-flux-system") in landed(step, cluster)
+        assert ("Namespace", "", "development-ninja") in landed(step, cluster)
+        assert not any(i[1].startswith("dev-") for i in sim.clusters[cluster].objects)
