@@ -30,7 +30,7 @@ from benchmarks.fleets import Shape, environment_config, generated, main_config
 from components.gitops_branch import GITOPS_BRANCH_TYPE
 from components.stack_config import secret_config
 from components.stacks import build
-from fleet import names, tree
+from fleet import tree
 from fleet.config import CONFIG_NAMESPACE
 from fleet.model import ENCRYPTED, EnvironmentSpec, FleetSpec, StackSpec, fleet_of
 from fleet.stackfile import deploy_order, environments_of, load_stack
@@ -121,12 +121,11 @@ class Census:
     remote_clusters: int
     tenants: int
     tenant_namespaces: int
-    """Children of a Tenant other than remote kubeconfigs: the tenant's Namespace (and its
-    credentials) in each tenant namespace on each management cluster. Per design."""
-    remote_kubeconfigs: int
-    """`R-kubeconfig` Secrets in tenant namespaces: one per remote per tenant namespace, so that
-    the tenant's Kustomizations can reach the remote without a cross-namespace reference. Per
-    design."""
+    """Children of a Tenant: the tenant's Namespace (and its credentials) in each tenant
+    namespace on each management cluster. Per design."""
+    per_remote: int
+    """What each remote costs the stack: its component, its provider, the platform's binding
+    on it, its `R-kubeconfig` Secret and the Kustomizations that reach it."""
     dependencies: int
     """`depends_on` edges the engine is told about, summed over resources: the SDK resolves
     each one, so they cost time even where the resources are few."""
@@ -138,7 +137,7 @@ class Census:
     @property
     def other(self) -> int:
         """The resources that must grow with clusters plus tenants."""
-        return self.resources - self.tenant_namespaces - self.remote_kubeconfigs
+        return self.resources - self.tenant_namespaces - self.per_remote
 
     @property
     def other_per_entity(self) -> float:
@@ -155,33 +154,38 @@ class Census:
 
 
 def census(model: Model, resources: list[Registered]) -> Census:
-    """Count what was registered; the per-design products by the Tenant component's children."""
+    """Count what was registered, the per-design products apart: the Tenant components'
+    children, and what belongs to each remote (found by its name in the resource's)."""
     tenants = {r.urn for r in resources if r.type == TENANT_COMPONENT}
-    kubeconfig_suffix = names.kubeconfig_secret("")
-    tenant_namespaces = remote_kubeconfigs = 0
+    remotes = [c.name for c in model.clusters if c.role == "remote"]
+
+    def of_a_remote(name: str) -> bool:
+        return any(
+            name == r or name.startswith(f"{r}-") or name.endswith(f"-{r}") or f"-{r}-" in name
+            for r in remotes
+        )
+
+    tenant_namespaces = per_remote = 0
     branches: dict[str, Branch] = {}
     for r in resources:
         if r.type == GITOPS_BRANCH_TYPE:
             files: dict[str, str] = r.inputs["files"]
             size = sum(len(text.encode("utf-8")) for text in files.values())
             branches[str(r.inputs["branch"])] = Branch(len(files), size)
-        if r.parent not in tenants:
-            continue
-        name = str((r.inputs.get("metadata") or {}).get("name", ""))
-        if r.type == SECRET_TYPE and name.endswith(kubeconfig_suffix):
-            remote_kubeconfigs += 1
-        else:
+        if r.parent in tenants:
             tenant_namespaces += 1
+        elif of_a_remote(r.name):
+            per_remote += 1
     management = sum(1 for c in model.clusters if c.role == "management")
     return Census(
         resources=len(resources),
         by_type=dict(sorted(Counter(r.type for r in resources).items())),
         branches=branches,
         management_clusters=management,
-        remote_clusters=len(model.clusters) - management,
+        remote_clusters=len(remotes),
         tenants=len(model.tenants) if isinstance(model, EnvironmentSpec) else 0,
         tenant_namespaces=tenant_namespaces,
-        remote_kubeconfigs=remote_kubeconfigs,
+        per_remote=per_remote,
         dependencies=sum(len(r.dependencies) for r in resources),
     )
 

@@ -253,7 +253,7 @@ def stack_json(m: StackMeasurements) -> Json:
             "remote_clusters": c.remote_clusters,
             "tenants": c.tenants,
             "tenant_namespaces": c.tenant_namespaces,
-            "remote_kubeconfigs": c.remote_kubeconfigs,
+            "per_remote": c.per_remote,
             "other": c.other,
             "other_per_cluster_or_tenant": _r(c.other_per_entity, 2),
             "dependencies": c.dependencies,
@@ -422,7 +422,7 @@ def timing_table(results: Sequence[Json]) -> str:
 def growth_table(results: Sequence[Json]) -> str:
     headers = [
         "fleet", "stack", "mgmt", "remotes", "tenants", "resources", "tenant ns*", "mgmt x T",
-        "remote kc*", "remotes x T", "other", "other/(C+T)", "depends_on",
+        "remote*", "per remote", "other", "other/(C+T)", "depends_on",
     ]  # fmt: skip
     rows = []
     for result in results:
@@ -441,8 +441,11 @@ def growth_table(results: Sequence[Json]) -> str:
                     str(s["resources"]),
                     str(g["tenant_namespaces"]),
                     str(g["management_clusters"] * tenants),
-                    str(g["remote_kubeconfigs"]),
-                    str(g["remote_clusters"] * tenants),
+                    str(g["per_remote"]),
+                    _num(
+                        g["per_remote"] / g["remote_clusters"] if g["remote_clusters"] else None,
+                        ".1f",
+                    ),
                     str(g["other"]),
                     f"{g['other_per_cluster_or_tenant']:.2f}",
                     _num(g.get("dependencies"), "d"),
@@ -454,9 +457,9 @@ def growth_table(results: Sequence[Json]) -> str:
 GROWTH_NOTE = """\
 * per design: `tenant ns` are the Namespace `E-T` (and `E-X-T` per release channel, with the
   tenant's credentials Secrets) on each management cluster: one per tenant per management
-  cluster (`mgmt x T`). `remote kc` are the `R-kubeconfig` Secrets, one per remote per tenant
-  namespace (`remotes x T`), so a tenant's Kustomization reaches its remote without a
-  cross-namespace reference. `other` is everything else; C+T is clusters plus tenants.
+  cluster (`mgmt x T`). `remote` is what the remotes cost: each its component, provider, the
+  platform's binding on it, its `R-kubeconfig` Secret and the Kustomizations that reach it
+  (`per remote`: how many each). `other` is everything else; C+T is clusters plus tenants.
   `depends_on` counts the dependency edges of all resources (the SDK resolves each one)."""
 
 

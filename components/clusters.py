@@ -33,7 +33,7 @@ from fleet import names, objects, outputs
 from fleet.config import AksConfig, AttachedConfig, FluxConfig, K3dConfig
 from fleet.model import ClusterSpec, FleetRepository
 from fleet.objects import K8sObject
-from fleet.wiring import Wiring
+from fleet.wiring import Wiring, remote_bootstrap
 
 MANAGEMENT_CLUSTER_TYPE = "fleet:cluster:ManagementCluster"
 REMOTE_CLUSTER_TYPE = "fleet:cluster:RemoteCluster"
@@ -206,7 +206,8 @@ class MainBranchArgs:
 
     wiring: Wiring
     repository: FleetRepository
-    remote_kubeconfigs: Mapping[str, pulumi.Output[str]]
+    remotes: Mapping[str, RemoteCluster]
+    """The fleet's remotes, by name: their kubeconfigs and bootstrap bindings."""
     github: GitHubAccess | None
     """Where Flux's deploy keys are made, when Flux reads the repository over SSH."""
 
@@ -248,23 +249,32 @@ class ManagementCluster(pulumi.ComponentResource):
     def _wire_main_branch(self, name: str, main: MainBranchArgs, secrets: SecretConfig) -> None:
         values = SecretValues(
             secrets,
-            main.remote_kubeconfigs,
+            {remote: r.kubeconfig for remote, r in main.remotes.items()},
             deploy_key=flux_deploy_key(name, main.repository, main.github, self),
         )
-        apply_wiring(name, main.wiring, self.target, values, self)
+        bootstraps = {remote: r.bootstrap for remote, r in main.remotes.items()}
+        apply_wiring(name, main.wiring, self.target, values, self, bootstraps)
 
 
 @dataclass(frozen=True)
 class RemoteClusterArgs:
     cluster: ClusterSpec
     secrets: SecretConfig
+    platform_namespace: str
+    """The namespace of the Flux objects that reach it (main's `flux-system`, or the
+    environment's that owns it), whose platform account is made cluster-admin on it."""
 
 
 class RemoteCluster(pulumi.ComponentResource):
-    """A cluster without Flux, reconciled by its management cluster through its kubeconfig."""
+    """A cluster without Flux, reconciled by its management cluster through its kubeconfig.
+
+    Pulumi applies one thing to it, with its admin credentials: the binding that gives the
+    platform's account its rights there (`fleet.wiring.remote_bootstrap`)."""
 
     cluster: ClusterSpec
     kubeconfig: pulumi.Output[str]
+    provider: pulumi.ProviderResource
+    bootstrap: pulumi.Resource
 
     def __init__(
         self, name: str, args: RemoteClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -272,7 +282,22 @@ class RemoteCluster(pulumi.ComponentResource):
         super().__init__(REMOTE_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
         self.kubeconfig = provision(args.cluster, args.secrets, self)
+        self.provider = cluster_provider(f"{name}-provider", args.cluster, self.kubeconfig, self)
+        self.bootstrap = bootstrap_remote(name, self.cluster, self.provider, args, self)
         self.register_outputs({outputs.KUBECONFIG: self.kubeconfig})
+
+
+def bootstrap_remote(
+    name: str,
+    cluster: ClusterSpec,
+    provider: pulumi.ProviderResource,
+    args: RemoteClusterArgs | ReferencedClusterArgs,
+    parent: pulumi.Resource,
+) -> pulumi.Resource:
+    """The platform's binding on a remote, applied with the remote's admin credentials."""
+    (binding,) = remote_bootstrap(args.platform_namespace)
+    opts = pulumi.ResourceOptions(parent=parent, provider=provider)
+    return apply_object(f"{name}-{args.platform_namespace}", binding, opts)
 
 
 @dataclass(frozen=True)
@@ -280,15 +305,19 @@ class ReferencedClusterArgs:
     cluster: ClusterSpec
     kubeconfig: pulumi.Output[str]
     """Its kubeconfig as the main stack exports it (`fleet.outputs`)."""
+    platform_namespace: str
+    """The environment's namespace: for a remote, its platform account there is bound."""
 
 
 class ReferencedCluster(pulumi.ComponentResource):
     """A fleet cluster as an environment stack reaches it: the main stack provisions it and
-    installs Flux; this stack owns only its provider for the cluster."""
+    installs Flux; this stack owns its provider for the cluster and, on a remote, the binding
+    that gives the environment's platform account its rights there."""
 
     cluster: ClusterSpec
     kubeconfig: pulumi.Output[str]
     provider: pulumi.ProviderResource
+    bootstrap: pulumi.Resource | None
 
     def __init__(
         self, name: str, args: ReferencedClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -302,6 +331,9 @@ class ReferencedCluster(pulumi.ComponentResource):
         self.provider = cluster_provider(
             f"{name}-provider", args.cluster, args.kubeconfig, self, aliases=former
         )
+        self.bootstrap = None
+        if not args.cluster.is_management:
+            self.bootstrap = bootstrap_remote(name, args.cluster, self.provider, args, self)
         self.register_outputs({})
 
     @property

@@ -23,7 +23,7 @@ from components.clusters import (
 from components.credentials import SecretConfig, SecretValues
 from components.github import GitHubAccess, flux_deploy_key, protect_environment_branch
 from components.kubernetes_objects import ClusterTarget, apply_wiring
-from fleet import outputs
+from fleet import names, outputs
 from fleet.access import github_commit_repository
 from fleet.model import EnvironmentSpec, TenantSpec
 from fleet.wiring import environment_wiring, tenant_namespaces, tenant_wiring
@@ -92,12 +92,21 @@ class Environment(pulumi.ComponentResource):
             self.review_rule = protect_environment_branch(
                 name, env.branch, env.required_approvals, args.github, self
             )
-        referenced, kubeconfigs = self._referenced(name, env, args.dedicated)
-        kubeconfigs.update({c.cluster.name: c.kubeconfig for c in args.dedicated})
-        managers: dict[str, ManagementCluster | ReferencedCluster] = {
-            c.cluster.name: c for c in args.dedicated if isinstance(c, ManagementCluster)
+        reached: list[ManagementCluster | RemoteCluster | ReferencedCluster] = [
+            *args.dedicated,
+            *self._referenced(name, env, args.dedicated),
+        ]
+        kubeconfigs = {c.cluster.name: c.kubeconfig for c in reached}
+        bootstraps = {
+            c.cluster.name: c.bootstrap
+            for c in reached
+            if not isinstance(c, ManagementCluster) and c.bootstrap is not None
         }
-        managers.update(referenced)
+        managers = {
+            c.cluster.name: c
+            for c in reached
+            if isinstance(c, ManagementCluster | ReferencedCluster) and c.cluster.is_management
+        }
         targets = [managers[c.name].target for c in env.management_clusters]
         for target in targets:
             owner = f"{name}-{target.cluster.name}"
@@ -106,7 +115,8 @@ class Environment(pulumi.ComponentResource):
                 kubeconfigs,
                 deploy_key=flux_deploy_key(owner, repository, args.github, self),
             )
-            apply_wiring(owner, environment_wiring(env, target.cluster), target, values, self)
+            wiring = environment_wiring(env, target.cluster)
+            apply_wiring(owner, wiring, target, values, self, bootstraps)
         self.tenants = {
             tenant.name: Tenant(
                 f"{name}-{tenant.name}",
@@ -122,27 +132,28 @@ class Environment(pulumi.ComponentResource):
         name: str,
         env: EnvironmentSpec,
         dedicated: Sequence[ManagementCluster | RemoteCluster],
-    ) -> tuple[dict[str, ReferencedCluster], dict[str, pulumi.Output[str]]]:
-        """The fleet's clusters taking part, reached through the main stack's outputs: each
-        management cluster with this stack's provider for it, and every kubeconfig by name."""
+    ) -> list[ReferencedCluster]:
+        """The fleet's clusters taking part, reached through the main stack's outputs, each
+        with this stack's provider for it."""
         own = {c.cluster.name for c in dedicated}
         clusters = [c for c in env.clusters if c.name not in own]
-        managers: dict[str, ReferencedCluster] = {}
-        kubeconfigs: dict[str, pulumi.Output[str]] = {}
         if not clusters:
-            return managers, kubeconfigs
+            return []
         main = pulumi.StackReference(env.main_stack, opts=pulumi.ResourceOptions(parent=self))
         exported = main.require_output(outputs.CLUSTERS)
-        for cluster in clusters:
-            kubeconfig = _referenced_kubeconfig(exported, cluster.name, env.main_stack)
-            kubeconfigs[cluster.name] = kubeconfig
-            if cluster.is_management:
-                managers[cluster.name] = ReferencedCluster(
-                    f"{name}-{cluster.name}",
-                    ReferencedClusterArgs(cluster, kubeconfig),
-                    pulumi.ResourceOptions(parent=self),
-                )
-        return managers, kubeconfigs
+        platform = names.environment_namespace(env.name)
+        return [
+            ReferencedCluster(
+                f"{name}-{cluster.name}",
+                ReferencedClusterArgs(
+                    cluster,
+                    _referenced_kubeconfig(exported, cluster.name, env.main_stack),
+                    platform,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            for cluster in clusters
+        ]
 
 
 def _referenced_kubeconfig(

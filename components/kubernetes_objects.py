@@ -24,7 +24,7 @@ from fleet.objects import (
     object_id,
     references,
 )
-from fleet.wiring import Wiring
+from fleet.wiring import Kubeconfig, Wiring
 
 PROVIDER_TYPE = "pulumi:providers:kubernetes"
 """The type token of the one provider each cluster has."""
@@ -126,9 +126,14 @@ def apply_object(owner: str, obj: K8sObject, opts: pulumi.ResourceOptions) -> pu
 
 
 def apply_objects(
-    owner: str, objs: Sequence[K8sObject], target: ClusterTarget, parent: pulumi.Resource
+    owner: str,
+    objs: Sequence[K8sObject],
+    target: ClusterTarget,
+    parent: pulumi.Resource,
+    after: Mapping[ObjectId, Sequence[pulumi.Resource]] | None = None,
 ) -> None:
-    """Objects on one cluster, each waiting for exactly what it uses (`objects.references`).
+    """Objects on one cluster, each waiting for exactly what it uses (`objects.references`),
+    and for what `after` names for it (resources on other clusters).
 
     Everything waits for Flux (its namespace `flux-system` comes with it). A Flux object is
     created after its namespace, account (and the bindings that give the account its rights),
@@ -141,8 +146,9 @@ def apply_objects(
 
     def apply(obj: K8sObject) -> None:
         refs = sorted(references(obj))
-        used = [applied[ref] for ref in refs if ref in applied]
+        used: list[pulumi.Resource] = [applied[ref] for ref in refs if ref in applied]
         used += [b for ref in refs for b in bindings.get(ref, [])]
+        used += (after or {}).get(object_id(obj), ())
         opts = pulumi.ResourceOptions(
             parent=parent, provider=target.provider, depends_on=[*flux, *used]
         )
@@ -168,7 +174,18 @@ def apply_wiring(
     target: ClusterTarget,
     values: SecretValues,
     parent: pulumi.Resource,
+    remotes: Mapping[str, pulumi.Resource] | None = None,
 ) -> None:
-    """A `Wiring` on its cluster: its objects, and its Secrets filled from `values`."""
+    """A `Wiring` on its cluster: its objects, and its Secrets filled from `values`.
+
+    `remotes` are the remotes' bootstrap bindings, by remote: a remote's kubeconfig Secret is
+    created after it and deleted before it, so whatever reaches the remote through that Secret
+    is gone (and has pruned what it applied there) while the platform's rights still hold."""
     secrets = [secret_object(secret, values) for secret in wiring.secrets]
-    apply_objects(owner, [*wiring.objects, *secrets], target, parent)
+    bootstraps = remotes or {}
+    after = {
+        ("Secret", secret.namespace, secret.name): [bootstraps[secret.content.cluster]]
+        for secret in wiring.secrets
+        if isinstance(secret.content, Kubeconfig) and secret.content.cluster in bootstraps
+    }
+    apply_objects(owner, [*wiring.objects, *secrets], target, parent, after)

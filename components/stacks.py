@@ -66,8 +66,7 @@ def commit_branch(
 def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
     """The shared clusters, Flux on each management cluster, branch main's wiring."""
     github = _github(fleet.repository, manages_branches=False)
-    remotes = _remote_clusters(fleet.clusters, secrets)
-    kubeconfigs = {r.cluster.name: r.kubeconfig for r in remotes}
+    remotes = _remote_clusters(fleet.clusters, secrets, names.FLUX_NAMESPACE)
     managements = [
         ManagementCluster(
             cluster.name,
@@ -75,7 +74,12 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
                 cluster,
                 fleet.flux,
                 secrets,
-                MainBranchArgs(main_wiring(fleet, cluster), fleet.repository, kubeconfigs, github),
+                MainBranchArgs(
+                    main_wiring(fleet, cluster),
+                    fleet.repository,
+                    {r.cluster.name: r for r in remotes if r.cluster.managed_by == cluster.name},
+                    github,
+                ),
             ),
         )
         for cluster in fleet.management_clusters
@@ -95,7 +99,7 @@ def build_environment(env: EnvironmentSpec, secrets: SecretConfig) -> Exports:
     """Branch E, the environment on the fleet's clusters and on its own, and its tenants."""
     dedicated: list[ManagementCluster | RemoteCluster] = [
         *_management_clusters(env.dedicated_clusters, env.fleet.flux, secrets),
-        *_remote_clusters(env.dedicated_clusters, secrets),
+        *_remote_clusters(env.dedicated_clusters, secrets, names.environment_namespace(env.name)),
     ]
     github = _github(env.fleet.repository, manages_branches=True)
     environment = Environment(env.name, EnvironmentArgs(env, dedicated, secrets, github))
@@ -124,9 +128,11 @@ def _management_clusters(
     ]
 
 
-def _remote_clusters(clusters: Iterable[ClusterSpec], secrets: SecretConfig) -> list[RemoteCluster]:
+def _remote_clusters(
+    clusters: Iterable[ClusterSpec], secrets: SecretConfig, platform_namespace: str
+) -> list[RemoteCluster]:
     return [
-        RemoteCluster(c.name, RemoteClusterArgs(c, secrets))
+        RemoteCluster(c.name, RemoteClusterArgs(c, secrets, platform_namespace))
         for c in clusters
         if not c.is_management
     ]

@@ -194,6 +194,9 @@ class ComponentConfig(Schema):
     """Only these clusters get the component; default: every cluster of the stack."""
     overrides: dict[str, ComponentOverride] = Field(default_factory=dict)
     """Per-cluster changes, by cluster name."""
+    cluster_scoped: bool = True
+    """A chart that creates cluster-wide objects (CRDs, ClusterRoles, webhooks): its account
+    is bound to cluster-admin. False: rights in its own namespace only."""
 
 
 # ---------------------------------------------------------------- tenants
@@ -228,6 +231,9 @@ class ReleaseConfig(Schema):
     """Default: the tenant's repository URL."""
 
 
+PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
+
+
 class TenantConfig(Schema):
     name: str
     repository: TenantRepositoryConfig
@@ -235,6 +241,15 @@ class TenantConfig(Schema):
     releases: list[ReleaseConfig] = Field(default_factory=list)
     image_pull_secret: ConfigKey | None = None
     """Secret config key holding a `.dockerconfigjson`, placed in each tenant namespace."""
+    pod_security: PodSecurityLevel = "restricted"
+    """The Pod Security Standard enforced in the tenant's namespaces, on every cluster."""
+    isolate_network: bool = False
+    """A default-deny NetworkPolicy in the tenant's namespaces that lets in only the namespace
+    itself, and out only to it and to the cluster's DNS."""
+    resource_quota: dict[str, str | int] = Field(default_factory=dict)
+    """A ResourceQuota's `hard` limits in each tenant namespace, e.g. `{requests.cpu: "4"}`."""
+    limit_range: list[dict[str, Any]] = Field(default_factory=list)
+    """A LimitRange's `limits` in each tenant namespace (defaults for containers)."""
 
 
 # ---------------------------------------------------------------- stacks

@@ -78,6 +78,11 @@ def remote_sandboxes(management: str, remote: str) -> str:
     return f"{remote_infra(management, remote)}/{TENANTS}"
 
 
+def remote_sandbox(management: str, remote: str, tenant: str) -> str:
+    """`infra/<M>/clusters/<R>/tenants/<T>`: one tenant's account, namespaces and rights."""
+    return f"{remote_sandboxes(management, remote)}/{tenant}"
+
+
 # ---------------------------------------------------------------- tenants (environment branches)
 
 
@@ -121,6 +126,10 @@ def remote_tenants(management: str, remote: str) -> str:
 
 def remote_tenant(management: str, remote: str, tenant: str) -> str:
     return f"{remote_tenants(management, remote)}/{tenant}"
+
+
+def remote_release(management: str, remote: str, tenant: str, release: str) -> str:
+    return f"{remote_tenant(management, remote, tenant)}/releases/{release}"
 
 
 # ---------------------------------------------------------------- wiring, kept for reference

@@ -31,6 +31,7 @@ from fleet.config import (
     HelmConfig,
     K3dConfig,
     MainStackConfig,
+    PodSecurityLevel,
     Schema,
     TenantConfig,
 )
@@ -99,6 +100,8 @@ class InfraSpec:
     clusters: tuple[str, ...]
     """The clusters it runs on, in the stack's order."""
     overrides: Mapping[str, ComponentOverride]
+    cluster_scoped: bool
+    """Its chart creates cluster-wide objects, so its account has cluster-wide rights."""
 
     def runs_on(self, cluster: str) -> bool:
         return cluster in self.clusters
@@ -135,6 +138,10 @@ class TenantSpec:
     releases: tuple[ReleaseSpec, ...]
     image_pull_key: str | None
     """The secret config key holding a `.dockerconfigjson` for the tenant's namespaces."""
+    pod_security: PodSecurityLevel
+    isolate_network: bool
+    resource_quota: Mapping[str, str | int]
+    limit_range: tuple[Mapping[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -243,6 +250,7 @@ def _infra(config: ComponentConfig, namespace: str, clusters: tuple[str, ...]) -
         manifests=tuple(config.manifests),
         clusters=clusters if config.clusters is None else tuple(config.clusters),
         overrides=dict(config.overrides),
+        cluster_scoped=config.cluster_scoped,
     )
 
 
@@ -276,6 +284,10 @@ def _tenant(config: TenantConfig) -> TenantSpec:
             for release in config.releases
         ),
         image_pull_key=config.image_pull_secret,
+        pod_security=config.pod_security,
+        isolate_network=config.isolate_network,
+        resource_quota=dict(config.resource_quota),
+        limit_range=tuple(config.limit_range),
     )
 
 
@@ -350,7 +362,14 @@ def load_environment(
             )
         if tenant.image_pull_secret:
             secret_keys.append(SecretKey(tenant.image_pull_secret, f"{at}.imagePullSecret"))
-    problems = rules.check_environment_stack(config, name, branch, fleet_clusters)
+    problems = rules.check_environment_stack(
+        config,
+        name,
+        branch,
+        fleet_clusters,
+        {c.namespace: f"the main stack's component {c.name}'s namespace" for c in fleet.infra},
+        lockdown=fleet.flux.multitenant,
+    )
     problems += _check_secret_keys(raw, EnvironmentStackConfig, secret_keys, secrets_required)
     if problems:
         raise ConfigError(problems, source)

@@ -47,7 +47,21 @@ def remote_tenants(remote: str) -> str:
 
 
 def remote_app(remote: str, app: str) -> str:
+    """`R-X`: what a management cluster applies to remote R for X (a chart's release)."""
     return f"{remote}-{app}"
+
+
+def remote_tenant_prefix(remote: str, tenant: str, release: str | None = None) -> str:
+    """`R-T-` (or `R-X-T-` for release channel X): what names a tenant's apps on remote R. Their
+    Kustomizations live in the environment's namespace beside R's kubeconfig, where every
+    tenant's apps meet, so the tenant is part of their names."""
+    channel = tenant if release is None else f"{release}-{tenant}"
+    return f"{remote}-{channel}-"
+
+
+def remote_tenant_app(remote: str, tenant: str, app: str, release: str | None = None) -> str:
+    """`R-T-APP` (or `R-X-T-APP`): a tenant's app on remote R."""
+    return remote_tenant_prefix(remote, tenant, release) + app
 
 
 def tenant_source(tenant: str) -> str:
@@ -68,6 +82,38 @@ def tenant_git_credentials(tenant: str) -> str:
 
 def tenant_image_pull_secret(tenant: str) -> str:
     return f"{tenant}-image-pull"
+
+
+def tenant_quota(tenant: str) -> str:
+    return f"{tenant}-quota"
+
+
+def tenant_limits(tenant: str) -> str:
+    return f"{tenant}-limits"
+
+
+def tenant_network_policy(tenant: str) -> str:
+    return f"{tenant}-isolation"
+
+
+PLATFORM_ACCOUNT = "flux-platform"
+"""The service account the platform's own Kustomizations impersonate under lockdown."""
+DEPLOYER_ACCOUNT = "flux-deployer"
+"""The service account an infra component's HelmRelease impersonates in its namespace."""
+
+
+def platform_binding(namespace: str) -> str:
+    """The ClusterRoleBinding that makes `<namespace>:flux-platform` cluster-admin."""
+    return f"{PLATFORM_ACCOUNT}-{namespace}"
+
+
+def deployer_binding(namespace: str) -> str:
+    """The binding that gives a chart's account in `namespace` its rights."""
+    return f"{DEPLOYER_ACCOUNT}-{namespace}"
+
+
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+"""Namespaces every cluster has: no component may take one over."""
 
 
 def environment_component_namespace(environment: str, component: str) -> str:

@@ -21,25 +21,61 @@ FLUX_INSTANCE_API = "fluxcd.controlplane.io/v1"
 KUBECONFIG_KEY = "value"
 """The key of a kubeconfig Secret that Flux reads first."""
 
-PLATFORM_ACCOUNT = "flux-platform"
-"""The service account the platform's own Kustomizations impersonate under lockdown."""
-DEPLOYER_ACCOUNT = "flux-deployer"
-"""The service account an infra component's HelmRelease impersonates in its namespace."""
+PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
+SSA_ANNOTATION = "kustomize.toolkit.fluxcd.io/ssa"
+IF_NOT_PRESENT = {SSA_ANNOTATION: "IfNotPresent"}
+"""Flux creates the object if it is missing and never changes one that exists. An existing one
+never gets Flux's owner labels either, and Flux prunes only objects that carry them: what may
+have existed before the fleet (a namespace) is never taken over, nor later deleted.
+Ref: https://fluxcd.io/flux/components/kustomize/kustomizations/#controlling-the-apply-behavior-of-resources
+"""
+NEVER_PRUNED = {PRUNE_ANNOTATION: "disabled"}
+"""Flux never deletes the object: what must outlive the Kustomization that applied it."""
+WAIT_FOR_TERMINATION = "WaitForTermination"
+"""A deleted Kustomization waits until what it applied is gone, finalizers included: Flux
+objects it applied then prune their own objects before it is gone.
+Ref: https://fluxcd.io/flux/components/kustomize/kustomizations/#deletion-policy"""
+POD_SECURITY_LABELS = ("enforce", "audit", "warn")
+"""The Pod Security admission modes a tenant namespace sets, all to the tenant's level.
+Ref: https://kubernetes.io/docs/concepts/security/pod-security-admission/#pod-security-admission-labels-for-namespaces
+"""
 
 
 def _metadata(
-    name: str, namespace: str | None = None, labels: Mapping[str, str] | None = None
+    name: str,
+    namespace: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name}
     if namespace is not None:
         metadata["namespace"] = namespace
     if labels:
         metadata["labels"] = dict(labels)
+    if annotations:
+        metadata["annotations"] = dict(annotations)
     return metadata
 
 
-def namespace(name: str, labels: Mapping[str, str] | None = None) -> K8sObject:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(name, labels=labels)}
+def namespace(
+    name: str,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> K8sObject:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": _metadata(name, labels=labels, annotations=annotations),
+    }
+
+
+def pod_security_labels(level: str) -> dict[str, str]:
+    """A namespace's Pod Security admission labels: every mode at `level`, the latest version."""
+    labels = {}
+    for mode in POD_SECURITY_LABELS:
+        labels[f"pod-security.kubernetes.io/{mode}"] = level
+        labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
+    return labels
 
 
 def tenant_labels(tenant: str) -> dict[str, str]:
@@ -71,44 +107,96 @@ def sandbox_gaps(obj: Mapping[str, Any]) -> list[str]:
 
 
 def service_account(
-    name: str, namespace: str, labels: Mapping[str, str] | None = None
+    name: str,
+    namespace: str,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
 ) -> K8sObject:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _metadata(name, namespace, labels),
+        "metadata": _metadata(name, namespace, labels, annotations),
     }
 
 
-def admin_role_binding(
-    name: str, namespace: str, account: str, labels: Mapping[str, str] | None = None
+def _binding(
+    kind: str,
+    name: str,
+    namespace: str | None,
+    role: str,
+    account: str,
+    account_namespace: str,
+    labels: Mapping[str, str] | None,
 ) -> K8sObject:
-    """Full rights inside one namespace only: cluster-admin bound by a RoleBinding."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
+        "kind": kind,
         "metadata": _metadata(name, namespace, labels),
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": "cluster-admin",
-        },
-        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": account_namespace}],
     }
+
+
+def role_binding(
+    name: str,
+    namespace: str,
+    role: str,
+    account: str,
+    account_namespace: str,
+    labels: Mapping[str, str] | None = None,
+) -> K8sObject:
+    """ClusterRole `role`'s rights inside `namespace` only, for one service account."""
+    return _binding("RoleBinding", name, namespace, role, account, account_namespace, labels)
+
+
+def cluster_role_binding(name: str, role: str, account: str, account_namespace: str) -> K8sObject:
+    """ClusterRole `role`'s rights everywhere, for one service account."""
+    return _binding("ClusterRoleBinding", name, None, role, account, account_namespace, None)
 
 
 def platform_cluster_role_binding(namespace: str) -> K8sObject:
-    """The platform's Kustomizations create namespaces and RBAC, so they need cluster-admin."""
+    """The platform's Kustomizations in `namespace` create namespaces, RBAC and whatever infra
+    brings, so the account they impersonate is cluster-admin."""
+    return cluster_role_binding(
+        names.platform_binding(namespace), "cluster-admin", names.PLATFORM_ACCOUNT, namespace
+    )
+
+
+def network_isolation(name: str, namespace: str) -> K8sObject:
+    """Default deny: in, only from the namespace itself; out, only to it and to DNS."""
+    same_namespace: list[dict[str, Any]] = [{"podSelector": {}}]
+    dns = {
+        "to": [{"namespaceSelector": {}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
     return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": _metadata(f"{PLATFORM_ACCOUNT}-{namespace}"),
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": "cluster-admin",
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(name, namespace),
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": same_namespace}],
+            "egress": [{"to": same_namespace}, dns],
         },
-        "subjects": [{"kind": "ServiceAccount", "name": PLATFORM_ACCOUNT, "namespace": namespace}],
+    }
+
+
+def resource_quota(name: str, namespace: str, hard: Mapping[str, str | int]) -> K8sObject:
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": _metadata(name, namespace),
+        "spec": {"hard": {k: str(v) for k, v in hard.items()}},
+    }
+
+
+def limit_range(name: str, namespace: str, limits: Sequence[Mapping[str, Any]]) -> K8sObject:
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": _metadata(name, namespace),
+        "spec": {"limits": [dict(limit) for limit in limits]},
     }
 
 
@@ -144,6 +232,7 @@ def kustomization(
     target_namespace: str | None = None,
     kubeconfig_secret: str | None = None,
     labels: Mapping[str, str] | None = None,
+    deletion_policy: str | None = None,
 ) -> K8sObject:
     """A Flux Kustomization reading `path` of the GitRepository `source` in its own namespace."""
     spec: dict[str, Any] = {
@@ -157,6 +246,8 @@ def kustomization(
         spec["targetNamespace"] = target_namespace
     if kubeconfig_secret is not None:
         spec["kubeConfig"] = {"secretRef": {"name": kubeconfig_secret, "key": KUBECONFIG_KEY}}
+    if deletion_policy is not None:
+        spec["deletionPolicy"] = deletion_policy
     return {
         "apiVersion": KUSTOMIZE_API,
         "kind": "Kustomization",

@@ -273,18 +273,39 @@ def check_clusters(
 # ---------------------------------------------------------------- components
 
 
+def reserved_namespace(namespace: str) -> str | None:
+    """Why a component may not have this namespace: a cluster's own, or Flux's (main's or an
+    environment's); None when it may."""
+    if namespace in names.RESERVED_NAMESPACES or namespace.startswith("kube-"):
+        return "a namespace every cluster has"
+    if namespace == names.FLUX_NAMESPACE or namespace.endswith(f"-{names.FLUX_NAMESPACE}"):
+        return "the namespace of Flux's own objects"
+    return None
+
+
 def check_components(
     problems: Problems,
     components: Sequence[ComponentConfig],
     clusters: Iterable[str],
     namespace_of: Callable[[ComponentConfig], str],
+    taken: Mapping[str, str] | None = None,
 ) -> None:
-    """Infra components at `fleet:infra`, over the clusters of the stack."""
+    """Infra components at `fleet:infra`, over the clusters of the stack; `taken` are the
+    namespaces others have, with whose they are."""
     known = set(clusters)
+    owners = dict(taken or {})
     for index, component in enumerate(components):
         path: tuple[str | int, ...] = ("infra", index)
         check_name(problems, (*path, "name"), component.name)
-        check_name(problems, (*path, "namespace"), namespace_of(component))
+        namespace = namespace_of(component)
+        check_name(problems, (*path, "namespace"), namespace)
+        owner = reserved_namespace(namespace) or owners.get(namespace)
+        if owner is not None:
+            problems.add(
+                (*path, "namespace"),
+                f"'{namespace}' is {owner}: give the component a namespace of its own",
+            )
+        owners.setdefault(namespace, f"component {component.name}'s namespace")
         if (component.helm is None) == (not component.manifests):
             problems.add(path, "give either helm or manifests (exactly one)")
         if component.helm is not None and not _CHART_URL.match(component.helm.repository):
@@ -369,9 +390,18 @@ def check_environment_stack(
     environment: str,
     branch: str,
     fleet_clusters: Mapping[str, Placed],
+    fleet_namespaces: Mapping[str, str] | None = None,
+    lockdown: bool = True,
 ) -> list[Problem]:
-    """An environment stack against the fleet's clusters (from the main stack)."""
+    """An environment stack against the fleet's clusters and common infra's namespaces (from
+    the main stack), and its Flux lockdown."""
     problems = Problems()
+    if config.tenants and not lockdown:
+        problems.add(
+            ("tenants",),
+            "tenants need Flux's multi-tenant lockdown, but the main stack sets "
+            "fleet:flux.multitenant to false: set it to true there",
+        )
     check_name(problems, ("environment", "name"), environment)
     check_derived(problems, ("environment", "name"), [names.environment_namespace(environment)])
     check_branch(problems, ("environment", "branch"), branch)
@@ -411,11 +441,22 @@ def check_environment_stack(
 
     remotes = [n for n, c in taking_part.items() if c.role == "remote"]
     check_derived(problems, ("clusters",), [names.remote_tenants(r) for r in remotes])
+    taken = {
+        names.environment_namespace(environment): "the environment's namespace",
+        **(fleet_namespaces or {}),
+    }
+    for tenant in config.tenants:
+        for namespace in [
+            names.tenant_namespace(environment, tenant.name),
+            *(names.release_namespace(environment, r.name, tenant.name) for r in tenant.releases),
+        ]:
+            taken[namespace] = f"tenant {tenant.name}'s namespace"
     check_components(
         problems,
         config.infra,
         taking_part,
         lambda component: environment_component_namespace(environment, component),
+        taken,
     )
     for index, tenant in enumerate(config.tenants):
         _check_tenant(problems, ("tenants", index), tenant, environment, taking_part, remotes)
@@ -470,7 +511,13 @@ def _check_tenant(
         app_path = (*path, "apps", index)
         check_name(problems, (*app_path, "name"), app.name)
         check_derived(
-            problems, (*app_path, "name"), [names.remote_app(r, app.name) for r in remotes]
+            problems,
+            (*app_path, "name"),
+            [
+                names.remote_tenant_app(r, tenant.name, app.name, release)
+                for r in remotes
+                for release in [None, *(x.name for x in tenant.releases)]
+            ],
         )
         for name, override in app.paths.items():
             if name not in clusters:

@@ -16,6 +16,7 @@ from fleet.errors import ConfigError, Problem
 from fleet.model import (
     ENCRYPTED,
     EnvironmentSpec,
+    FleetSpec,
     StackSpec,
     is_environment_stack,
     load_environment,
@@ -86,7 +87,10 @@ def load_raw_stack(
     """A stack's model from its raw config; an environment stack's fleet is defined by the main
     stack's settings file in `project_dir`."""
     if not is_environment_stack(raw):
-        return load_main(raw, stack, source=source, secrets_required=secrets_required)
+        fleet = load_main(raw, stack, source=source, secrets_required=secrets_required)
+        if not fleet.flux.multitenant:
+            _refuse_tenants_without_lockdown(fleet, project_dir, source)
+        return fleet
     reference = raw["mainStack"]
     if not isinstance(reference, str) or not main_stack_name(reference):
         problem = Problem(
@@ -103,6 +107,23 @@ def load_raw_stack(
     main_raw = read_raw_config(main_path)
     fleet = load_main(main_raw, stack_name(main_path), source=str(main_path))
     return load_environment(raw, stack, fleet, source=source, secrets_required=secrets_required)
+
+
+def _refuse_tenants_without_lockdown(fleet: FleetSpec, project_dir: Path, source: str) -> None:
+    """Lockdown cannot go while an environment of this fleet has tenants: without it a
+    tenant's Kustomization applies as Flux's own cluster-admin account."""
+    with_tenants = []
+    for stack, main in main_stacks_of(project_dir).items():
+        raw = read_raw_config(project_dir / f"Pulumi.{stack}.yaml") if main == fleet.stack else {}
+        if raw.get("tenants"):
+            with_tenants.append(f"Pulumi.{stack}.yaml")
+    if with_tenants:
+        problem = Problem(
+            "fleet:flux.multitenant",
+            "tenants need Flux's multi-tenant lockdown, and fleet:tenants of "
+            f"{', '.join(with_tenants)} has tenants: keep it true",
+        )
+        raise ConfigError([problem], source)
 
 
 def stack_files(project_dir: Path) -> dict[str, Path]:

@@ -92,11 +92,14 @@ class _Branch:
 
 
 def _component_base(tree: _Tree, branch: _Branch, component: InfraSpec) -> None:
-    """`infra/base/<component>/`: the component as a management cluster runs it."""
+    """`infra/base/<component>/`: the component as a management cluster runs it.
+
+    Its namespace may have existed before the fleet: Flux creates it if it is missing, and
+    neither takes over nor deletes one that existed."""
     folder = layout.component_base(component.name)
     namespace = component.namespace
     namespace_file = layout.file(folder, "namespace.yaml")
-    tree.write(namespace_file, [objects.namespace(namespace)])
+    tree.write(namespace_file, [objects.namespace(namespace, annotations=objects.IF_NOT_PRESENT)])
     if component.helm is None:
         manifests = layout.file(folder, "manifests.yaml")
         tree.write(manifests, component.manifests)
@@ -111,15 +114,7 @@ def _component_base(tree: _Tree, branch: _Branch, component: InfraSpec) -> None:
     )
     tree.kustomization(sources, [repository])
     rbac, release = layout.file(folder, "rbac.yaml"), layout.file(folder, "release.yaml")
-    tree.write(
-        rbac,
-        [
-            objects.service_account(objects.DEPLOYER_ACCOUNT, namespace),
-            objects.admin_role_binding(
-                objects.DEPLOYER_ACCOUNT, namespace, objects.DEPLOYER_ACCOUNT
-            ),
-        ],
-    )
+    tree.write(rbac, _deployer(component))
     tree.write(
         release,
         [
@@ -131,11 +126,28 @@ def _component_base(tree: _Tree, branch: _Branch, component: InfraSpec) -> None:
                 component.name,
                 branch.interval,
                 helm.values,
-                service_account=objects.DEPLOYER_ACCOUNT,
+                service_account=names.DEPLOYER_ACCOUNT,
             )
         ],
     )
     tree.kustomization(folder, [sources, namespace_file, rbac, release])
+
+
+def _deployer(component: InfraSpec) -> list[K8sObject]:
+    """The account a chart installs as: cluster-admin for a chart that makes cluster-wide
+    objects (CRDs, ClusterRoles, webhooks); otherwise every right in its own namespace."""
+    namespace = component.namespace
+    account = objects.service_account(names.DEPLOYER_ACCOUNT, namespace)
+    binding = names.deployer_binding(namespace)
+    if component.cluster_scoped:
+        rights = objects.cluster_role_binding(
+            binding, "cluster-admin", names.DEPLOYER_ACCOUNT, namespace
+        )
+    else:
+        rights = objects.role_binding(
+            binding, namespace, "cluster-admin", names.DEPLOYER_ACCOUNT, namespace
+        )
+    return [account, rights]
 
 
 def _overlay_patches(
@@ -245,6 +257,7 @@ def _remote_charts(
                         component.name,
                         branch.interval,
                         helm.values,
+                        service_account=names.PLATFORM_ACCOUNT,
                         target_namespace=component.namespace,
                         kubeconfig_secret=names.kubeconfig_secret(remote.name),
                     )
@@ -283,13 +296,26 @@ def _infra(
         tree.kustomization(folder, resources)
         for remote in remotes:
             remote_folder = layout.remote_infra(cluster.name, remote.name)
-            remote_resources = [
+            platform = layout.file(remote_folder, "platform.yaml")
+            tree.write(platform, _remote_platform(branch.platform_namespace))
+            remote_resources = [platform]
+            remote_resources += [
                 _component_overlay(tree, remote_folder, component, remote.name)
                 for component in branch.components_on(remote.name)
                 if component.helm is None
             ]
             remote_resources += extra_remote_resources.get(remote.name, [])
             tree.kustomization(remote_folder, remote_resources)
+
+
+def _remote_platform(namespace: str) -> list[K8sObject]:
+    """The platform's namespace and account on a remote, for the identity Flux impersonates
+    there to exist, as Flux's documentation requires (its rights come from the ClusterRoleBinding
+    Pulumi makes with the remote's credentials: nothing can grant itself)."""
+    return [
+        objects.namespace(namespace, annotations=objects.IF_NOT_PRESENT),
+        objects.service_account(names.PLATFORM_ACCOUNT, namespace),
+    ]
 
 
 # ---------------------------------------------------------------- branch main
@@ -372,13 +398,71 @@ def _clusters(tree: _Tree, env: EnvironmentSpec) -> None:
 # ---------------------------------------------------------------- tenants
 
 
-def _sandbox(tenant: str, namespace: str) -> list[K8sObject]:
-    """The account a tenant's Kustomizations impersonate: full rights in its namespace only."""
-    labels = objects.tenant_labels(tenant)
-    return [
-        objects.service_account(tenant, namespace, labels),
-        objects.admin_role_binding(names.tenant_reconciler(tenant), namespace, tenant, labels),
+@dataclass(frozen=True)
+class _Channel:
+    """One copy of a tenant: its own, or a release channel's, each in its own namespace."""
+
+    namespace: str
+    base: str
+    """Its folder in `tenants/base`."""
+    source_name: str
+    source: GitSource
+    release: str | None
+
+
+def _channels(env: EnvironmentSpec, tenant: TenantSpec) -> list[_Channel]:
+    channels = [
+        _Channel(
+            names.tenant_namespace(env.name, tenant.name),
+            layout.tenant_base(tenant.name),
+            names.tenant_source(tenant.name),
+            tenant.source,
+            None,
+        )
     ]
+    channels += [
+        _Channel(
+            names.release_namespace(env.name, r.name, tenant.name),
+            layout.release_base(tenant.name, r.name),
+            names.release_source(tenant.name, r.name),
+            r.source,
+            r.name,
+        )
+        for r in tenant.releases
+    ]
+    return channels
+
+
+def _reconciler(tenant: TenantSpec, namespace: str, account_namespace: str) -> K8sObject:
+    """The tenant's rights in one of its namespaces: the built-in `admin` role, which holds no
+    right on the namespace itself, its quota or its limits (so the guardrails hold), and
+    extends to Flux's own kinds (Flux's `flux-edit` role aggregates to it)."""
+    return objects.role_binding(
+        names.tenant_reconciler(tenant.name),
+        namespace,
+        "admin",
+        tenant.name,
+        account_namespace,
+        objects.tenant_labels(tenant.name),
+    )
+
+
+def _guardrails(tenant: TenantSpec, namespace: str) -> list[K8sObject]:
+    """What the platform sets in each tenant namespace beyond Pod Security (a namespace label)."""
+    found = []
+    if tenant.isolate_network:
+        found.append(objects.network_isolation(names.tenant_network_policy(tenant.name), namespace))
+    if tenant.resource_quota:
+        found.append(
+            objects.resource_quota(
+                names.tenant_quota(tenant.name), namespace, tenant.resource_quota
+            )
+        )
+    if tenant.limit_range:
+        found.append(
+            objects.limit_range(names.tenant_limits(tenant.name), namespace, tenant.limit_range)
+        )
+    return found
 
 
 def _app_sync(tenant: TenantSpec, app: AppSpec, namespace: str, source: str) -> K8sObject:
@@ -395,63 +479,48 @@ def _app_sync(tenant: TenantSpec, app: AppSpec, namespace: str, source: str) -> 
     )
 
 
-def _tenant_base(tree: _Tree, env: EnvironmentSpec, tenant: TenantSpec) -> None:
-    """`tenants/base/<T>/`: the tenant's sandbox, source and apps, and its release channels."""
-    folder = layout.tenant_base(tenant.name)
-    namespace = names.tenant_namespace(env.name, tenant.name)
-    labels = objects.tenant_labels(tenant.name)
-    _channel_base(
-        tree,
-        folder,
-        tenant,
-        namespace,
-        objects.git_repository(
-            names.tenant_source(tenant.name),
-            namespace,
-            tenant.source.url,
-            tenant.source.branch,
-            env.fleet.flux.source_interval,
-            secret_ref=_git_credentials(tenant, tenant.source),
-            labels=labels,
-        ),
-    )
-    for release in tenant.releases:
-        release_namespace = names.release_namespace(env.name, release.name, tenant.name)
-        _channel_base(
-            tree,
-            layout.release_base(tenant.name, release.name),
-            tenant,
-            release_namespace,
-            objects.git_repository(
-                names.release_source(tenant.name, release.name),
-                release_namespace,
-                release.source.url,
-                release.source.branch,
-                env.fleet.flux.source_interval,
-                secret_ref=_git_credentials(tenant, release.source),
-                labels=labels,
-            ),
-        )
-
-
 def _git_credentials(tenant: TenantSpec, source: GitSource) -> str | None:
     """The Secret a tenant's GitRepository names (Pulumi creates it in the same namespace)."""
     return None if source.access == "public" else names.tenant_git_credentials(tenant.name)
 
 
-def _channel_base(
-    tree: _Tree, folder: str, tenant: TenantSpec, namespace: str, source: K8sObject
-) -> None:
-    """One copy of a tenant (its own or a release channel's) in one namespace."""
-    rbac, git = layout.file(folder, "rbac.yaml"), layout.file(folder, "git-manifests.yaml")
-    tree.write(rbac, _sandbox(tenant.name, namespace))
-    tree.write(git, [source])
-    tree.kustomization(folder, [rbac, git])
-    for app in tenant.apps:
-        app_folder = layout.app_base(folder, app.name)
-        sync = layout.file(app_folder, "sync.yaml")
-        tree.write(sync, [_app_sync(tenant, app, namespace, source["metadata"]["name"])])
-        tree.kustomization(app_folder, [sync])
+def _tenant_source(
+    env: EnvironmentSpec, tenant: TenantSpec, channel: _Channel, namespace: str
+) -> K8sObject:
+    return objects.git_repository(
+        channel.source_name,
+        namespace,
+        channel.source.url,
+        channel.source.branch,
+        env.fleet.flux.source_interval,
+        secret_ref=_git_credentials(tenant, channel.source),
+        labels=objects.tenant_labels(tenant.name),
+    )
+
+
+def _tenant_base(tree: _Tree, env: EnvironmentSpec, tenant: TenantSpec) -> None:
+    """`tenants/base/<T>/`: the tenant's account and rights, guardrails, source and apps, and
+    the same for each release channel."""
+    for channel in _channels(env, tenant):
+        folder = channel.base
+        labels = objects.tenant_labels(tenant.name)
+        rbac = layout.file(folder, "rbac.yaml")
+        tree.write(
+            rbac,
+            [
+                objects.service_account(tenant.name, channel.namespace, labels),
+                _reconciler(tenant, channel.namespace, channel.namespace),
+                *_guardrails(tenant, channel.namespace),
+            ],
+        )
+        git = layout.file(folder, "git-manifests.yaml")
+        tree.write(git, [_tenant_source(env, tenant, channel, channel.namespace)])
+        tree.kustomization(folder, [rbac, git])
+        for app in tenant.apps:
+            app_folder = layout.app_base(folder, app.name)
+            sync = layout.file(app_folder, "sync.yaml")
+            tree.write(sync, [_app_sync(tenant, app, channel.namespace, channel.source_name)])
+            tree.kustomization(app_folder, [sync])
 
 
 _SYNC_PATCH = "sync-patch.yaml"
@@ -469,6 +538,16 @@ def _path_patch(name: str, namespace: str, path: str, kubeconfig: str | None = N
     }
 
 
+@dataclass(frozen=True)
+class _Remote:
+    """Where a tenant's app on a remote goes: the remote, the environment's namespace on its
+    management cluster, and the app's name prefix there."""
+
+    name: str
+    namespace: str
+    prefix: str
+
+
 def _app_overlay(
     tree: _Tree,
     folder: str,
@@ -476,11 +555,13 @@ def _app_overlay(
     app: AppSpec,
     namespace: str,
     cluster: str,
-    remote: str | None = None,
+    remote: _Remote | None = None,
 ) -> str:
-    """An app on one cluster: the base Kustomization with this cluster's path (and kubeconfig)."""
+    """An app on one cluster: the base Kustomization with this cluster's path. For a remote:
+    renamed `R-T-APP`, moved to the environment's namespace beside the remote's kubeconfig,
+    and pointed at the remote."""
     path = app.path_on(cluster)
-    kubeconfig = names.kubeconfig_secret(remote) if remote else None
+    kubeconfig = names.kubeconfig_secret(remote.name) if remote else None
     tree.write(
         layout.file(folder, _SYNC_PATCH), [_path_patch(app.name, namespace, path, kubeconfig)]
     )
@@ -488,7 +569,8 @@ def _app_overlay(
         folder,
         [base],
         patches=[{"path": _SYNC_PATCH}],
-        name_prefix=f"{remote}-" if remote else None,
+        namespace=remote.namespace if remote else None,
+        name_prefix=remote.prefix if remote else None,
     )
     return folder
 
@@ -496,87 +578,122 @@ def _app_overlay(
 def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) -> None:
     """`tenants/<C>/`: every tenant on C; `tenants/<C>/clusters/<R>/`: C's remotes' apps."""
     root = layout.cluster_tenants(cluster.name)
+    platform = names.environment_namespace(env.name)
+    remotes = env.remotes_of(cluster.name)
     tenant_folders = []
     for tenant in env.tenants:
-        base = layout.tenant_base(tenant.name)
         folder = layout.tenant_overlay(cluster.name, tenant.name)
-        namespace = names.tenant_namespace(env.name, tenant.name)
-        resources = [base]
-        resources += [
-            _app_overlay(
-                tree,
-                layout.app_overlay(folder, a.name),
-                layout.app_base(base, a.name),
-                a,
-                namespace,
-                cluster.name,
+        resources: list[str] = []
+        if remotes:
+            account = layout.file(folder, "remote-account.yaml")
+            tree.write(account, [_remote_account(tenant, platform)])
+            resources.append(account)
+        for channel in _channels(env, tenant):
+            channel_folder = (
+                folder
+                if channel.release is None
+                else layout.release_overlay(cluster.name, tenant.name, channel.release)
             )
-            for a in tenant.apps
-        ]
-        for release in tenant.releases:
-            release_base = layout.release_base(tenant.name, release.name)
-            release_folder = layout.release_overlay(cluster.name, tenant.name, release.name)
-            release_namespace = names.release_namespace(env.name, release.name, tenant.name)
-            release_apps = [
-                _app_overlay(
-                    tree,
-                    layout.app_overlay(release_folder, a.name),
-                    layout.app_base(release_base, a.name),
-                    a,
-                    release_namespace,
-                    cluster.name,
-                )
-                for a in tenant.apps
+            channel_resources = [
+                channel.base,
+                *(
+                    _app_overlay(
+                        tree,
+                        layout.app_overlay(channel_folder, a.name),
+                        layout.app_base(channel.base, a.name),
+                        a,
+                        channel.namespace,
+                        cluster.name,
+                    )
+                    for a in tenant.apps
+                ),
             ]
-            tree.kustomization(release_folder, [release_base, *release_apps])
-            resources.append(release_folder)
+            if remotes:
+                # The source the channel's remote Kustomizations read, beside them.
+                source = layout.file(channel_folder, "remote-source.yaml")
+                tree.write(source, [_tenant_source(env, tenant, channel, platform)])
+                channel_resources.append(source)
+            if channel.release is None:
+                resources += channel_resources
+            else:
+                tree.kustomization(channel_folder, channel_resources)
+                resources.append(channel_folder)
         tree.kustomization(folder, resources)
         tenant_folders.append(folder)
     tree.kustomization(root, tenant_folders)
-    for remote in env.remotes_of(cluster.name):
+    for remote in remotes:
         remote_root = layout.remote_tenants(cluster.name, remote.name)
         remote_tenants = []
         for tenant in env.tenants:
             folder = layout.remote_tenant(cluster.name, remote.name, tenant.name)
-            namespace = names.tenant_namespace(env.name, tenant.name)
-            apps = [
-                _app_overlay(
-                    tree,
-                    layout.app_overlay(folder, a.name),
-                    layout.app_base(layout.tenant_base(tenant.name), a.name),
-                    a,
-                    namespace,
-                    remote.name,
-                    remote=remote.name,
+            apps = []
+            for channel in _channels(env, tenant):
+                channel_folder = (
+                    folder
+                    if channel.release is None
+                    else layout.remote_release(
+                        cluster.name, remote.name, tenant.name, channel.release
+                    )
                 )
-                for a in tenant.apps
-            ]
+                prefix = names.remote_tenant_prefix(remote.name, tenant.name, channel.release)
+                apps += [
+                    _app_overlay(
+                        tree,
+                        layout.app_overlay(channel_folder, a.name),
+                        layout.app_base(channel.base, a.name),
+                        a,
+                        channel.namespace,
+                        remote.name,
+                        _Remote(remote.name, platform, prefix),
+                    )
+                    for a in tenant.apps
+                ]
             tree.kustomization(folder, apps)
             remote_tenants.append(folder)
         tree.kustomization(remote_root, remote_tenants)
 
 
+def _remote_account(tenant: TenantSpec, platform: str) -> K8sObject:
+    """The account the tenant's remote Kustomizations impersonate, in the environment's
+    namespace on a management cluster with remotes.
+
+    It holds no right here; it must exist because Flux prunes a deleted Kustomization's objects
+    only while it can impersonate its account on its own cluster. Flux never deletes it, so it
+    outlives the Kustomizations that use it."""
+    labels = objects.tenant_labels(tenant.name)
+    return objects.service_account(tenant.name, platform, labels, objects.NEVER_PRUNED)
+
+
 def _remote_sandboxes(
     tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec, remote: ClusterSpec
 ) -> str:
-    """`infra/<M>/clusters/<R>/tenants/`: the tenants' namespaces and accounts on the remote.
+    """`infra/<M>/clusters/<R>/tenants/`: the tenants' namespaces, rights and guardrails on a
+    remote, applied by the platform.
 
-    The remote runs no Flux: its `R-APP` Kustomizations on M impersonate the tenant's account
-    on the remote, so the account and its namespace must exist there. They reach the remote
-    with the environment's remote infra.
-    """
+    A tenant's remote Kustomizations live in the environment's namespace on M and impersonate
+    `<E-flux-system>:<T>` on the remote: that account exists there, and holds `admin` in the
+    tenant's namespaces on the remote, and nothing else."""
     folder = layout.remote_sandboxes(cluster.name, remote.name)
-    files = []
+    platform = names.environment_namespace(env.name)
+    tenant_folders = []
     for tenant in env.tenants:
-        namespace = names.tenant_namespace(env.name, tenant.name)
-        path = layout.file(folder, f"{tenant.name}.yaml")
-        tree.write(
-            path,
-            [
-                objects.namespace(namespace, objects.tenant_labels(tenant.name)),
-                *_sandbox(tenant.name, namespace),
-            ],
-        )
-        files.append(path)
-    tree.kustomization(folder, files)
+        tenant_folder = layout.remote_sandbox(cluster.name, remote.name, tenant.name)
+        labels = objects.tenant_labels(tenant.name)
+        account = layout.file(tenant_folder, "account.yaml")
+        tree.write(account, [objects.service_account(tenant.name, platform, labels)])
+        files = [account]
+        for channel in _channels(env, tenant):
+            path = layout.file(tenant_folder, f"{channel.namespace}.yaml")
+            tree.write(
+                path,
+                [
+                    objects.namespace(channel.namespace, wiring.tenant_namespace_labels(tenant)),
+                    _reconciler(tenant, channel.namespace, platform),
+                    *_guardrails(tenant, channel.namespace),
+                ],
+            )
+            files.append(path)
+        tree.kustomization(tenant_folder, files)
+        tenant_folders.append(tenant_folder)
+    tree.kustomization(folder, tenant_folders)
     return folder

@@ -73,7 +73,7 @@ def _credentials(source: GitSource, name: str, namespace: str) -> AppliedSecret 
 def _platform(namespace: str) -> list[K8sObject]:
     """The account the platform's Kustomizations impersonate under multi-tenant lockdown."""
     return [
-        objects.service_account(objects.PLATFORM_ACCOUNT, namespace),
+        objects.service_account(names.PLATFORM_ACCOUNT, namespace),
         objects.platform_cluster_role_binding(namespace),
     ]
 
@@ -101,7 +101,7 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
             layout.kustomization_path(layout.cluster_infra(cluster.name)),
             names.FLUX_NAMESPACE,
             fleet.flux.interval,
-            service_account=objects.PLATFORM_ACCOUNT,
+            service_account=names.PLATFORM_ACCOUNT,
         )
     )
     for remote in fleet.remotes_of(cluster.name):
@@ -115,7 +115,7 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
                 layout.kustomization_path(layout.remote_infra(cluster.name, remote.name)),
                 names.FLUX_NAMESPACE,
                 fleet.flux.interval,
-                service_account=objects.PLATFORM_ACCOUNT,
+                service_account=names.PLATFORM_ACCOUNT,
                 kubeconfig_secret=names.kubeconfig_secret(remote.name),
             )
         )
@@ -160,7 +160,7 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
                 path,
                 namespace,
                 interval,
-                service_account=objects.PLATFORM_ACCOUNT,
+                service_account=names.PLATFORM_ACCOUNT,
             )
         )
     for remote in env.remotes_of(cluster.name):
@@ -173,12 +173,13 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
                 layout.kustomization_path(layout.remote_infra(cluster.name, remote.name)),
                 namespace,
                 interval,
-                service_account=objects.PLATFORM_ACCOUNT,
+                service_account=names.PLATFORM_ACCOUNT,
                 kubeconfig_secret=secret_name,
             )
         )
         # No kubeConfig: it creates the tenants' Flux objects on this cluster, which then
-        # deploy to the remote.
+        # deploy to the remote. Deleted (the remote leaves), it waits until they have pruned
+        # the remote: Pulumi deletes the remote's kubeconfig only after it.
         wiring.objects.append(
             objects.kustomization(
                 names.remote_tenants(remote.name),
@@ -186,7 +187,8 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
                 layout.kustomization_path(layout.remote_tenants(cluster.name, remote.name)),
                 namespace,
                 interval,
-                service_account=objects.PLATFORM_ACCOUNT,
+                service_account=names.PLATFORM_ACCOUNT,
+                deletion_policy=objects.WAIT_FOR_TERMINATION,
             )
         )
     return wiring
@@ -205,18 +207,14 @@ def tenant_namespaces(env: EnvironmentSpec, tenant: TenantSpec) -> list[tuple[st
 
 
 def tenant_wiring(env: EnvironmentSpec, tenant: TenantSpec, cluster: ClusterSpec) -> Wiring:
-    """A tenant's sandboxes on management cluster `cluster` and the secrets they need."""
+    """A tenant's namespaces on management cluster `cluster`, labelled for its Pod Security,
+    and the Secrets its sources need, never a cluster's credentials. Where the cluster manages
+    remotes, the tenant's remote sources read from the environment's namespace, so their
+    credentials are there too."""
     wiring = Wiring()
-    labels = objects.tenant_labels(tenant.name)
-    for index, (namespace, source) in enumerate(tenant_namespaces(env, tenant)):
+    labels = tenant_namespace_labels(tenant)
+    for namespace, source in tenant_namespaces(env, tenant):
         wiring.objects.append(objects.namespace(namespace, labels))
-        if index == 0:
-            for remote in env.remotes_of(cluster.name):
-                wiring.secrets.append(
-                    AppliedSecret(
-                        names.kubeconfig_secret(remote.name), namespace, Kubeconfig(remote.name)
-                    )
-                )
         credentials = _credentials(source, names.tenant_git_credentials(tenant.name), namespace)
         if credentials is not None:
             wiring.secrets.append(credentials)
@@ -228,4 +226,27 @@ def tenant_wiring(env: EnvironmentSpec, tenant: TenantSpec, cluster: ClusterSpec
                     DockerConfig(tenant.image_pull_key),
                 )
             )
+    if env.remotes_of(cluster.name):
+        platform = names.environment_namespace(env.name)
+        credentials = _credentials(
+            tenant.source, names.tenant_git_credentials(tenant.name), platform
+        )
+        if credentials is not None:
+            wiring.secrets.append(credentials)
     return wiring
+
+
+def tenant_namespace_labels(tenant: TenantSpec) -> dict[str, str]:
+    """A tenant namespace's labels, on every cluster: whose it is, and its Pod Security level."""
+    return {
+        **objects.tenant_labels(tenant.name),
+        **objects.pod_security_labels(tenant.pod_security),
+    }
+
+
+def remote_bootstrap(platform_namespace: str) -> list[K8sObject]:
+    """What Pulumi applies on a remote with its admin credentials: the binding that makes the
+    platform's account (of `platform_namespace`, the namespace of the Kustomizations that
+    reach the remote) cluster-admin there. Nothing from git could grant it: Flux applies to a
+    remote as that very account."""
+    return [objects.platform_cluster_role_binding(platform_namespace)]

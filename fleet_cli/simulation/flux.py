@@ -43,7 +43,6 @@ from fleet_cli.simulation.cluster import CLUSTER, ClusterState, controller_accou
 from fleet_cli.simulation.findings import Category, describe
 from fleet_cli.simulation.rbac import ADMIN, Request, User
 
-PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
 SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
 CHART_SOURCE_KINDS = ("HelmRepository", "GitRepository", "OCIRepository", "Bucket")
 
@@ -221,7 +220,21 @@ def _dependencies(ctx: _Context, ready: Callable[[ObjectId], bool]) -> None:
 class _Target:
     cluster: ClusterState
     identity: User
-    missing_accounts: tuple[str, ...]
+    account: str | None
+    """The service account impersonated, by name, in the object's namespace."""
+
+    def missing_accounts(self, ctx: _Context) -> tuple[str, ...]:
+        """The impersonated account where it must exist and does not (yet): on the target, as
+        Flux's documentation requires, and, for a remote target, on Flux's own cluster too,
+        where garbage collection checks it before it deletes anything."""
+        if not self.account:
+            return ()
+        places = [self.cluster] if self.cluster is ctx.cluster else [self.cluster, ctx.cluster]
+        return tuple(
+            f"ServiceAccount {ctx.namespace}/{self.account} on {place.name}"
+            for place in places
+            if not place.has("ServiceAccount", ctx.namespace, self.account)
+        )
 
 
 def _target(ctx: _Context, controller: str) -> _Target:
@@ -229,7 +242,6 @@ def _target(ctx: _Context, controller: str) -> _Target:
     settings = ctx.cluster.flux
     account = ctx.spec.get("serviceAccountName") or (settings and settings.default_service_account)
     kubeconfig = ctx.spec.get("kubeConfig")
-    missing: list[str] = []
     if kubeconfig is None:
         target = ctx.cluster
         if account:
@@ -241,12 +253,7 @@ def _target(ctx: _Context, controller: str) -> _Target:
         # Without an account to impersonate, Flux acts as the kubeconfig's own user: here,
         # the admin credentials Pulumi put in the Secret.
         identity = User.service_account(ctx.namespace, str(account)) if account else ADMIN
-        if account and not ctx.cluster.has("ServiceAccount", ctx.namespace, str(account)):
-            # Garbage collection checks the account on Flux's own cluster before it deletes.
-            missing.append(f"ServiceAccount {ctx.namespace}/{account} on {ctx.cluster.name}")
-    if account and not target.has("ServiceAccount", ctx.namespace, str(account)):
-        missing.append(f"ServiceAccount {ctx.namespace}/{account} on {target.name}")
-    return _Target(target, identity, tuple(dict.fromkeys(missing)))
+    return _Target(target, identity, str(account) if account else None)
 
 
 def _remote(ctx: _Context, kubeconfig: Any) -> str:
@@ -354,6 +361,12 @@ def apply_staged(
         for obj in stage:
             object_id = objects.object_id(obj)
             before = target.get(object_id)
+            if before is not None and if_not_present(obj):
+                # `ssa: IfNotPresent`: an existing object is left as it is, yet stays in the
+                # inventory (a skipped entry is one of the change set's); it is pruned only
+                # if this Kustomization applied it (its owner labels are on it).
+                applied.objects.append(object_id)
+                continue
             if before is not None and before.applier not in (applier, CLUSTER):
                 applied.twice.append((object_id, before.applier))
             target.put(obj, applier)
@@ -434,7 +447,7 @@ def reconcile_kustomization(
             inventory,
             artifact.revision,
             generation(obj),
-            missing_accounts=target.missing_accounts,
+            missing_accounts=target.missing_accounts(ctx),
             twice=tuple(failed.applied.twice),
         )
         return state, []
@@ -447,7 +460,7 @@ def reconcile_kustomization(
         inventory=inventory,
         revision=artifact.revision,
         generation=generation(obj),
-        missing_accounts=target.missing_accounts,
+        missing_accounts=target.missing_accounts(ctx),
         twice=tuple(applied.twice),
     )
     return state, pruned
@@ -475,7 +488,7 @@ def _external(ctx: _Context, target: _Target, revision: str) -> Reconciled:
                 revision=revision,
                 generation=generation(ctx.obj),
                 external=True,
-                missing_accounts=target.missing_accounts,
+                missing_accounts=target.missing_accounts(ctx),
             )
     return Reconciled(
         True,
@@ -484,7 +497,7 @@ def _external(ctx: _Context, target: _Target, revision: str) -> Reconciled:
         revision=revision,
         generation=generation(ctx.obj),
         external=True,
-        missing_accounts=target.missing_accounts,
+        missing_accounts=target.missing_accounts(ctx),
     )
 
 
@@ -494,9 +507,19 @@ def _failed(
     return Reconciled(False, category, reason, inventory=kept, generation=generation(obj))
 
 
-def prunable(landed_obj: Mapping[str, Any]) -> bool:
-    annotations = (landed_obj.get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(PRUNE_ANNOTATION, "")).lower() != "disabled"
+def _annotation(obj: Mapping[str, Any], key: str) -> str:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(key, ""))
+
+
+def prunable(obj: Mapping[str, Any]) -> bool:
+    """Flux deletes it when it leaves its Kustomization, unless it says `prune: disabled`."""
+    return _annotation(obj, objects.PRUNE_ANNOTATION).lower() != "disabled"
+
+
+def if_not_present(obj: Mapping[str, Any]) -> bool:
+    """Flux creates it if missing and leaves an existing one alone (`ssa: IfNotPresent`)."""
+    return _annotation(obj, objects.SSA_ANNOTATION) == "IfNotPresent"
 
 
 # ---------------------------------------------------------------- HelmRelease
@@ -537,7 +560,7 @@ def reconcile_helm_release(
                 target.cluster.name,
                 target.identity,
                 generation=generation(obj),
-                missing_accounts=target.missing_accounts,
+                missing_accounts=target.missing_accounts(ctx),
             )
         if needed.get("kind") == "Namespace":
             target.cluster.put(needed, applier_of(cluster.name, obj))
@@ -548,7 +571,7 @@ def reconcile_helm_release(
         revision=EXTERNAL,
         generation=generation(obj),
         external=True,
-        missing_accounts=target.missing_accounts,
+        missing_accounts=target.missing_accounts(ctx),
     )
 
 

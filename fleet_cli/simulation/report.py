@@ -51,6 +51,7 @@ def report(sim: Simulation) -> Report:
             *_status_findings(sim),
             *_exposures(sim),
             *_field_findings(sim),
+            *_pod_security(sim),
         }
     )
     counts: dict[tuple[str, str], int] = Counter((f.where, f.category) for f in findings)
@@ -94,6 +95,20 @@ def _field_findings(sim: Simulation) -> Iterable[Finding]:
         for object_id, landed in sorted(cluster.objects.items()):
             for problem in field_problems(landed.obj):
                 yield Finding(name, "field", describe(object_id), problem)
+
+
+def _pod_security(sim: Simulation) -> Iterable[Finding]:
+    """Every tenant namespace enforces a Pod Security level, on every cluster."""
+    for name, cluster in sorted(sim.clusters.items()):
+        for object_id, landed in sorted(cluster.objects.items()):
+            if object_id[0] != "Namespace" or not objects.tenant_of(landed.obj):
+                continue
+            labels = landed.obj.get("metadata", {}).get("labels") or {}
+            if not labels.get(ENFORCE):
+                yield Finding(name, "pod-security", describe(object_id), f"has no {ENFORCE} label")
+
+
+ENFORCE = "pod-security.kubernetes.io/enforce"
 
 
 # ---------------------------------------------------------------- credentials and tenants

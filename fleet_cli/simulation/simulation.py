@@ -128,6 +128,8 @@ class Simulation:
         """stack -> GitOpsBranch URN -> its state."""
         self._chart_scopes: dict[tuple[str, str, str], bool] = {}
         self._builds: dict[str, BranchBuilds] = {}
+        self._deferred: list[tuple[str, K8sObject]] = []
+        """Finalizers nobody waits for, run when the current update is done."""
 
     def close(self) -> None:
         for builds in self._builds.values():
@@ -302,7 +304,7 @@ class Simulation:
                 else:
                     remote_release = names.remote_app(cluster.name, component.name)
                     key = (cluster.managed_by, platform, remote_release)
-                self._chart_scopes[key] = True
+                self._chart_scopes[key] = component.cluster_scoped
 
     def _secrets(self, model: StackSpec) -> dict[str, str]:
         """Secret config as the simulation sets it: an attached cluster's key holds a kubeconfig
@@ -399,13 +401,18 @@ class Simulation:
             for obj in sorted(applied.values(), key=_creation_order):
                 self._apply_one(stack, state, obj, applier)
         before = self._pulumi.get(stack, {})
-        for cluster, applied in sorted(before.items()):
-            gone = [i for i in applied if i not in wanted.get(cluster, {})]
-            for object_id in sorted(gone, key=_deletion_order):
-                landed = self.clusters[cluster].get(object_id)
-                if landed is not None and landed.applier == applier:
-                    self.delete(cluster, object_id)
+        gone = [
+            (cluster, object_id)
+            for cluster, applied in before.items()
+            for object_id in applied
+            if object_id not in wanted.get(cluster, {})
+        ]
+        for cluster, object_id in sorted(gone, key=_deletion_order):
+            landed = self.clusters[cluster].get(object_id)
+            if landed is not None and landed.applier == applier:
+                self.delete(cluster, object_id)
         self._pulumi[stack] = wanted
+        self._run_deferred()
 
     def _apply_one(self, stack: str, state: ClusterState, obj: K8sObject, applier: str) -> None:
         object_id = objects.object_id(obj)
@@ -438,12 +445,24 @@ class Simulation:
 
     # ---------------------------------------------------------------- deleting
 
-    def delete(self, cluster: str, object_id: ObjectId) -> None:
+    def delete(self, cluster: str, object_id: ObjectId, *, wait: bool = True) -> None:
         """Delete an object as the API server does: a Namespace takes its contents along; a
-        Flux object's finalizer then prunes what it applied, if its account still exists."""
+        Flux object's finalizer then prunes what it applied, if its account still exists.
+
+        Without `wait`, the deleter does not wait for finalizers: they run once the current
+        update is done (Pulumi has moved on, deleting what comes next)."""
         for landed in self.clusters[cluster].remove(object_id):
-            if landed.obj.get("kind") in FLUX_KINDS:
+            if landed.obj.get("kind") not in FLUX_KINDS:
+                continue
+            if wait:
                 self._finalize(cluster, landed.obj)
+            else:
+                self._deferred.append((cluster, landed.obj))
+
+    def _run_deferred(self) -> None:
+        while self._deferred:
+            cluster, obj = self._deferred.pop(0)
+            self._finalize(cluster, obj)
 
     def _finalize(self, cluster: str, obj: K8sObject) -> None:
         """kustomize-controller's finalizer: with prune (the default deletion policy), it
@@ -471,6 +490,21 @@ class Simulation:
         ]
         if not left or target is None:
             return
+        secret = ((spec.get("kubeConfig") or {}).get("secretRef") or {}).get("name")
+        if secret and not self.clusters[cluster].has("Secret", namespace, str(secret)):
+            self.events.append(
+                Finding(
+                    state.target,
+                    "stale",
+                    describe(object_id),
+                    f"deleted after its kubeconfig Secret {namespace}/{secret} on {cluster}: "
+                    f"Flux cannot reach {state.target} to prune {len(left)} objects (its "
+                    "finalizer fails until the Secret is back): "
+                    + ", ".join(describe(i) for i in left[:5])
+                    + (" ..." if len(left) > 5 else ""),
+                )
+            )
+            return
         if account and not self.clusters[cluster].has("ServiceAccount", namespace, str(account)):
             self.events.append(
                 Finding(
@@ -484,9 +518,18 @@ class Simulation:
                 )
             )
             return
-        self._prune(state, applier, left, describe(object_id))
+        wait = spec.get("deletionPolicy") == objects.WAIT_FOR_TERMINATION
+        self._prune(state, applier, left, describe(object_id), wait=wait)
 
-    def _prune(self, state: Reconciled, applier: str, ids: list[ObjectId], owner: str) -> None:
+    def _prune(
+        self,
+        state: Reconciled,
+        applier: str,
+        ids: list[ObjectId],
+        owner: str,
+        *,
+        wait: bool = True,
+    ) -> None:
         target = self.clusters[state.target]
         for object_id in ids:
             landed = target.get(object_id)
@@ -504,7 +547,7 @@ class Simulation:
                     )
                 )
                 continue
-            self.delete(target.name, object_id)
+            self.delete(target.name, object_id, wait=wait)
 
     # ---------------------------------------------------------------- Flux
 
@@ -594,10 +637,13 @@ def _creation_order(obj: K8sObject) -> tuple[int, str]:
     return rank, str(objects.object_id(obj))
 
 
-def _deletion_order(object_id: ObjectId) -> tuple[int, ObjectId]:
+def _deletion_order(placed: tuple[str, ObjectId]) -> tuple[int, str, ObjectId]:
+    """Dependents first, on every cluster: Flux objects, then the Secrets they read (a remote's
+    kubeconfig), then the rest (a remote's bootstrap binding, accounts), namespaces last."""
+    cluster, object_id = placed
     kind = object_id[0]
-    rank = 0 if kind in FLUX_KINDS else 2 if kind == "Namespace" else 1
-    return rank, object_id
+    rank = {"Secret": 1, "Namespace": 3}.get(kind, 0 if kind in FLUX_KINDS else 2)
+    return rank, cluster, object_id
 
 
 @contextmanager

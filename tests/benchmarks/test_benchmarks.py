@@ -50,13 +50,15 @@ def test_the_fleets_stacks_are_main_then_each_environment() -> None:
 def test_main_stack_counts(main_run: Evaluation) -> None:
     census = main_run.census
     assert census.by_type[GITOPS_BRANCH_TYPE] == 1
-    assert census.by_type[PROVIDER] == 1
+    assert census.by_type[PROVIDER] == 2  # the management cluster's and the remote's
     assert census.by_type["fleet:cluster:ManagementCluster"] == 1
     assert census.by_type["fleet:cluster:RemoteCluster"] == 1
     assert census.by_type["kubernetes:core/v1:Secret"] == 1  # the remote's kubeconfig
     assert census.resources == sum(census.by_type.values())
     assert (census.management_clusters, census.remote_clusters, census.tenants) == (1, 1, 0)
-    assert census.other == census.resources  # no tenants, no per-design products
+    # The remote: its component, provider and binding; its kubeconfig and Kustomization on M.
+    assert census.per_remote == 5
+    assert census.other == census.resources - 5
     (branch,) = census.branches.items()
     assert branch[0] == "main" and branch[1].files > 0 and branch[1].bytes > branch[1].files
 
@@ -72,8 +74,9 @@ def test_environment_products_are_counted_apart(env_run: Evaluation) -> None:
     census = env_run.census
     assert census.by_type[TENANT_COMPONENT] == 2
     assert census.tenant_namespaces == 1 * 2  # a Namespace per tenant per management cluster
-    assert census.remote_kubeconfigs == 1 * 2  # R-kubeconfig per remote per tenant namespace
-    assert census.other == census.resources - 4
+    # The remote: its component, provider and binding; its kubeconfig and two Kustomizations.
+    assert census.per_remote == 6
+    assert census.other == census.resources - 2 - 6
     assert census.other_per_entity == census.other / (2 + 2)
 
 

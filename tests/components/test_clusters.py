@@ -58,6 +58,15 @@ def remote_wiring(cluster: str, remote: str) -> set[tuple[str, str]]:
     }
 
 
+def remote_bootstrap(remote: str) -> set[tuple[str, str]]:
+    """What the main stack applies on a remote with its credentials: its provider, and the
+    binding that makes main's platform account cluster-admin there."""
+    return {
+        (K8S_PROVIDER, f"{remote}-provider"),
+        (CRB, f"{remote}-flux-system-clusterrolebinding-flux-platform-flux-system"),
+    }
+
+
 def deploy_key(cluster: str) -> set[tuple[str, str]]:
     return {
         ("tls:index/privateKey:PrivateKey", f"{cluster}-deploy-key"),
@@ -148,8 +157,8 @@ def test_sample_main_stack_has_exactly_these_resources_per_cluster(sample: Deplo
         ("azure-native:containerservice:ManagedCluster", "pacific-aks-cluster"),
         *flux_and_main_branch("pacific-aks"),
     }
-    # A remote cluster runs no Flux and Pulumi applies nothing to it: only its access.
-    assert sample.children("k3s-america-south") == set()
+    # A remote cluster runs no Flux; Pulumi applies one thing to it: the platform's rights.
+    assert sample.children("k3s-america-south") == remote_bootstrap("k3s-america-south")
     top_level = {(r.type, r.name) for r in sample.resources if r.parent.endswith("fleet-main")}
     assert top_level == {
         ("fleet:cluster:ManagementCluster", "k3d-america"),
@@ -174,7 +183,7 @@ def test_every_kind_of_cluster_has_exactly_these_resources(every_kind: Deploymen
         *deploy_key("local-k3d"),
         *remote_wiring("local-k3d", "shop-1"),
     }
-    assert every_kind.children("shop-1") == set()
+    assert every_kind.children("shop-1") == remote_bootstrap("shop-1")
     (github,) = every_kind.of_type("pulumi:providers:github")
     assert github.inputs["owner"] == "acme"
 
@@ -194,7 +203,11 @@ def test_every_in_cluster_object_uses_its_own_clusters_provider(
         assert provider.name == f"{cluster}-provider"
         assert provider.parent == resource.parent  # the cluster component owns both
         assert resource.name.startswith(f"{cluster}-")
-        assert provider.inputs["kubeconfig"] == fake_kubeconfig(cluster)
+        kubeconfig = yaml.safe_load(provider.inputs["kubeconfig"])
+        (context,) = [
+            c for c in kubeconfig["contexts"] if c["name"] == kubeconfig["current-context"]
+        ]
+        assert context["context"]["cluster"] == cluster
 
 
 def test_flux_objects_wait_for_the_flux_instance_which_waits_for_the_operator(
@@ -456,6 +469,8 @@ def test_removing_a_remote_cluster_removes_exactly_its_objects(sample: Deploymen
     assert set(after) <= set(before)
     assert {before[urn].name for urn in set(before) - set(after)} == {
         "k3s-america-south",
+        "k3s-america-south-provider",
+        "k3s-america-south-flux-system-clusterrolebinding-flux-platform-flux-system",
         "k3d-america-secret-flux-system-k3s-america-south-kubeconfig",
         "k3d-america-kustomization-flux-system-k3s-america-south-infrastructure",
     }

@@ -65,10 +65,14 @@ def environment_objects(env: str, remotes: list[str]) -> set[ObjectId]:
     return objects
 
 
-def tenant_objects(namespaces: list[str], remotes: list[str]) -> set[ObjectId]:
-    """A tenant's namespaces; the remotes' kubeconfigs in the first (the tenant's own)."""
-    objects = {("Namespace", "", namespace) for namespace in namespaces}
-    return objects | {("Secret", namespaces[0], f"{r}-kubeconfig") for r in remotes}
+def tenant_objects(namespaces: list[str]) -> set[ObjectId]:
+    """A tenant's namespaces: no cluster's credentials ever go in them."""
+    return {("Namespace", "", namespace) for namespace in namespaces}
+
+
+def remote_bootstrap(env: str) -> set[ObjectId]:
+    """On a remote, with its credentials: the environment's platform account is cluster-admin."""
+    return {("ClusterRoleBinding", "", f"flux-platform-{env}-flux-system")}
 
 
 @pytest.fixture
@@ -81,17 +85,19 @@ def dev() -> Deployment:
 
 def test_dev_has_exactly_the_objects_of_the_design_on_each_cluster(dev: Deployment) -> None:
     tenants = {
-        *tenant_objects(["dev-kaizentm", "dev-1-0-x-kaizentm"], []),
-        *tenant_objects(["dev-yakuza"], []),
-    }
-    remote_tenants = {
-        *tenant_objects(["dev-kaizentm"], ["k3s-america-south"]),
-        *tenant_objects(["dev-yakuza"], ["k3s-america-south"]),
+        *tenant_objects(["dev-kaizentm", "dev-1-0-x-kaizentm"]),
+        *tenant_objects(["dev-yakuza"]),
     }
     assert {c: set(objs) for c, objs in on_cluster(dev).items()} == {
-        "k3d-america": environment_objects("dev", ["k3s-america-south"]) | tenants | remote_tenants,
+        "k3d-america": environment_objects("dev", ["k3s-america-south"]) | tenants,
         "pacific-aks": environment_objects("dev", []) | tenants,
+        "k3s-america-south": remote_bootstrap("dev"),
     }
+    for cluster in ("k3d-america", "pacific-aks"):
+        namespace = on_cluster(dev)[cluster][("Namespace", "", "dev-kaizentm")]
+        labels = namespace.inputs["metadata"]["labels"]
+        assert labels["toolkit.fluxcd.io/tenant"] == "kaizentm"
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def test_dev_resources_belong_to_the_environment_and_its_tenants(dev: Deployment) -> None:
@@ -100,6 +106,7 @@ def test_dev_resources_belong_to_the_environment_and_its_tenants(dev: Deployment
         (STACK_REFERENCE_TYPE, "organization/fleet/main"),
         (REFERENCED_CLUSTER_TYPE, "dev-k3d-america"),
         (REFERENCED_CLUSTER_TYPE, "dev-pacific-aks"),
+        (REFERENCED_CLUSTER_TYPE, "dev-k3s-america-south"),
         ("fleet:environment:Tenant", "dev-kaizentm"),
         ("fleet:environment:Tenant", "dev-yakuza"),
     }
@@ -123,10 +130,17 @@ def test_dev_resources_belong_to_the_environment_and_its_tenants(dev: Deployment
         # The provider was the Environment's first: its alias keeps its URN's history.
         (provider,) = dev.children(f"dev-{cluster}")
         assert provider == ("pulumi:providers:kubernetes", f"dev-{cluster}-provider")
+    # On the remote, with its credentials, the environment's platform account gets its rights.
+    assert dev.children("dev-k3s-america-south") == {
+        ("pulumi:providers:kubernetes", "dev-k3s-america-south-provider"),
+        (
+            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+            "dev-k3s-america-south-dev-flux-system-clusterrolebinding-flux-platform-dev-flux-system",
+        ),
+    }
     assert {n for _, n in dev.children("dev-yakuza")} == {
         "dev-yakuza-k3d-america-namespace-dev-yakuza",
         "dev-yakuza-pacific-aks-namespace-dev-yakuza",
-        "dev-yakuza-k3d-america-secret-dev-yakuza-k3s-america-south-kubeconfig",
     }
     # The fleet's clusters and Flux belong to the main stack.
     assert dev.of_type("ManagementCluster") == [] and dev.of_type("FluxInstance") == []
@@ -148,10 +162,16 @@ def test_dev_wiring_spec_fields(dev: Deployment) -> None:
             assert spec["sourceRef"] == {"kind": "GitRepository", "name": "dev-flux-system"}
             assert spec["serviceAccountName"] == "flux-platform"
             assert "kubeConfig" not in spec
-        namespace = wiring["Namespace", "", "dev-kaizentm"]
-        assert namespace.inputs["metadata"]["labels"] == {"toolkit.fluxcd.io/tenant": "kaizentm"}
-        release = wiring["Namespace", "", "dev-1-0-x-kaizentm"]
-        assert release.inputs["metadata"]["labels"] == {"toolkit.fluxcd.io/tenant": "kaizentm"}
+        for namespace in ("dev-kaizentm", "dev-1-0-x-kaizentm"):
+            labels = wiring["Namespace", "", namespace].inputs["metadata"]["labels"]
+            assert labels == {
+                "toolkit.fluxcd.io/tenant": "kaizentm",
+                **{
+                    f"pod-security.kubernetes.io/{mode}{suffix}": value
+                    for mode in ("enforce", "audit", "warn")
+                    for suffix, value in (("", "restricted"), ("-version", "latest"))
+                },
+            }
     remote = objects["k3d-america"]
     infra = remote["Kustomization", "dev-flux-system", "k3s-america-south-infrastructure"]
     assert infra.inputs["spec"]["path"] == "./infra/k3d-america/clusters/k3s-america-south"
@@ -161,6 +181,8 @@ def test_dev_wiring_spec_fields(dev: Deployment) -> None:
     tenants = remote["Kustomization", "dev-flux-system", "k3s-america-south-tenants"]
     assert tenants.inputs["spec"]["path"] == "./tenants/k3d-america/clusters/k3s-america-south"
     assert "kubeConfig" not in tenants.inputs["spec"]  # it creates Flux objects on k3d-america
+    # Deleted, it waits until the tenants' remote Kustomizations have pruned the remote.
+    assert tenants.inputs["spec"]["deletionPolicy"] == "WaitForTermination"
 
 
 def test_remote_kubeconfigs_come_from_the_main_stack_and_stay_secret(dev: Deployment) -> None:
@@ -169,12 +191,19 @@ def test_remote_kubeconfigs_come_from_the_main_stack_and_stay_secret(dev: Deploy
     assert set(references) == {"organization/fleet/main", "organization/fleet/dev"}
     reference = references["organization/fleet/main"]
     objects = on_cluster(dev)["k3d-america"]
-    for namespace in ("dev-flux-system", "dev-kaizentm", "dev-yakuza"):
-        secret = objects["Secret", namespace, "k3s-america-south-kubeconfig"]
-        assert secret.inputs["stringData"] == {"value": fake_kubeconfig("k3s-america-south")}
-        assert secret.secret_inputs == {"stringData"}
-        assert reference.urn in secret.dependencies
-    for cluster in ("k3d-america", "pacific-aks"):
+    # One kubeconfig per remote, in the environment's namespace only: none in a tenant's.
+    secrets = [i for i in objects if i[0] == "Secret" and i[2] == "k3s-america-south-kubeconfig"]
+    assert secrets == [("Secret", "dev-flux-system", "k3s-america-south-kubeconfig")]
+    secret = objects[secrets[0]]
+    assert secret.inputs["stringData"] == {"value": fake_kubeconfig("k3s-america-south")}
+    assert secret.secret_inputs == {"stringData"}
+    assert reference.urn in secret.dependencies
+    # It goes after the remote's binding is there, and before it goes: whatever reaches the
+    # remote through it can still prune there.
+    binding = dev.get("ClusterRoleBinding", "dev-k3s-america-south-dev-flux-system-"
+                      "clusterrolebinding-flux-platform-dev-flux-system")  # fmt: skip
+    assert binding.urn in secret.dependencies
+    for cluster in ("k3d-america", "pacific-aks", "k3s-america-south"):
         provider = dev.get("providers:kubernetes", f"dev-{cluster}-provider")
         assert provider.inputs["kubeconfig"] == fake_kubeconfig(cluster)
         assert provider.inputs["clusterIdentifier"] == cluster
@@ -186,7 +215,8 @@ def test_every_object_uses_the_provider_of_its_own_cluster(dev: Deployment) -> N
     for resource in dev.resources:
         if resource.type.startswith("kubernetes:"):
             cluster = by_urn[resource.provider].inputs["clusterIdentifier"]
-            owners = ("dev", "dev-kaizentm", "dev-yakuza")  # the environment, its tenants
+            # the environment, its tenants, and the remote's bootstrap
+            owners = ("dev", "dev-kaizentm", "dev-yakuza", "dev-k3s-america-south-dev")
             assert any(resource.name.startswith(f"{o}-{cluster}-") for o in owners), resource.name
 
 
@@ -196,8 +226,6 @@ def test_flux_objects_wait_for_the_namespace_and_secrets_they_use(dev: Deploymen
     secret = objects["Secret", "dev-flux-system", "k3s-america-south-kubeconfig"].urn
     infra = objects["Kustomization", "dev-flux-system", "k3s-america-south-infrastructure"]
     assert {namespace, secret} <= infra.dependencies
-    tenant_secret = objects["Secret", "dev-kaizentm", "k3s-america-south-kubeconfig"]
-    assert objects["Namespace", "", "dev-kaizentm"].urn in tenant_secret.dependencies
 
 
 def push_to_github(main: dict[str, Any]) -> None:
@@ -255,8 +283,9 @@ def test_qa_has_only_its_tenant() -> None:
     qa = deploy_sample("qa")
     assert {c: set(objs) for c, objs in on_cluster(qa).items()} == {
         "k3d-america": environment_objects("qa", ["k3s-america-south"])
-        | tenant_objects(["qa-kaizentm"], ["k3s-america-south"]),
-        "pacific-aks": environment_objects("qa", []) | tenant_objects(["qa-kaizentm"], []),
+        | tenant_objects(["qa-kaizentm"]),
+        "pacific-aks": environment_objects("qa", []) | tenant_objects(["qa-kaizentm"]),
+        "k3s-america-south": remote_bootstrap("qa"),
     }
 
 
@@ -286,11 +315,15 @@ def test_removing_a_remote_cluster_removes_exactly_its_objects(dev: Deployment) 
         "dev-k3d-america-secret-dev-flux-system-k3s-america-south-kubeconfig",
         "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-infrastructure",
         "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-tenants",
-        "dev-kaizentm-k3d-america-secret-dev-kaizentm-k3s-america-south-kubeconfig",
-        "dev-yakuza-k3d-america-secret-dev-yakuza-k3s-america-south-kubeconfig",
+        "dev-k3s-america-south",
+        "dev-k3s-america-south-provider",
+        "dev-k3s-america-south-dev-flux-system-clusterrolebinding-flux-platform-dev-flux-system",
     }
     assert changed == ["gitops-dev"]
-    assert_files_lost_only(dev.get(GITOPS, "gitops-dev"), after.get(GITOPS, "gitops-dev"), "k3s")
+    # k3d-america's last remote: its tenants' remote accounts and sources go too.
+    assert_files_lost_only(
+        dev.get(GITOPS, "gitops-dev"), after.get(GITOPS, "gitops-dev"), "k3s", "/remote-"
+    )
 
 
 def test_removing_a_tenant_removes_exactly_its_objects(dev: Deployment) -> None:
@@ -303,7 +336,6 @@ def test_removing_a_tenant_removes_exactly_its_objects(dev: Deployment) -> None:
         "dev-yakuza",
         "dev-yakuza-k3d-america-namespace-dev-yakuza",
         "dev-yakuza-pacific-aks-namespace-dev-yakuza",
-        "dev-yakuza-k3d-america-secret-dev-yakuza-k3s-america-south-kubeconfig",
     }
     assert changed == ["gitops-dev"]
     assert_files_lost_only(dev.get(GITOPS, "gitops-dev"), after.get(GITOPS, "gitops-dev"), "yakuza")
@@ -381,7 +413,13 @@ def test_dedicated_clusters_get_flux_but_no_main_branch_wiring(lab: Deployment) 
         ("kubernetes:helm.sh/v3:Release", "lab-flux-operator"),
         ("kubernetes:fluxcd.controlplane.io/v1:FluxInstance", "lab-fluxinstance-flux-system-flux"),
     }
-    assert lab.children("lab-edge") == set()
+    assert lab.children("lab-edge") == {
+        ("pulumi:providers:kubernetes", "lab-edge-provider"),
+        (
+            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+            "lab-edge-dev-flux-system-clusterrolebinding-flux-platform-dev-flux-system",
+        ),
+    }
     assert set(lab.exports["clusters"]) == {"lab", "lab-edge"}
     assert settle(lab.exports["clusters"]["lab-edge"]["kubeconfig"]) == (
         fake_kubeconfig("lab-edge"),
@@ -403,7 +441,7 @@ def test_environment_wiring_on_a_dedicated_cluster_waits_for_its_flux(lab: Deplo
         ("FluxInstance", "flux-system", "flux"),
         *environment_objects("dev", []),
         ("Secret", "dev-flux-system", "dev-flux-system"),
-        *tenant_objects(["dev-shop", "dev-next-shop"], []),
+        *tenant_objects(["dev-shop", "dev-next-shop"]),
         *shop_secrets,
     }
     for resource in objects["lab"].values():
@@ -417,11 +455,19 @@ def test_environment_wiring_on_a_dedicated_cluster_waits_for_its_flux(lab: Deplo
 
 def test_remotes_of_a_fleet_cluster_come_from_both_stacks(lab: Deployment) -> None:
     hub = on_cluster(lab)["hub"]
-    for namespace in ("dev-flux-system", "dev-shop"):
-        for remote in ("edge", "lab-edge"):
-            secret = hub["Secret", namespace, f"{remote}-kubeconfig"]
-            assert secret.inputs["stringData"] == {"value": fake_kubeconfig(remote)}
-    assert ("Secret", "dev-next-shop", "edge-kubeconfig") not in hub
+    for remote in ("edge", "lab-edge"):
+        secret = hub["Secret", "dev-flux-system", f"{remote}-kubeconfig"]
+        assert secret.inputs["stringData"] == {"value": fake_kubeconfig(remote)}
+    assert not [
+        i
+        for i in hub
+        if i[0] == "Secret"
+        and i[1] in ("dev-shop", "dev-next-shop")
+        and i[2].endswith("-kubeconfig")
+    ]
+    # The tenant's remote sources read from the environment's namespace, with its credentials.
+    git = hub["Secret", "dev-flux-system", "shop-git-credentials"]
+    assert git.inputs["stringData"] == {"username": "git", "password": "shop-token"}
 
 
 def test_git_and_image_pull_credentials_from_secret_config(lab: Deployment) -> None:

@@ -219,7 +219,7 @@ RULES: list[tuple[str, str, Any, str]] = [
         "derived-remote-app-too-long",
         "dev",
         lambda raw: tenants(raw)[1]["apps"][0].update(name="a" * 50),
-        f"fleet:tenants[1].apps[0].name: derived name 'k3s-america-south-{'a' * 50}'",
+        f"fleet:tenants[1].apps[0].name: derived name 'k3s-america-south-yakuza-{'a' * 50}'",
     ),
     (
         "derived-kubeconfig-secret-too-long",

@@ -74,7 +74,18 @@ def test_main_infra_is_nginx_with_port_8080_on_k3d_america(built: dict[str, Buil
         "sourceRef": {"kind": "HelmRepository", "name": "nginx"},
     }
     assert release["values"]["service"] == {"type": "LoadBalancer", "ports": {"http": 8080}}
-    assert release["serviceAccountName"] == objects.DEPLOYER_ACCOUNT
+    assert release["serviceAccountName"] == names.DEPLOYER_ACCOUNT
+    # A chart may bring CRDs, ClusterRoles and webhooks: its account is cluster-admin.
+    binding = find(america, "ClusterRoleBinding", "", "flux-deployer-nginx")
+    assert binding["roleRef"]["name"] == "cluster-admin"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "flux-deployer", "namespace": "nginx"}
+    ]
+    # The namespace may have existed before the fleet: never taken over, never pruned.
+    namespace = find(america, "Namespace", "", "nginx")
+    assert namespace["metadata"]["annotations"] == {
+        "kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent"
+    }
     source = find(america, "HelmRepository", "nginx", "nginx")
     assert source["spec"]["url"] == "https://charts.bitnami.com/bitnami"
     pacific = find(built["main"]["infra/pacific-aks"], "HelmRelease", "nginx", "nginx")
@@ -90,9 +101,15 @@ def test_a_remote_gets_its_chart_from_a_helm_release_on_its_management_cluster(
         "secretRef": {"name": "k3s-america-south-kubeconfig", "key": "value"}
     }
     assert (release["targetNamespace"], release["storageNamespace"]) == ("nginx", "nginx")
+    # It installs on the remote as the platform's account there, which Pulumi binds.
+    assert release["serviceAccountName"] == "flux-platform"
     find(america, "HelmRepository", "flux-system", "nginx")
-    # Nothing Flux-specific is sent to the remote itself, which runs no Flux.
-    assert built["main"]["infra/k3d-america/clusters/k3s-america-south"] == []
+    # Nothing Flux-specific is sent to the remote itself, which runs no Flux: only the
+    # platform's namespace and account, for the identity Flux impersonates there to exist.
+    assert ids(built["main"]["infra/k3d-america/clusters/k3s-america-south"]) == {
+        ("Namespace", "", "flux-system"),
+        ("ServiceAccount", "flux-system", "flux-platform"),
+    }
 
 
 def test_main_wiring_is_kept_for_reference(built: dict[str, Built]) -> None:
@@ -138,6 +155,9 @@ def test_dev_tenants_on_a_management_cluster(built: dict[str, Built]) -> None:
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "kaizentm", "namespace": "dev-kaizentm"}
     ]
+    # The built-in admin role: every right in the namespace but on the namespace itself,
+    # its quota and its limits.
+    assert binding["roleRef"]["name"] == "admin"
     source = find(america, "GitRepository", "dev-kaizentm", "kaizentm-manifests")["spec"]
     assert (source["url"], source["ref"]) == (
         "https://github.com/kaizentm/gitops-manifests",
@@ -176,28 +196,70 @@ def test_an_app_path_can_differ_per_cluster(built: dict[str, Built]) -> None:
     assert release["path"] == "./azure-vote-manifests/manifest"
 
 
-def test_a_remote_overlay_holds_only_its_r_app_kustomizations(built: dict[str, Built]) -> None:
+def test_a_remote_overlay_holds_only_the_tenants_remote_kustomizations(
+    built: dict[str, Built],
+) -> None:
+    """Each tenant app on a remote is `R-T-APP` in the environment's namespace, beside the
+    remote's kubeconfig, where no tenant can read it; it impersonates the tenant's account on
+    the remote and stays in the tenant's namespace there. Release channels reach remotes too."""
     remote = built["dev"]["tenants/k3d-america/clusters/k3s-america-south"]
+    platform = "dev-flux-system"
     assert ids(remote) == {
-        ("Kustomization", "dev-kaizentm", "k3s-america-south-azure-vote"),
-        ("Kustomization", "dev-yakuza", "k3s-america-south-katana-vote"),
+        ("Kustomization", platform, "k3s-america-south-kaizentm-azure-vote"),
+        ("Kustomization", platform, "k3s-america-south-1-0-x-kaizentm-azure-vote"),
+        ("Kustomization", platform, "k3s-america-south-yakuza-katana-vote"),
     }
-    app = find(remote, "Kustomization", "dev-kaizentm", "k3s-america-south-azure-vote")["spec"]
+    app = find(remote, "Kustomization", platform, "k3s-america-south-kaizentm-azure-vote")["spec"]
     assert app["path"] == "./azure-vote/k3s-america-south"
     assert app["kubeConfig"] == {
         "secretRef": {"name": "k3s-america-south-kubeconfig", "key": "value"}
     }
     assert app["sourceRef"]["name"] == "kaizentm-manifests"
     assert (app["serviceAccountName"], app["targetNamespace"]) == ("kaizentm", "dev-kaizentm")
+    channel = find(
+        remote, "Kustomization", platform, "k3s-america-south-1-0-x-kaizentm-azure-vote"
+    )["spec"]
+    assert channel["sourceRef"]["name"] == "kaizentm-1-0-x-manifests"
+    assert channel["targetNamespace"] == "dev-1-0-x-kaizentm"
+
+
+def test_the_tenants_remote_sources_and_account_sit_in_the_environments_namespace(
+    built: dict[str, Built],
+) -> None:
+    america = built["dev"]["tenants/k3d-america"]
+    for source, branch in (
+        ("kaizentm-manifests", "dev"),
+        ("kaizentm-1-0-x-manifests", "release/1-0-x/dev"),
+        ("yakuza-manifests", "multi-dev"),
+    ):
+        found = find(america, "GitRepository", "dev-flux-system", source)
+        assert found["spec"]["ref"] == {"branch": branch}
+    account = find(america, "ServiceAccount", "dev-flux-system", "kaizentm")
+    # It must outlive the remote Kustomizations that impersonate it, for them to prune.
+    assert account["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+    # pacific-aks manages no remote: nothing of the kind there.
+    pacific = built["dev"]["tenants/pacific-aks"]
+    assert not [o for o in pacific if o["metadata"].get("namespace") == "dev-flux-system"]
 
 
 def test_a_remote_gets_the_tenant_namespaces_and_accounts(built: dict[str, Built]) -> None:
     remote_infra = built["dev"]["infra/k3d-america/clusters/k3s-america-south"]
-    for tenant in ("kaizentm", "yakuza"):
-        namespace = find(remote_infra, "Namespace", "", f"dev-{tenant}")
-        assert namespace["metadata"]["labels"] == {names.TENANT_LABEL: tenant}
-        find(remote_infra, "ServiceAccount", f"dev-{tenant}", tenant)
-        find(remote_infra, "RoleBinding", f"dev-{tenant}", f"{tenant}-reconciler")
+    find(remote_infra, "Namespace", "", "dev-flux-system")
+    find(remote_infra, "ServiceAccount", "dev-flux-system", "flux-platform")
+    for tenant, namespaces in (
+        ("kaizentm", ["dev-kaizentm", "dev-1-0-x-kaizentm"]),
+        ("yakuza", ["dev-yakuza"]),
+    ):
+        find(remote_infra, "ServiceAccount", "dev-flux-system", tenant)
+        for namespace in namespaces:
+            labels = find(remote_infra, "Namespace", "", namespace)["metadata"]["labels"]
+            assert labels[names.TENANT_LABEL] == tenant
+            assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+            binding = find(remote_infra, "RoleBinding", namespace, f"{tenant}-reconciler")
+            assert binding["roleRef"]["name"] == "admin"
+            assert binding["subjects"] == [
+                {"kind": "ServiceAccount", "name": tenant, "namespace": "dev-flux-system"}
+            ]
 
 
 def test_environment_wiring_is_kept_for_reference(built: dict[str, Built]) -> None:
