@@ -79,7 +79,7 @@ def _render_command(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     path, model = _load(args)
     _need_kubectl()
-    with simulation(path.parent, assume_main=True) as sim:
+    with simulation(path.parent, assume_main=True, sources=_sources(args)) as sim:
         sim.step(f"pulumi up -s {model.stack}", model.stack, settings=path)
         result = report(sim)
     title = f"fleet validate {model.stack}"
@@ -101,7 +101,7 @@ def _simulate(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise _Stop(error.render()) from None
     _need_kubectl()
-    with simulation(project, args.repository) as sim:
+    with simulation(project, args.repository, sources=_sources(args)) as sim:
         for stack in stacks:
             sim.step(f"pulumi up -s {stack}", stack)
         for stack, settings in steps:
@@ -109,6 +109,19 @@ def _simulate(args: argparse.Namespace) -> int:
         result = report(sim)
     title = f"fleet simulate {' '.join(stacks)}"
     return _reported(result, args, title, "")
+
+
+def _sources(args: argparse.Namespace) -> dict[str, Path]:
+    """`--source URL=DIR`: a local folder that stands in for a repository Flux reads."""
+    found = {}
+    for value in args.source:
+        url, sep, folder = str(value).rpartition("=")
+        if not sep or not url or not folder:
+            raise _Stop(f"--source {value}: expected URL=DIR, the repository's URL and a folder")
+        if not Path(folder).is_dir():
+            raise _Stop(f"--source {value}: {folder} is not a folder")
+        found[url] = Path(folder)
+    return found
 
 
 def _need_kubectl() -> None:
@@ -319,6 +332,14 @@ def _report_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument(
         "--verbose", action="store_true", help="list every file and object each step changes"
+    )
+    sub.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="URL=DIR",
+        help="reconcile the folder DIR as the repository URL (a tenant's, at every branch) "
+        "instead of treating what it holds as unknown; repeatable",
     )
 
 

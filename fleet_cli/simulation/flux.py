@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from fleet import layout, objects, yamldoc
 from fleet.objects import K8sObject, ObjectId
 from fleet_cli.kustomize import BranchBuilds
-from fleet_cli.simulation import kinds
+from fleet_cli.simulation import admission, kinds
 from fleet_cli.simulation.cluster import CLUSTER, ClusterState, controller_account
 from fleet_cli.simulation.findings import Category, describe
 from fleet_cli.simulation.rbac import ADMIN, Request, User
@@ -333,6 +333,15 @@ def refusal(target: ClusterState, obj: K8sObject, identity: User) -> tuple[Categ
                 "denied",
                 f"{describe(objects.object_id(obj))} on {target.name}: {decision.reason}",
             )
+    namespace_object = target.get(("Namespace", "", namespace)) if kind.namespaced else None
+    level = admission.level_of(namespace_object.obj if namespace_object else None)
+    forbidden = admission.violations(obj, level)
+    if forbidden:
+        return (
+            "denied",
+            f'{describe(objects.object_id(obj))} on {target.name}: violates PodSecurity "{level}'
+            f':latest": {"; ".join(forbidden)}',
+        )
     return None
 
 

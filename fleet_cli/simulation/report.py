@@ -10,6 +10,7 @@ from typing import Any
 
 from fleet import objects
 from fleet.objects import K8sObject, ObjectId
+from fleet_cli.simulation import admission
 from fleet_cli.simulation.cluster import CLUSTER, ClusterState
 from fleet_cli.simulation.fields import field_problems
 from fleet_cli.simulation.findings import CATEGORIES, TITLES, Finding, describe
@@ -104,11 +105,13 @@ def _pod_security(sim: Simulation) -> Iterable[Finding]:
             if object_id[0] != "Namespace" or not objects.tenant_of(landed.obj):
                 continue
             labels = landed.obj.get("metadata", {}).get("labels") or {}
-            if not labels.get(ENFORCE):
-                yield Finding(name, "pod-security", describe(object_id), f"has no {ENFORCE} label")
-
-
-ENFORCE = "pod-security.kubernetes.io/enforce"
+            if not labels.get(admission.ENFORCE_LABEL):
+                yield Finding(
+                    name,
+                    "pod-security",
+                    describe(object_id),
+                    f"has no {admission.ENFORCE_LABEL} label",
+                )
 
 
 # ---------------------------------------------------------------- credentials and tenants

@@ -66,3 +66,47 @@ class Repository:
             texts.append(out[start : start + int(size)].decode("utf-8", errors="replace"))
             pos = start + int(size) + 1
         return texts
+
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def folder_source(folder: Path) -> dict[str, str]:
+    """A local folder standing in for a repository that is not the fleet's (a tenant's, at
+    any branch): its text files, and a `kustomization.yaml` in each folder that has none,
+    listing the manifests below it, as kustomize-controller generates one for a plain folder
+    of manifests (fluxcd/pkg `kustomize/kustomize_generator.go`, `findOrGenerateKustomization`:
+    every YAML file, and every subfolder that holds a kustomization)."""
+    files: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            try:
+                files[relative.as_posix()] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
+    return {**files, **_generated_kustomizations(files)}
+
+
+def _generated_kustomizations(files: dict[str, str]) -> dict[str, str]:
+    folders: dict[str, set[str]] = {}
+    """Each folder with manifests below it, and its entries that lead to them."""
+    for path in files:
+        if not path.endswith(MANIFEST_SUFFIXES) or path.rsplit("/", 1)[-1] in KUSTOMIZATION_FILES:
+            continue
+        parts = path.split("/")
+        for depth in range(len(parts)):
+            folder = "/".join(parts[:depth]) or "."
+            folders.setdefault(folder, set()).add(parts[depth])
+    generated = {}
+    for folder, entries in folders.items():
+        prefix = "" if folder == "." else f"{folder}/"
+        if any(f"{prefix}{name}" in files for name in KUSTOMIZATION_FILES):
+            continue
+        resources = "".join(f"  - {entry}\n" for entry in sorted(entries))
+        generated[f"{prefix}kustomization.yaml"] = (
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            f"resources:\n{resources}"
+        )
+    return generated

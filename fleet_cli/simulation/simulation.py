@@ -15,8 +15,10 @@ anything a cluster's own admission policies would refuse.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +63,7 @@ from fleet_cli.simulation.flux import (
     reconcile_kustomization,
 )
 from fleet_cli.simulation.rbac import User
-from fleet_cli.simulation.repository import Repository
+from fleet_cli.simulation.repository import Repository, folder_source
 
 MAX_ROUNDS = 50
 """Flux retries every failed object at its interval; the simulation retries until a round
@@ -121,6 +123,8 @@ class Simulation:
         self.status: dict[tuple[str, ObjectId], Reconciled] = {}
         self.steps: list[Step] = []
         self.fleet_urls: set[str] = set()
+        self.sources: dict[str, dict[str, str]] = {}
+        """Repositories that are not the fleet's whose files are known (`--source`): by URL."""
         self._servers: dict[str, str] = {}
         self._pulumi: dict[str, dict[str, dict[ObjectId, K8sObject]]] = {}
         """stack -> cluster -> the objects it applied there."""
@@ -151,6 +155,10 @@ class Simulation:
     # ---------------------------------------------------------------- the world Flux sees
 
     def artifact(self, url: str, branch: str) -> Artifact | str | None:
+        if url in self.sources:
+            files = self.sources[url]
+            digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+            return Artifact(f"source:{digest[:16]}", files)
         if url not in self.fleet_urls:
             return EXTERNAL
         commit = self.repository.tips().get(branch)
@@ -561,8 +569,9 @@ class Simulation:
         changed = False
         for name in sorted(self.clusters):
             cluster = self.clusters[name]
-            for object_id, landed in cluster.by_kind(*FLUX_KINDS):
-                if cluster.get(object_id) is not landed:
+            for object_id, _ in cluster.by_kind(*FLUX_KINDS):
+                landed = cluster.get(object_id)
+                if landed is None:
                     continue  # deleted by an earlier reconciliation of this round
                 key = (name, object_id)
                 previous = self.status.get(key)
@@ -607,9 +616,8 @@ class Simulation:
         if source is None:
             return ""
         spec = source.obj.get("spec") or {}
-        if spec.get("url") not in self.fleet_urls:
-            return EXTERNAL
-        return self.repository.tips().get(str((spec.get("ref") or {}).get("branch")), "")
+        artifact = self.artifact(str(spec.get("url")), str((spec.get("ref") or {}).get("branch")))
+        return artifact.revision if isinstance(artifact, Artifact) else artifact or ""
 
 
 def _summary(state: Reconciled) -> tuple[Any, ...]:
@@ -648,10 +656,15 @@ def _deletion_order(placed: tuple[str, ObjectId]) -> tuple[int, str, ObjectId]:
 
 @contextmanager
 def simulation(
-    project: Path, repository: Path | None = None, *, assume_main: bool = False
+    project: Path,
+    repository: Path | None = None,
+    *,
+    assume_main: bool = False,
+    sources: Mapping[str, Path] | None = None,
 ) -> Iterator[Simulation]:
     """A simulation of `project` in a copy of it (transitions rewrite its settings files), with
-    `repository` as its bare repository (a temporary one by default)."""
+    `repository` as its bare repository (a temporary one by default), and `sources`: local
+    folders standing in for repositories that are not the fleet's, by URL."""
     with tempfile.TemporaryDirectory(prefix="fleet-simulate-") as scratch:
         copy = Path(scratch) / "project"
         copy.mkdir()
@@ -659,6 +672,7 @@ def simulation(
             (copy / path.name).write_bytes(path.read_bytes())
         (copy / "__main__.py").write_bytes((project / "__main__.py").read_bytes())
         sim = Simulation(copy, repository or Path(scratch) / "fleet.git", assume_main=assume_main)
+        sim.sources = {url: folder_source(folder) for url, folder in (sources or {}).items()}
         try:
             yield sim
         finally:
