@@ -128,13 +128,16 @@ class BranchBuilds:
                 )
 
     def culprits(self, folder: str) -> list[tuple[str, str]]:
-        """The deepest folders below `folder` (or itself) that fail, with kustomize's error."""
+        """The deepest folders below `folder` (or itself) that fail, with kustomize's error.
+        A folder that builds has none: it builds every folder it includes."""
+        result = self.result(folder)
+        if not isinstance(result, str):
+            return []
         children = self.children.get(folder, [])
         self.build(children)
         failing = [c for c in children if isinstance(self.result(c), str)]
         if not failing:
-            result = self.result(folder)
-            return [(folder, result)] if isinstance(result, str) else []
+            return [(folder, result)]
         return [culprit for child in failing for culprit in self.culprits(child)]
 
     def remote_bases(self, folder: str) -> list[str]:

@@ -267,7 +267,7 @@ def text(result: Report, title: str, *, verbose: bool = False) -> str:
         lines += [
             "",
             "every object lands; nothing is refused or applied twice; no credential is within a "
-            "tenant's reach",
+            "tenant's reach; every tenant namespace enforces Pod Security",
         ]
     return "\n".join(lines) + "\n"
 

@@ -34,9 +34,23 @@ class Repository:
         return proc.stdout
 
     def tips(self) -> dict[str, str]:
-        """Each branch with its tip commit."""
-        out = self._git("for-each-ref", "--format=%(refname:lstrip=2) %(objectname)", "refs/heads")
-        return dict(line.split(" ", 1) for line in out.decode().splitlines() if line)
+        """Each branch with its tip commit, read from the refs as git stores them (a loose ref
+        file overrides the packed one): Flux asks at every reconciliation, and a `git`
+        process each time would cost more than the rest of it.
+        Ref: https://git-scm.com/docs/gitrepository-layout (refs, packed-refs)"""
+        tips: dict[str, str] = {}
+        packed = self.path / "packed-refs"
+        if packed.exists():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                oid, _, ref = line.partition(" ")
+                if ref.startswith("refs/heads/") and not line.startswith(("#", "^")):
+                    tips[ref.removeprefix("refs/heads/")] = oid
+        heads = self.path / "refs" / "heads"
+        for loose in heads.rglob("*") if heads.exists() else ():
+            if loose.is_file() and not loose.name.endswith(".lock"):
+                name = loose.relative_to(heads).as_posix()
+                tips[name] = loose.read_text(encoding="utf-8").strip()
+        return dict(sorted(tips.items()))
 
     def files(self, commit: str) -> dict[str, str]:
         """Every file of a commit, as text."""

@@ -31,7 +31,7 @@ from pulumi.dynamic import Config, ConfigureRequest
 from components import clusters as cluster_components
 from components import gitops_branch
 from components.gitwriter import GitWriterError
-from fleet import names, objects
+from fleet import layout, names, objects
 from fleet.config import AttachedConfig
 from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec, FleetSpec, StackSpec, fleet_of, main_stack_name
@@ -566,6 +566,7 @@ class Simulation:
                 return
 
     def _round(self) -> bool:
+        self._prebuild()
         changed = False
         for name in sorted(self.clusters):
             cluster = self.clusters[name]
@@ -590,6 +591,20 @@ class Simulation:
                     changed = True
         return changed
 
+    def _prebuild(self) -> None:
+        """Build every folder a Kustomization reads, all at once: kustomize runs in parallel,
+        where each Kustomization alone would wait for its own build."""
+        wanted: dict[str, tuple[Artifact, set[str]]] = {}
+        for cluster in self.clusters.values():
+            for _, landed in cluster.by_kind("Kustomization"):
+                artifact = self._source_artifact(cluster, landed.obj)
+                if isinstance(artifact, Artifact):
+                    folder = layout.folder_of(str((landed.obj.get("spec") or {}).get("path", "")))
+                    wanted.setdefault(artifact.revision, (artifact, set()))[1].add(folder)
+        for artifact, folders in wanted.values():
+            builds = self.builds(artifact)
+            builds.build(sorted(f for f in folders if f in builds.children))
+
     def _reconcile(
         self, cluster: ClusterState, obj: K8sObject, previous: Reconciled | None
     ) -> Reconciled:
@@ -608,16 +623,20 @@ class Simulation:
 
     def _revision(self, cluster: ClusterState, obj: K8sObject) -> str:
         """The revision a Kustomization's source is at now: a new commit is reconciled anew."""
+        artifact = self._source_artifact(cluster, obj)
+        return artifact.revision if isinstance(artifact, Artifact) else artifact or ""
+
+    def _source_artifact(self, cluster: ClusterState, obj: K8sObject) -> Artifact | str | None:
+        """What a Flux object's source holds now, as `artifact` says; None without a source."""
         reference = (obj.get("spec") or {}).get("sourceRef") or {}
         namespace = reference.get("namespace") or obj["metadata"].get("namespace", "")
         source = cluster.get(
             (str(reference.get("kind")), str(namespace), str(reference.get("name")))
         )
         if source is None:
-            return ""
+            return None
         spec = source.obj.get("spec") or {}
-        artifact = self.artifact(str(spec.get("url")), str((spec.get("ref") or {}).get("branch")))
-        return artifact.revision if isinstance(artifact, Artifact) else artifact or ""
+        return self.artifact(str(spec.get("url")), str((spec.get("ref") or {}).get("branch")))
 
 
 def _summary(state: Reconciled) -> tuple[Any, ...]:

@@ -1,4 +1,5 @@
-"""`fleet render`, `fleet validate` and `fleet diff` on the sample stacks and edits of them."""
+"""`fleet render`, `fleet validate`, `fleet simulate` and `fleet diff` on the sample stacks and
+edits of them."""
 
 from __future__ import annotations
 
@@ -169,6 +170,66 @@ def test_validate_stops_on_a_config_problem(
     edit_stack(project, "qa", lambda config: config["fleet:clusters"].append("atlantic"))
     assert main(["--project", str(project), "validate", "qa"]) == EXIT_CONFIG
     assert "fleet:clusters[3]: 'atlantic' is not a cluster of the fleet" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- simulate
+
+
+def test_simulate_deploys_the_sample_in_order_and_reports_it_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    code = main(["--project", str(PROJECT), "simulate", "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK, out
+    assert out.startswith("fleet simulate main dev qa: 3 clusters")
+    assert "pulumi up -s dev:\n  branch dev: " in out
+    assert out.rstrip().endswith("every tenant namespace enforces Pod Security")
+    document = json.loads(report.read_text())
+    assert document["findings"] == []
+    assert {c["cluster"] for c in document["clusters"]} == {
+        "k3d-america",
+        "pacific-aks",
+        "k3s-america-south",
+    }
+
+
+def test_simulate_reconciles_a_tenants_repository_given_as_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    escape = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "escape"},
+    }
+    for path in ("katana-vote/k3d-america", "katana-vote/pacific-aks"):
+        (tmp_path / path).mkdir(parents=True)
+        (tmp_path / path / "escape.yaml").write_text(yaml.safe_dump(escape))
+    source = f"https://github.com/kaizentm/gitops-manifests={tmp_path}"
+    code = main(["--project", str(PROJECT), "simulate", "main", "dev", "--source", source])
+    out = capsys.readouterr().out
+    assert code == EXIT_PROBLEMS
+    assert (
+        "k3d-america: Kustomization dev-yakuza/katana-vote on k3d-america "
+        "(as system:serviceaccount:dev-yakuza:yakuza): Namespace escape on k3d-america: "
+        "system:serviceaccount:dev-yakuza:yakuza may not get namespaces"
+    ) in out
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--source", "no-folder"], "--source no-folder: expected URL=DIR"),
+        (["--source", "https://x/y=/no/such/dir"], "/no/such/dir is not a folder"),
+        (["--then", "Pulumi.nope.yaml"], "Pulumi.nope.yaml: no such stack settings file"),
+        (["nope"], "nope"),
+    ],
+)
+def test_simulate_stops_on_a_bad_argument(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--project", str(PROJECT), "simulate", *arguments]) == EXIT_CONFIG
+    assert message in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- diff
