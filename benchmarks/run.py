@@ -477,9 +477,39 @@ def variants_lines(results: Sequence[Json]) -> list[str]:
     return lines
 
 
+SIMULATION_GOAL = ("100-teams", 30.0)
+"""`fleet simulate` of this fleet within these seconds."""
+
+
+def simulation_lines(results: Sequence[Json]) -> list[str]:
+    """`fleet simulate` of each fleet: its time, memory and findings."""
+    lines = []
+    for result in results:
+        simulated = result.get("simulate")
+        if simulated is None:
+            lines.append(f"simulate: {result['fleet']}: not measured")
+            continue
+        lines.append(
+            f"simulate: {result['fleet']}: {simulated['seconds']:.1f} s, peak "
+            f"{simulated['peak_rss_mb']:.0f} MB, {simulated['findings']} findings"
+        )
+    return lines
+
+
 def goals_lines(results: Sequence[Json]) -> list[str]:
     """Each goal: met or missed, on how many stacks, and the worst case."""
     lines = []
+    fleet, seconds = SIMULATION_GOAL
+    for result in results:
+        if result["fleet"] == fleet:
+            simulated = result.get("simulate")
+            if simulated is None:
+                verdict = "MISSED (not measured)"
+            elif simulated["seconds"] <= seconds and simulated["findings"] == 0:
+                verdict = f"met ({simulated['seconds']:.1f} s, clean)"
+            else:
+                verdict = f"MISSED ({simulated['seconds']:.1f} s, {simulated['findings']} findings)"
+            lines.append(f"fleet simulate of {fleet} within {seconds:.0f} s: {verdict}")
     for key, what in (("time", "evaluation time"), ("memory", "peak memory")):
         ratios = [
             (s["ratios"][key], f"{r['fleet']} {s['stack']}")
@@ -527,6 +557,8 @@ def report(results: Sequence[Json]) -> str:
         growth_table(results),
         GROWTH_NOTE,
         *variants_lines(results),
+        "",
+        *simulation_lines(results),
         "",
         *goals_lines(results),
     ]

@@ -120,8 +120,8 @@ def _refuse_tenants_without_lockdown(fleet: FleetSpec, project_dir: Path, source
     if with_tenants:
         problem = Problem(
             "fleet:flux.multitenant",
-            "tenants need Flux's multi-tenant lockdown, and fleet:tenants of "
-            f"{', '.join(with_tenants)} has tenants: keep it true",
+            "tenants need Flux's multi-tenant lockdown, and "
+            f"{', '.join(with_tenants)} list fleet:tenants: keep it true",
         )
         raise ConfigError([problem], source)
 

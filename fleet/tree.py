@@ -575,6 +575,29 @@ def _app_overlay(
     return folder
 
 
+def _app_overlays(
+    tree: _Tree,
+    folder: str,
+    channel: _Channel,
+    tenant: TenantSpec,
+    cluster: str,
+    remote: _Remote | None = None,
+) -> list[str]:
+    """The overlays of a channel's apps on one cluster, under `folder`."""
+    return [
+        _app_overlay(
+            tree,
+            layout.app_overlay(folder, app.name),
+            layout.app_base(channel.base, app.name),
+            app,
+            channel.namespace,
+            cluster,
+            remote,
+        )
+        for app in tenant.apps
+    ]
+
+
 def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) -> None:
     """`tenants/<C>/`: every tenant on C; `tenants/<C>/clusters/<R>/`: C's remotes' apps."""
     root = layout.cluster_tenants(cluster.name)
@@ -596,17 +619,7 @@ def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) ->
             )
             channel_resources = [
                 channel.base,
-                *(
-                    _app_overlay(
-                        tree,
-                        layout.app_overlay(channel_folder, a.name),
-                        layout.app_base(channel.base, a.name),
-                        a,
-                        channel.namespace,
-                        cluster.name,
-                    )
-                    for a in tenant.apps
-                ),
+                *_app_overlays(tree, channel_folder, channel, tenant, cluster.name),
             ]
             if remotes:
                 # The source the channel's remote Kustomizations read, beside them.
@@ -636,18 +649,14 @@ def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) ->
                     )
                 )
                 prefix = names.remote_tenant_prefix(remote.name, tenant.name, channel.release)
-                apps += [
-                    _app_overlay(
-                        tree,
-                        layout.app_overlay(channel_folder, a.name),
-                        layout.app_base(channel.base, a.name),
-                        a,
-                        channel.namespace,
-                        remote.name,
-                        _Remote(remote.name, platform, prefix),
-                    )
-                    for a in tenant.apps
-                ]
+                apps += _app_overlays(
+                    tree,
+                    channel_folder,
+                    channel,
+                    tenant,
+                    remote.name,
+                    _Remote(remote.name, platform, prefix),
+                )
             tree.kustomization(folder, apps)
             remote_tenants.append(folder)
         tree.kustomization(remote_root, remote_tenants)

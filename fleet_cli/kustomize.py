@@ -110,6 +110,9 @@ class BranchBuilds:
     def result(self, folder: str) -> Result:
         """What the folder builds to, or why it does not (kustomize's error, or no such folder)."""
         if folder not in self.children:
+            prefix = "" if folder == "." else f"{folder}/"
+            if not any(path.startswith(prefix) for path in self.files):
+                return f"kustomization path not found: ./{folder}"
             return f"{layout.kustomization_file(folder)} does not exist"
         self.build([folder])
         return _CACHE[self.key(folder)]

@@ -102,7 +102,7 @@ def test_render_and_validate_the_tiny_fleet(tmp_path: Path, env_run: Evaluation)
     assert rendering.total >= rendering.render_seconds > 0
     validation = validate_timed(TINY, "env-0", tmp_path)
     assert validation.stack == "env-0" and validation.seconds > 0
-    assert all(isinstance(finding, str) for finding in validation.findings)
+    assert validation.findings == []
 
 
 def test_census_round_trips_through_json(env_run: Evaluation) -> None:
@@ -122,7 +122,7 @@ def _result(ratio_time: float, ratio_memory: float, apps_added: int) -> dict[str
             "remote_clusters": 1,
             "tenants": 2,
             "tenant_namespaces": 2,
-            "remote_kubeconfigs": 2,
+            "per_remote": 5,
             "other": 6,
             "other_per_cluster_or_tenant": 1.5,
         },
@@ -142,6 +142,24 @@ def test_goals_are_met_or_missed_by_the_numbers() -> None:
     assert "MISSED on 1 of 1 stacks; worst 2.00x" in missed[0]
     assert "MISSED on 1 of 1 stacks; worst 1.60x" in missed[1]
     assert "grow with clusters + tenants: MISSED" in missed[2]
+
+
+def test_the_simulation_goal_is_met_or_missed_by_the_numbers() -> None:
+    def simulated(fleet: str, seconds: float, findings: int) -> dict[str, Any]:
+        outcome = {"seconds": seconds, "findings": findings, "peak_rss_mb": 300.0}
+        return {"fleet": fleet, "shape": None, "stacks": [], "simulate": outcome}
+
+    assert bench.goals_lines([simulated("100-teams", 29.0, 0)]) == [
+        "fleet simulate of 100-teams within 30 s: met (29.0 s, clean)"
+    ]
+    (slow,) = bench.goals_lines([simulated("100-teams", 31.0, 0)])
+    assert slow.endswith("MISSED (31.0 s, 0 findings)")
+    (unclean,) = bench.goals_lines([simulated("100-teams", 10.0, 2)])
+    assert unclean.endswith("MISSED (10.0 s, 2 findings)")
+    assert bench.goals_lines([simulated("edge", 500.0, 0)]) == []
+    assert bench.simulation_lines([simulated("edge", 500.0, 0)]) == [
+        "simulate: edge: 500.0 s, peak 300 MB, 0 findings"
+    ]
 
 
 def test_stack_json_and_the_table(main_run: Evaluation) -> None:

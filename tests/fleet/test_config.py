@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from fleet import names
 from fleet.config import DEFAULT_FLUX_COMPONENTS
 from fleet.errors import ConfigError, Problem
 from fleet.model import ENCRYPTED, AppSpec, EnvironmentSpec, FleetSpec
-from tests.support.sample import SAMPLE_STACKS, Raw, load_sample, problems_of
+from fleet.stackfile import load_stack
+from tests.support.sample import PROJECT, SAMPLE_STACKS, Raw, load_sample, problems_of
 
 
 def clusters(raw: Raw) -> list[dict[str, Any]]:
@@ -510,6 +513,57 @@ RULES: list[tuple[str, str, Any, str]] = [
         " needs an SSH private key, but the tenant's credentialsSecret holds an HTTPS token",
     ),
     (
+        "component-in-a-namespace-every-cluster-has",
+        "main",
+        lambda raw: raw["infra"][0].update(namespace="kube-system"),
+        "fleet:infra[0].namespace: 'kube-system' is a namespace every cluster has: give the "
+        "component a namespace of its own",
+    ),
+    (
+        "component-in-flux-system",
+        "main",
+        lambda raw: raw["infra"][0].update(namespace="flux-system"),
+        "fleet:infra[0].namespace: 'flux-system' is the namespace of Flux's own objects",
+    ),
+    (
+        "component-in-default",
+        "dev",
+        lambda raw: raw["infra"][0].update(namespace="default"),
+        "fleet:infra[0].namespace: 'default' is a namespace every cluster has",
+    ),
+    (
+        "component-in-an-environments-flux-namespace",
+        "dev",
+        lambda raw: raw["infra"][0].update(namespace="qa-flux-system"),
+        "fleet:infra[0].namespace: 'qa-flux-system' is the namespace of Flux's own objects",
+    ),
+    (
+        "component-in-a-tenants-namespace",
+        "dev",
+        lambda raw: raw["infra"][0].update(namespace="dev-1-0-x-kaizentm"),
+        "fleet:infra[0].namespace: 'dev-1-0-x-kaizentm' is tenant kaizentm's namespace",
+    ),
+    (
+        "component-in-a-common-components-namespace",
+        "dev",
+        lambda raw: raw["infra"][0].update(namespace="nginx"),
+        "fleet:infra[0].namespace: 'nginx' is the main stack's component nginx's namespace",
+    ),
+    (
+        "two-components-in-one-namespace",
+        "dev",
+        lambda raw: raw["infra"].append(
+            {**raw["infra"][0], "name": "cache", "namespace": "dev-redis"}
+        ),
+        "fleet:infra[1].namespace: 'dev-redis' is component redis's namespace",
+    ),
+    (
+        "unknown-pod-security-level",
+        "dev",
+        lambda raw: tenants(raw)[0].update(podSecurity="lenient"),
+        "fleet:tenants[0].podSecurity: ",
+    ),
+    (
         "plain-text-secret",
         "main",
         lambda raw: raw.update(k3sAmericaSouthKubeconfig="apiVersion: v1"),
@@ -527,6 +581,40 @@ RULES: list[tuple[str, str, Any, str]] = [
 def test_rule_reports_its_problem(stack: str, edit: Any, expected: str) -> None:
     problems = problems_of(stack, edit)
     assert any(line.startswith(expected) for line in problems), problems
+
+
+def test_tenants_cannot_go_without_lockdown_from_either_stack(tmp_path: Path) -> None:
+    def no_lockdown(raw: Raw) -> None:
+        raw["flux"] = {"multitenant": False}
+
+    # The environment with tenants names both keys.
+    assert problems_of("dev", edit_main=no_lockdown) == [
+        "fleet:tenants: tenants need Flux's multi-tenant lockdown, but the main stack sets "
+        "fleet:flux.multitenant to false: set it to true there"
+    ]
+    # The main stack names the environments whose tenants need it.
+    for stack in SAMPLE_STACKS:
+        (tmp_path / f"Pulumi.{stack}.yaml").write_bytes(
+            (PROJECT / f"Pulumi.{stack}.yaml").read_bytes()
+        )
+    settings = tmp_path / "Pulumi.main.yaml"
+    document = yaml.safe_load(settings.read_text())
+    document["config"]["fleet:flux"] = {"multitenant": False}
+    settings.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError) as caught:
+        load_stack(settings)
+    assert [str(p) for p in caught.value.problems] == [
+        "fleet:flux.multitenant: tenants need Flux's multi-tenant lockdown, and "
+        "Pulumi.dev.yaml, Pulumi.qa.yaml list fleet:tenants: keep it true"
+    ]
+    # Without tenants anywhere, lockdown may go.
+    for stack in ("dev", "qa"):
+        path = tmp_path / f"Pulumi.{stack}.yaml"
+        env = yaml.safe_load(path.read_text())
+        env["config"].pop("fleet:tenants")
+        path.write_text(yaml.safe_dump(env))
+    fleet = load_stack(settings)
+    assert isinstance(fleet, FleetSpec) and fleet.flux.multitenant is False
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -192,7 +192,13 @@ def test_a_missing_branch_or_path_is_not_reconciled(sim: Simulation) -> None:
     assert "branch 'main' does not exist" in missing.message
     commit(sim, {"other": [config_map("settings")]})
     (missing,) = findings(sim, "not-reconciled")
-    assert "kustomize build of ./apps failed" in missing.message
+    assert "kustomize build of ./apps failed: kustomization path not found: ./apps" in (
+        missing.message
+    )
+    # A folder without a kustomization in the fleet's own branch says so.
+    commit(sim, {"other": [config_map("settings")], "apps/deep": [config_map("deep")]})
+    (missing,) = findings(sim, "not-reconciled")
+    assert "apps/kustomization.yaml does not exist" in missing.message
 
 
 def test_depends_on_waits_for_its_dependency(sim: Simulation) -> None:
