@@ -100,6 +100,16 @@ def _aks(name: str, aks: AksConfig, opts: pulumi.ResourceOptions) -> pulumi.Outp
             }
             for pool in aks.node_pools
         ],
+        # NetworkPolicies enforced (AKS enforces none by default): Flux's own policies, which
+        # keep tenants' Pods away from its controllers and their artifacts, and the tenants'
+        # isolation. Azure CNI powered by Cilium, the dataplane AKS recommends.
+        # Ref: https://learn.microsoft.com/azure/aks/azure-cni-powered-by-cilium
+        network_profile={
+            "network_plugin": containerservice.NetworkPlugin.AZURE,
+            "network_plugin_mode": containerservice.NetworkPluginMode.OVERLAY,
+            "network_dataplane": containerservice.NetworkDataplane.CILIUM,
+            "network_policy": containerservice.NetworkPolicy.CILIUM,
+        },
         opts=opts,
     )
     credentials = containerservice.list_managed_cluster_admin_credentials_output(

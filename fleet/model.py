@@ -212,6 +212,29 @@ class EnvironmentSpec:
 StackSpec = FleetSpec | EnvironmentSpec
 
 
+def _common_namespaces(fleet: FleetSpec) -> dict[str, str]:
+    return {c.namespace: f"the main stack's component {c.name}'s namespace" for c in fleet.infra}
+
+
+def claimed_namespaces(raw: Mapping[str, Any], stack: str, source: str) -> dict[str, str]:
+    """The namespaces an environment stack has on its clusters, each with whose it is, from its
+    config alone (its rules may fail for the very clash this is used to find). Another
+    environment of the fleet must not have them too: a tenant there would be admin in them."""
+    config = _parse(EnvironmentStackConfig, raw, source)
+    env = config.environment.name or stack
+    claimed = {names.environment_namespace(env): f"environment {env}'s namespace"}
+    for component in config.infra:
+        namespace = rules.environment_component_namespace(env, component)
+        claimed[namespace] = f"component {component.name} of environment {env}"
+    for tenant in config.tenants:
+        for namespace in [
+            names.tenant_namespace(env, tenant.name),
+            *(names.release_namespace(env, r.name, tenant.name) for r in tenant.releases),
+        ]:
+            claimed[namespace] = f"a namespace of tenant {tenant.name} of environment {env}"
+    return claimed
+
+
 def fleet_of(model: StackSpec) -> FleetSpec:
     """The fleet a stack runs on: the main stack's own, or an environment's."""
     return model if isinstance(model, FleetSpec) else model.fleet
@@ -337,14 +360,25 @@ def load_environment(
     *,
     source: str,
     secrets_required: bool = False,
+    others: Mapping[str, str] | None = None,
 ) -> EnvironmentSpec:
-    """An environment stack from its raw config, on the fleet of its main stack."""
+    """An environment stack from its raw config, on the fleet of its main stack; `others` are
+    the namespaces the fleet's other environments have, with whose they are."""
     config = _parse(EnvironmentStackConfig, raw, source)
     name = config.environment.name or stack
     branch = config.environment.branch or name
     fleet_clusters = {c.name: c for c in fleet.clusters}
     secret_keys = _kubeconfig_keys("dedicatedClusters", config.dedicated_clusters)
+    platform_keys = {
+        **{k.key: f"the kubeconfig named by {k.named_at}" for k in secret_keys},
+        **{
+            c.provisioning.kubeconfig_secret: f"the kubeconfig of cluster {c.name}"
+            for c in fleet.clusters
+            if isinstance(c.provisioning, AttachedConfig)
+        },
+    }
     if fleet.repository.token_key:
+        platform_keys[fleet.repository.token_key] = "the fleet repository's token"
         # The environment stack pushes branch E and gives Flux read access with the same token.
         secret_keys.append(
             SecretKey(
@@ -367,10 +401,11 @@ def load_environment(
         name,
         branch,
         fleet_clusters,
-        {c.namespace: f"the main stack's component {c.name}'s namespace" for c in fleet.infra},
+        {**(others or {}), **_common_namespaces(fleet)},
         lockdown=fleet.flux.multitenant,
     )
     problems += _check_secret_keys(raw, EnvironmentStackConfig, secret_keys, secrets_required)
+    problems += _tenant_keys_of_the_platform(config, platform_keys)
     if problems:
         raise ConfigError(problems, source)
     clusters = tuple(fleet_clusters[n] for n in config.clusters) + tuple(
@@ -416,6 +451,28 @@ def _parse(schema: type[SchemaT], raw: Mapping[str, Any], source: str) -> Schema
         unknown = [k for k in raw if k not in known and not isinstance(raw[k], Encrypted)]
         problems += rules.unknown_key_problems(sorted(unknown), known)
         raise ConfigError(problems, source) from None
+
+
+def _tenant_keys_of_the_platform(
+    config: EnvironmentStackConfig, platform_keys: Mapping[str, str]
+) -> list[Problem]:
+    """A tenant's secret keys end up in its namespaces, where it reads them: none may be a key
+    that holds the platform's credentials (a cluster's kubeconfig, the fleet's token)."""
+    problems = []
+    for index, tenant in enumerate(config.tenants):
+        for where, key in (
+            ("repository.credentialsSecret", tenant.repository.credentials_secret),
+            ("imagePullSecret", tenant.image_pull_secret),
+        ):
+            if key is not None and key in platform_keys:
+                problems.append(
+                    Problem(
+                        f"fleet:tenants[{index}].{where}",
+                        f"'{key}' holds {platform_keys[key]}: a tenant can read what its keys "
+                        "hold; give it a key of its own",
+                    )
+                )
+    return problems
 
 
 def _kubeconfig_keys(key: str, clusters: list[ClusterConfig]) -> list[SecretKey]:

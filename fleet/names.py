@@ -112,6 +112,22 @@ def deployer_binding(namespace: str) -> str:
     return f"{DEPLOYER_ACCOUNT}-{namespace}"
 
 
+PLATFORM_ACCOUNTS = (
+    PLATFORM_ACCOUNT,
+    DEPLOYER_ACCOUNT,
+    "default",
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+    "image-reflector-controller",
+    "image-automation-controller",
+    "source-watcher",
+)
+"""Accounts of the platform and of Flux: a tenant's account is named after the tenant, in the
+environment's namespace too, so no tenant may be named like one of them (its Kustomizations
+would impersonate the platform's rights)."""
+
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 """Namespaces every cluster has: no component may take one over."""
 

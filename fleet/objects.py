@@ -320,7 +320,22 @@ def flux_instance(
     multitenant: bool,
     cluster_type: str,
 ) -> K8sObject:
-    """The Flux Operator's FluxInstance: Flux itself, pinned to one version."""
+    """The Flux Operator's FluxInstance: Flux itself, pinned to one version.
+
+    Multi-tenant, it locks down workload identity too: a tenant's source, decryption or
+    kubeconfig that names a cloud provider and no account would otherwise authenticate as the
+    controller itself (its cloud identity, or the node's), with the platform's access.
+    Ref: https://fluxcd.io/flux/installation/configuration/workload-identity/ and the
+    operator's `cluster.multitenantWorkloadIdentity` (Flux 2.7 and later)."""
+    cluster: dict[str, Any] = {
+        "type": cluster_type,
+        "multitenant": multitenant,
+        "networkPolicy": True,
+        "domain": "cluster.local",
+    }
+    if multitenant:
+        cluster["multitenantWorkloadIdentity"] = True
+        cluster["objectLevelWorkloadIdentity"] = True
     return {
         "apiVersion": FLUX_INSTANCE_API,
         "kind": "FluxInstance",
@@ -328,12 +343,7 @@ def flux_instance(
         "spec": {
             "distribution": {"version": version, "registry": registry},
             "components": list(components),
-            "cluster": {
-                "type": cluster_type,
-                "multitenant": multitenant,
-                "networkPolicy": True,
-                "domain": "cluster.local",
-            },
+            "cluster": cluster,
         },
     }
 

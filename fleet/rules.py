@@ -371,6 +371,12 @@ def check_main_stack(config: MainStackConfig) -> list[Problem]:
             )
     if repository.push_url is not None:
         check_git_url(problems, ("repository", "pushUrl"), repository.push_url, local=True)
+    if config.flux.multitenant and _version(config.flux.version) < WORKLOAD_IDENTITY_LOCKDOWN:
+        problems.add(
+            ("flux", "version"),
+            f"'{config.flux.version}': the multi-tenant lockdown of workload identity needs Flux "
+            "2.7.0 or later",
+        )
     managers = {c.name: c for c in config.clusters if c.role == "management"}
     check_clusters(problems, "clusters", config.clusters, managers)
     if not managers:
@@ -379,6 +385,15 @@ def check_main_stack(config: MainStackConfig) -> list[Problem]:
         problems, config.infra, [c.name for c in config.clusters], main_component_namespace
     )
     return problems.items
+
+
+WORKLOAD_IDENTITY_LOCKDOWN = (2, 7, 0)
+"""The first Flux whose lockdown covers workload identity (`fleet.objects.flux_instance`)."""
+
+
+def _version(version: str) -> tuple[int, ...]:
+    """`X.Y.Z` of a version (a pre-release counts as its release)."""
+    return tuple(int(part) for part in re.split(r"[-+]", version)[0].split("."))
 
 
 def main_component_namespace(component: ComponentConfig) -> str:
@@ -445,12 +460,23 @@ def check_environment_stack(
         names.environment_namespace(environment): "the environment's namespace",
         **(fleet_namespaces or {}),
     }
-    for tenant in config.tenants:
-        for namespace in [
-            names.tenant_namespace(environment, tenant.name),
-            *(names.release_namespace(environment, r.name, tenant.name) for r in tenant.releases),
-        ]:
-            taken[namespace] = f"tenant {tenant.name}'s namespace"
+    for t_index, tenant in enumerate(config.tenants):
+        channels = [(("name",), names.tenant_namespace(environment, tenant.name))] + [
+            (
+                ("releases", r_index, "name"),
+                names.release_namespace(environment, r.name, tenant.name),
+            )
+            for r_index, r in enumerate(tenant.releases)
+        ]
+        for where, namespace in channels:
+            owner = reserved_namespace(namespace) or taken.get(namespace)
+            if owner is not None:
+                problems.add(
+                    ("tenants", t_index, *where),
+                    f"the tenant's namespace '{namespace}' is {owner}: a tenant is admin in its "
+                    "namespaces, so they must be its own; rename the tenant or the channel",
+                )
+            taken.setdefault(namespace, f"tenant {tenant.name}'s namespace")
     check_components(
         problems,
         config.infra,
@@ -461,7 +487,64 @@ def check_environment_stack(
     for index, tenant in enumerate(config.tenants):
         _check_tenant(problems, ("tenants", index), tenant, environment, taking_part, remotes)
     check_unique(problems, ("tenants",), [t.name for t in config.tenants], "tenant")
+    _check_platform_objects(problems, config, environment, remotes)
     return problems.items
+
+
+def _check_platform_objects(
+    problems: Problems, config: EnvironmentStackConfig, environment: str, remotes: Sequence[str]
+) -> None:
+    """The Flux objects the environment's namespace holds on a management cluster (its own,
+    its remotes', and the tenants' sources and apps for remotes) have names derived from
+    several entities: no two may meet, or one would overwrite the other."""
+    kustomizations: dict[str, str] = {
+        names.INFRASTRUCTURE: "the environment's infrastructure",
+        names.TENANTS: "the environment's tenants",
+    }
+    for remote in remotes:
+        kustomizations[names.remote_infrastructure(remote)] = f"remote {remote}'s infrastructure"
+        kustomizations[names.remote_tenants(remote)] = f"remote {remote}'s tenants"
+    sources: dict[str, str] = {names.environment_namespace(environment): "the environment's source"}
+    seen: set[str] = set()
+    for index, tenant in enumerate(config.tenants):
+        if tenant.name in seen:
+            continue  # a duplicate tenant, reported as such
+        seen.add(tenant.name)
+        channels = [(("name",), None)] + [
+            (("releases", r_index, "name"), r.name) for r_index, r in enumerate(tenant.releases)
+        ]
+        for where, release in channels:
+            path = ("tenants", index, *where)
+            source = (
+                names.tenant_source(tenant.name)
+                if release is None
+                else names.release_source(tenant.name, release)
+            )
+            owner = f"tenant {tenant.name}'s source" + (f" of channel {release}" if release else "")
+            _claim(problems, path, sources, source, "GitRepository", owner)
+            for remote in remotes:
+                for app in dict.fromkeys(a.name for a in tenant.apps):
+                    name = names.remote_tenant_app(remote, tenant.name, app, release)
+                    owner = f"tenant {tenant.name}'s app {app} on {remote}"
+                    _claim(problems, path, kustomizations, name, "Kustomization", owner)
+
+
+def _claim(
+    problems: Problems,
+    path: tuple[str | int, ...],
+    claimed: dict[str, str],
+    name: str,
+    kind: str,
+    owner: str,
+) -> None:
+    if name in claimed:
+        problems.add(
+            path,
+            f"{kind} '{name}' in the environment's namespace would be both {claimed[name]} and "
+            f"{owner}: rename one of them",
+        )
+    else:
+        claimed[name] = owner
 
 
 def environment_component_namespace(environment: str, component: ComponentConfig) -> str:
@@ -482,6 +565,12 @@ def _check_tenant(
     remotes: Sequence[str],
 ) -> None:
     check_name(problems, (*path, "name"), tenant.name)
+    if tenant.name in names.PLATFORM_ACCOUNTS:
+        problems.add(
+            (*path, "name"),
+            f"'{tenant.name}' is an account of the platform or of Flux: the tenant's own account "
+            "is named after it, so it would act with the platform's rights; choose another name",
+        )
     check_derived(
         problems,
         (*path, "name"),

@@ -18,6 +18,7 @@ from fleet.model import (
     EnvironmentSpec,
     FleetSpec,
     StackSpec,
+    claimed_namespaces,
     is_environment_stack,
     load_environment,
     load_main,
@@ -90,6 +91,7 @@ def load_raw_stack(
         fleet = load_main(raw, stack, source=source, secrets_required=secrets_required)
         if not fleet.flux.multitenant:
             _refuse_tenants_without_lockdown(fleet, project_dir, source)
+        _refuse_environments_namespaces(fleet, project_dir, source)
         return fleet
     reference = raw["mainStack"]
     if not isinstance(reference, str) or not main_stack_name(reference):
@@ -106,7 +108,42 @@ def load_raw_stack(
         raise ConfigError([problem], source)
     main_raw = read_raw_config(main_path)
     fleet = load_main(main_raw, stack_name(main_path), source=str(main_path))
-    return load_environment(raw, stack, fleet, source=source, secrets_required=secrets_required)
+    others = _other_environments(fleet, stack, project_dir)
+    return load_environment(
+        raw, stack, fleet, source=source, secrets_required=secrets_required, others=others
+    )
+
+
+def _other_environments(fleet: FleetSpec, stack: str, project_dir: Path) -> dict[str, str]:
+    """The namespaces the fleet's environment stacks in this project have, but `stack`'s. One
+    whose config does not parse reports it when it is checked, and claims nothing here."""
+    claimed: dict[str, str] = {}
+    for other, main in main_stacks_of(project_dir).items():
+        if main != fleet.stack or other == stack:
+            continue
+        path = project_dir / f"Pulumi.{other}.yaml"
+        try:
+            claimed.update(claimed_namespaces(read_raw_config(path), other, str(path)))
+        except ConfigError:
+            continue
+    return claimed
+
+
+def _refuse_environments_namespaces(fleet: FleetSpec, project_dir: Path, source: str) -> None:
+    """A common component goes on every cluster: its namespace must be none of an
+    environment's (a tenant's above all: the component's account is cluster-admin)."""
+    claimed = _other_environments(fleet, "", project_dir)
+    problems = [
+        Problem(
+            f"fleet:infra[{index}].namespace",
+            f"'{component.namespace}' is {claimed[component.namespace]}: give the component a "
+            "namespace of its own",
+        )
+        for index, component in enumerate(fleet.infra)
+        if component.namespace in claimed
+    ]
+    if problems:
+        raise ConfigError(problems, source)
 
 
 def _refuse_tenants_without_lockdown(fleet: FleetSpec, project_dir: Path, source: str) -> None:

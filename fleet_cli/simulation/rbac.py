@@ -735,6 +735,13 @@ class Authorizer:
 
     # --- questions -----------------------------------------------------------------------
 
+    def namespaces_binding(self, user: User) -> set[str]:
+        """The namespaces where a RoleBinding names the user or one of its groups."""
+        keys = {_user_key(user.name), *(_group_key(g) for g in user.groups)}
+        return {
+            namespace for (namespace, key), bound in self._subjects.items() if key in keys and bound
+        }
+
     def rules_for(self, user: User, namespace: str) -> list[Rule]:
         """The rules the user holds at a scope: from ClusterRoleBindings, plus for a namespace
         the RoleBindings in it."""

@@ -30,6 +30,7 @@ class ClusterSummary:
     not_reconciled: int
     applied_twice: int
     exposed: int
+    escapes: int
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def report(sim: Simulation) -> Report:
             *sim.unbuildable(),
             *_status_findings(sim),
             *_exposures(sim),
+            *_escapes(sim),
             *_field_findings(sim),
             *_pod_security(sim),
         }
@@ -65,6 +67,7 @@ def report(sim: Simulation) -> Report:
             counts[(name, "not-reconciled")],
             counts[(name, "applied-twice")],
             counts[(name, "credential-exposed")],
+            counts[(name, "tenant-escape")],
         )
         for name, cluster in sorted(sim.clusters.items())
     ]
@@ -117,50 +120,105 @@ def _pod_security(sim: Simulation) -> Iterable[Finding]:
 # ---------------------------------------------------------------- credentials and tenants
 
 
-def tenant_identities(sim: Simulation, cluster: ClusterState) -> set[User]:
-    """Whoever acts for a tenant on this cluster: every service account in a tenant's
-    namespaces (its Kustomizations may impersonate any of them; `default` always exists), and
-    every identity a tenant's Flux object impersonates here."""
-    found = set()
-    tenant_namespaces = {
-        object_id[2]
-        for object_id, landed in cluster.objects.items()
-        if object_id[0] == "Namespace" and objects.tenant_of(landed.obj)
-    }
-    for namespace in tenant_namespaces:
-        found.add(User.service_account(namespace, "default"))
-        for kind, account_namespace, account in cluster.objects:
-            if kind == "ServiceAccount" and account_namespace == namespace:
-                found.add(User.service_account(namespace, account))
+def tenant_identities(sim: Simulation, cluster: ClusterState) -> dict[User, str]:
+    """Whoever acts for a tenant on this cluster, with the tenant: every service account in a
+    tenant's namespaces (its Kustomizations may impersonate any of them; `default` always
+    exists), and every identity a tenant's Flux object impersonates here."""
+    found: dict[User, str] = {}
+    owners = _tenant_namespaces(cluster)
+    for namespace, tenant in owners.items():
+        found[User.service_account(namespace, "default")] = tenant
+    for kind, namespace, account in cluster.objects:
+        if kind == "ServiceAccount" and namespace in owners:
+            found[User.service_account(namespace, account)] = owners[namespace]
+    homes = {name: _tenant_namespaces(home) for name, home in sim.clusters.items()}
     for (home, object_id), state in sim.status.items():
-        landed = sim.clusters[home].get(object_id)
-        if landed is None or state.identity is None or state.target != cluster.name:
+        if state.identity is None or state.target != cluster.name:
             continue
-        in_tenant_namespace = any(
-            objects.tenant_of(n.obj)
-            for i, n in sim.clusters[home].objects.items()
-            if i == ("Namespace", "", object_id[1])
-        )
-        if objects.tenant_of(landed.obj) or in_tenant_namespace:
-            found.add(state.identity)
+        landed = sim.clusters[home].get(object_id)
+        if landed is None:
+            continue
+        acting_for = objects.tenant_of(landed.obj) or homes[home].get(object_id[1])
+        if acting_for:
+            found.setdefault(state.identity, acting_for)
     return found
 
 
-def credential_of(obj: Mapping[str, Any], fleet_secrets: set[ObjectId]) -> str | None:
+def _tenant_namespaces(cluster: ClusterState) -> dict[str, str]:
+    """Each tenant namespace on the cluster, with its tenant."""
+    found = {}
+    for (kind, _, name), landed in cluster.objects.items():
+        tenant = objects.tenant_of(landed.obj) if kind == "Namespace" else None
+        if tenant:
+            found[name] = tenant
+    return found
+
+
+_CLUSTER_WIDE = (
+    Request("create", "rbac.authorization.k8s.io", "clusterrolebindings", ""),
+    Request("create", "", "namespaces", ""),
+    Request("create", "apiextensions.k8s.io", "customresourcedefinitions", ""),
+    Request("list", "", "secrets", ""),
+    Request("create", "", "pods", ""),
+    Request("impersonate", "", "serviceaccounts", ""),
+)
+"""Rights no tenant may hold across the cluster: each is a way out of its namespaces."""
+
+
+def _escapes(sim: Simulation) -> Iterable[Finding]:
+    """Every tenant identity that holds rights beyond its tenant's namespaces: anything of
+    `_CLUSTER_WIDE`, or running Pods or reading Secrets in a namespace not its tenant's."""
+    for name, cluster in sorted(sim.clusters.items()):
+        owners = _tenant_namespaces(cluster)
+        authorize = cluster.authorizer.authorize
+        for identity, tenant in sorted(tenant_identities(sim, cluster).items(), key=str):
+            reasons = [
+                f"may {request} cluster-wide"
+                for request in _CLUSTER_WIDE
+                if authorize(identity, request).allowed
+            ]
+            for namespace in sorted(cluster.authorizer.namespaces_binding(identity)):
+                if owners.get(namespace) == tenant:
+                    continue
+                for request in (
+                    Request("create", "", "pods", namespace),
+                    Request("get", "", "secrets", namespace),
+                ):
+                    if authorize(identity, request).allowed:
+                        reasons.append(f"may {request} in {namespace}")
+            if reasons:
+                yield Finding(
+                    name,
+                    "tenant-escape",
+                    str(identity),
+                    f"acts for tenant {tenant} and {'; '.join(reasons)}",
+                )
+
+
+def credential_of(
+    obj: Mapping[str, Any],
+    fleet_secrets: set[ObjectId],
+    known: Mapping[str, str] | None = None,
+) -> str | None:
     """What cluster or fleet credential a Secret holds, or None: a kubeconfig (under the keys
-    Flux reads), a service account token, or the fleet repository's git credentials."""
+    Flux reads), a service account token, the fleet repository's git credentials, or, under
+    any key, one of the `known` credential values (the platform's secret config)."""
     if obj.get("kind") != "Secret":
         return None
     if obj.get("type") == "kubernetes.io/service-account-token":
         return "a service account token"
     data = obj.get("stringData") or obj.get("data") or {}
+    data = data if isinstance(data, Mapping) else {}
     for key in ("value", "value.yaml"):
-        text = data.get(key) if isinstance(data, Mapping) else None
+        text = data.get(key)
         server = kubeconfig_server(str(text)) if text else None
         if server:
             return f"a kubeconfig for {server}"
     if objects.object_id(obj) in fleet_secrets:
         return "the fleet repository's git credentials"
+    for value, what in (known or {}).items():
+        if any(value in str(text) for text in data.values()):
+            return what
     return None
 
 
@@ -180,7 +238,7 @@ def _exposures(sim: Simulation) -> Iterable[Finding]:
         tenants = sorted(tenant_identities(sim, cluster), key=str)
         fleet_secrets = _fleet_secrets(sim, cluster)
         for object_id, landed in sorted(cluster.objects.items()):
-            credential = credential_of(landed.obj, fleet_secrets)
+            credential = credential_of(landed.obj, fleet_secrets, sim.credentials)
             if credential is None:
                 continue
             namespace, secret = object_id[1], object_id[2]
@@ -219,6 +277,7 @@ def text(result: Report, title: str, *, verbose: bool = False) -> str:
         "not reconciled",
         "applied twice",
         "credentials exposed",
+        "tenant escapes",
     )
     rows = [
         (
@@ -229,6 +288,7 @@ def text(result: Report, title: str, *, verbose: bool = False) -> str:
             str(c.not_reconciled),
             str(c.applied_twice),
             str(c.exposed),
+            str(c.escapes),
         )
         for c in result.clusters
     ]
@@ -267,7 +327,8 @@ def text(result: Report, title: str, *, verbose: bool = False) -> str:
         lines += [
             "",
             "every object lands; nothing is refused or applied twice; no credential is within a "
-            "tenant's reach; every tenant namespace enforces Pod Security",
+            "tenant's reach, no tenant holds rights beyond its namespaces; every tenant namespace "
+            "enforces Pod Security",
         ]
     return "\n".join(lines) + "\n"
 

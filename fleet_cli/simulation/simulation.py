@@ -123,6 +123,9 @@ class Simulation:
         self.status: dict[tuple[str, ObjectId], Reconciled] = {}
         self.steps: list[Step] = []
         self.fleet_urls: set[str] = set()
+        self.credentials: dict[str, str] = {}
+        """The secret config values that are the platform's credentials, with what each is: a
+        Secret holding one, under any key, holds that credential."""
         self.sources: dict[str, dict[str, str]] = {}
         """Repositories that are not the fleet's whose files are known (`--source`): by URL."""
         self._servers: dict[str, str] = {}
@@ -325,12 +328,19 @@ class Simulation:
             for c in clusters
             if isinstance(c.provisioning, AttachedConfig)
         }
-        return {
+        values = {
             ref.key: fake_kubeconfig(kubeconfigs[ref.key])
             if ref.key in kubeconfigs
             else f"simulated-{ref.key}"
             for ref in model.secret_keys
         }
+        for key, cluster in kubeconfigs.items():
+            if key in values:
+                self.credentials[values[key]] = f"the kubeconfig of cluster {cluster}"
+        token = fleet_of(model).repository.token_key
+        if token in values:
+            self.credentials[values[token]] = "the fleet repository's token"
+        return values
 
     # ---------------------------------------------------------------- branches
 

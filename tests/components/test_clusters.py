@@ -291,6 +291,13 @@ def test_aks_cluster_with_its_resource_group_and_a_decoded_admin_kubeconfig(
                 "osType": "Linux",
             }
         ],
+        # NetworkPolicies enforced: AKS enforces none without a policy engine.
+        "networkProfile": {
+            "networkPlugin": "azure",
+            "networkPluginMode": "overlay",
+            "networkDataplane": "cilium",
+            "networkPolicy": "cilium",
+        },
     }
     assert group.options["protect"] is True and cluster.options["protect"] is True
     (invoke,) = sample.invokes
@@ -350,6 +357,9 @@ def test_flux_is_the_pinned_operator_chart_then_a_flux_instance_pulumi_waits_for
         assert spec["distribution"] == {"version": "2.7.4", "registry": "ghcr.io/fluxcd"}
         assert spec["cluster"]["type"] == cluster_type
         assert spec["cluster"]["multitenant"] is True
+        # A tenant's object naming a cloud provider and no account gets no cloud identity.
+        assert spec["cluster"]["multitenantWorkloadIdentity"] is True
+        assert spec["cluster"]["objectLevelWorkloadIdentity"] is True
 
 
 # ---------------------------------------------------------------- branch main's wiring

@@ -138,6 +138,13 @@ def test_dedicated_cluster_takes_part_and_can_manage_remotes() -> None:
 
 # ---------------------------------------------------------------- one test per rule
 
+
+def tenant_and_channel_b_a(raw: Raw) -> None:
+    """Tenant `b` with channel `a` (namespace `E-a-b`), then tenant `a-b` (namespace `E-a-b`)."""
+    tenants(raw)[1].update(name="b", releases=[{"name": "a", "branch": "release/a"}])
+    tenants(raw).append({"name": "a-b", "repository": tenants(raw)[0]["repository"]})
+
+
 RULES: list[tuple[str, str, Any, str]] = [
     # (id, stack, edit, expected problem line)
     (
@@ -558,6 +565,68 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:infra[1].namespace: 'dev-redis' is component redis's namespace",
     ),
     (
+        "tenant-named-like-the-environments-namespace",
+        "dev",
+        lambda raw: tenants(raw)[1].update(name="flux-system"),
+        "fleet:tenants[1].name: the tenant's namespace 'dev-flux-system' is the namespace of "
+        "Flux's own objects: a tenant is admin in its namespaces, so they must be its own",
+    ),
+    (
+        "tenant-namespace-of-another-tenants-channel",
+        "dev",
+        lambda raw: tenants(raw)[1].update(name="1-0-x-kaizentm"),
+        "fleet:tenants[1].name: the tenant's namespace 'dev-1-0-x-kaizentm' is tenant "
+        "kaizentm's namespace",
+    ),
+    (
+        "tenant-namespace-of-another-tenants-channel-named-after-it",
+        "dev",
+        tenant_and_channel_b_a,
+        "fleet:tenants[2].name: the tenant's namespace 'dev-a-b' is tenant b's namespace",
+    ),
+    (
+        "tenant-named-like-a-platform-account",
+        "dev",
+        lambda raw: tenants(raw)[1].update(name="flux-platform"),
+        "fleet:tenants[1].name: 'flux-platform' is an account of the platform or of Flux: the "
+        "tenant's own account is named after it, so it would act with the platform's rights",
+    ),
+    (
+        "tenant-named-like-the-default-account",
+        "dev",
+        lambda raw: tenants(raw)[1].update(name="default"),
+        "fleet:tenants[1].name: 'default' is an account of the platform or of Flux",
+    ),
+    (
+        "two-sources-with-one-name-in-the-environments-namespace",
+        "dev",
+        lambda raw: (
+            tenants(raw)[1].update(name="kaizentm-1-0-x"),
+            raw.update(tenants=tenants(raw)),
+        ),
+        "fleet:tenants[1].name: GitRepository 'kaizentm-1-0-x-manifests' in the environment's "
+        "namespace would be both tenant kaizentm's source of channel 1-0-x and tenant "
+        "kaizentm-1-0-x's source: rename one of them",
+    ),
+    (
+        "tenant-key-holding-a-clusters-kubeconfig",
+        "dev",
+        lambda raw: (
+            tenants(raw)[1]["repository"].update(credentialsSecret="k3sAmericaSouthKubeconfig"),
+            raw.update(k3sAmericaSouthKubeconfig=ENCRYPTED),
+        ),
+        "fleet:tenants[1].repository.credentialsSecret: 'k3sAmericaSouthKubeconfig' holds the "
+        "kubeconfig of cluster k3s-america-south: a tenant can read what its keys hold; give it "
+        "a key of its own",
+    ),
+    (
+        "flux-too-old-for-the-workload-identity-lockdown",
+        "main",
+        lambda raw: raw.update(flux={"version": "2.6.3"}),
+        "fleet:flux.version: '2.6.3': the multi-tenant lockdown of workload identity needs Flux "
+        "2.7.0 or later",
+    ),
+    (
         "unknown-pod-security-level",
         "dev",
         lambda raw: tenants(raw)[0].update(podSecurity="lenient"),
@@ -615,6 +684,99 @@ def test_tenants_cannot_go_without_lockdown_from_either_stack(tmp_path: Path) ->
         path.write_text(yaml.safe_dump(env))
     fleet = load_stack(settings)
     assert isinstance(fleet, FleetSpec) and fleet.flux.multitenant is False
+
+
+def test_an_environment_cannot_have_a_namespace_of_another_environment(tmp_path: Path) -> None:
+    """Environments `dev` and `dev-qa` on the same clusters: `dev`'s component `qa-x` and
+    `dev-qa`'s tenant `x` would both be `dev-qa-x`, where the tenant would be admin beside the
+    component's cluster-admin account."""
+    for stack in ("main", "dev"):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_bytes(
+            (PROJECT / f"Pulumi.{stack}.yaml").read_bytes()
+        )
+    dev = tmp_path / "Pulumi.dev.yaml"
+    document = yaml.safe_load(dev.read_text())
+    document["config"]["fleet:infra"][0]["name"] = "qa-x"
+    dev.write_text(yaml.safe_dump(document))
+    other = {
+        "config": {
+            "fleet:mainStack": "organization/fleet/main",
+            "fleet:clusters": ["k3d-america"],
+            "fleet:tenants": [
+                {
+                    "name": "x",
+                    "repository": {"url": "https://github.com/example/x", "branch": "main"},
+                }
+            ],
+        }
+    }
+    (tmp_path / "Pulumi.dev-qa.yaml").write_text(yaml.safe_dump(other))
+    with pytest.raises(ConfigError) as caught:
+        load_stack(tmp_path / "Pulumi.dev-qa.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "fleet:tenants[0].name: the tenant's namespace 'dev-qa-x' is component qa-x of "
+        "environment dev: a tenant is admin in its namespaces, so they must be its own; rename "
+        "the tenant or the channel"
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_stack(dev)
+    assert [str(p) for p in caught.value.problems] == [
+        "fleet:infra[0].namespace: 'dev-qa-x' is a namespace of tenant x of environment dev-qa: "
+        "give the component a namespace of its own"
+    ]
+
+
+def test_a_common_component_cannot_take_an_environments_namespace(tmp_path: Path) -> None:
+    """Checked from the main stack, which deploys first: the component's cluster-admin account
+    would otherwise sit in a tenant's namespace."""
+    for stack in SAMPLE_STACKS:
+        (tmp_path / f"Pulumi.{stack}.yaml").write_bytes(
+            (PROJECT / f"Pulumi.{stack}.yaml").read_bytes()
+        )
+    settings = tmp_path / "Pulumi.main.yaml"
+    document = yaml.safe_load(settings.read_text())
+    document["config"]["fleet:infra"][0]["namespace"] = "qa-kaizentm"
+    settings.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError) as caught:
+        load_stack(settings)
+    assert [str(p) for p in caught.value.problems] == [
+        "fleet:infra[0].namespace: 'qa-kaizentm' is a namespace of tenant kaizentm of "
+        "environment qa: give the component a namespace of its own"
+    ]
+
+
+def test_a_tenant_key_cannot_hold_the_fleets_token() -> None:
+    def token(raw: Raw) -> None:
+        raw["repository"]["tokenSecret"] = "fleetToken"
+        raw["fleetToken"] = ENCRYPTED
+
+    def tenant_reads_with_it(raw: Raw) -> None:
+        tenants(raw)[0]["imagePullSecret"] = "fleetToken"
+        raw["fleetToken"] = ENCRYPTED
+
+    assert problems_of("dev", tenant_reads_with_it, edit_main=token) == [
+        "fleet:tenants[0].imagePullSecret: 'fleetToken' holds the fleet repository's token: a "
+        "tenant can read what its keys hold; give it a key of its own"
+    ]
+
+
+def test_a_tenants_remote_app_cannot_take_a_remotes_kustomization_name() -> None:
+    """Remotes `R` and `R-yakuza`: tenant yakuza's app `infrastructure` on R would be named
+    `R-yakuza-infrastructure`, the platform's Kustomization for remote `R-yakuza`."""
+    remote = "k3s-america-south"
+
+    def second_remote(raw: Raw) -> None:
+        clusters(raw).append({**clusters(raw)[2], "name": f"{remote}-yakuza"})
+
+    def app_named_infrastructure(raw: Raw) -> None:
+        raw["clusters"].append(f"{remote}-yakuza")
+        tenants(raw)[1]["apps"] = [{"name": "infrastructure"}]
+
+    assert problems_of("dev", app_named_infrastructure, edit_main=second_remote) == [
+        f"fleet:tenants[1].name: Kustomization '{remote}-yakuza-infrastructure' in the "
+        f"environment's namespace would be both remote {remote}-yakuza's infrastructure and "
+        f"tenant yakuza's app infrastructure on {remote}: rename one of them"
+    ]
 
 
 def test_every_problem_is_reported_at_once() -> None:

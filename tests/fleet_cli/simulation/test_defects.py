@@ -3,12 +3,16 @@ simulation of the sample's documented deploy; without them the same deploy is cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import components.clusters
 import components.environment
+import fleet.model
 from components import gitwriter
 from fleet import names, objects, tree
 from fleet.model import ClusterSpec, EnvironmentSpec, TenantSpec
@@ -137,3 +141,78 @@ def test_an_environment_branch_made_from_main_is_refused_by_the_writer(
     assert failure.where == "stack dev"
     # The branch carries main's files and main's record of them: the writer stops.
     assert "branch 'dev'" in failure.message and "owned by stack 'fleet/main'" in failure.message
+
+
+# ---------------------------------------------------------------- what an attack review found
+# Each is refused by a config rule now; with the rule lifted, the simulation still reports it.
+
+
+def sample_with(tmp_path: Path, stack: str, change: Callable[[dict[str, Any]], object]) -> Path:
+    """The sample project in `tmp_path` (kept if it is there already), with `change` made to
+    the config of `stack`."""
+    for path in [*PROJECT.glob("Pulumi*.yaml"), PROJECT / "__main__.py"]:
+        if not (tmp_path / path.name).exists():
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    settings = tmp_path / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(settings.read_text())
+    change(document["config"])
+    settings.write_text(yaml.safe_dump(document, sort_keys=False))
+    return tmp_path
+
+
+def deployed_findings(project: Path, *stacks: str) -> list[Finding]:
+    with simulation(project) as sim:
+        for stack in stacks:
+            sim.step(f"pulumi up -s {stack}", stack)
+        return report(sim).findings
+
+
+def test_a_tenant_named_like_the_platforms_account_is_reported_escaping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its account in the environment's namespace would be the platform's: on the remote,
+    its apps would apply as cluster-admin."""
+    monkeypatch.setattr(names, "PLATFORM_ACCOUNTS", ())
+
+    def rename(config: dict[str, Any]) -> None:
+        config["fleet:tenants"][1]["name"] = names.PLATFORM_ACCOUNT
+
+    project = sample_with(tmp_path, "dev", rename)
+    escapes = [
+        f for f in deployed_findings(project, "main", "dev") if f.category == "tenant-escape"
+    ]
+    identity = f"system:serviceaccount:dev-flux-system:{names.PLATFORM_ACCOUNT}"
+    assert (REMOTE, identity) in {(f.where, f.subject) for f in escapes}
+    (on_remote,) = [f for f in escapes if f.where == REMOTE and f.subject == identity]
+    assert "acts for tenant flux-platform" in on_remote.message
+    assert "may create clusterrolebindings.rbac.authorization.k8s.io cluster-wide" in (
+        on_remote.message
+    )
+
+
+def test_a_tenant_key_holding_the_fleets_token_is_reported_exposed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant's git credentials read from the key of the fleet's own token: the tenant could
+    push to the fleet's branches."""
+    monkeypatch.setattr(fleet.model, "_tenant_keys_of_the_platform", lambda *_: [])
+
+    def token(config: dict[str, Any]) -> None:
+        config["fleet:repository"]["tokenSecret"] = "fleetToken"
+        config["fleet:fleetToken"] = {"secure": "v1:test"}
+
+    def tenant_reads_with_it(config: dict[str, Any]) -> None:
+        config["fleet:tenants"][1]["repository"]["credentialsSecret"] = "fleetToken"
+        config["fleet:fleetToken"] = {"secure": "v1:test"}
+
+    project = sample_with(tmp_path, "main", token)
+    sample_with(project, "dev", tenant_reads_with_it)
+    exposed = [
+        f for f in deployed_findings(project, "main", "dev") if f.category == "credential-exposed"
+    ]
+    secret = f"Secret dev-yakuza/{names.tenant_git_credentials('yakuza')}"
+    assert {(f.where, f.subject) for f in exposed} >= {
+        (MANAGEMENT, secret),
+        ("pacific-aks", secret),
+    }
+    assert all("holds the fleet repository's token" in f.message for f in exposed)
