@@ -120,27 +120,27 @@ def _pod_security(sim: Simulation) -> Iterable[Finding]:
 # ---------------------------------------------------------------- credentials and tenants
 
 
-def tenant_identities(sim: Simulation, cluster: ClusterState) -> dict[User, str]:
-    """Whoever acts for a tenant on this cluster, with the tenant: every service account in a
-    tenant's namespaces (its Kustomizations may impersonate any of them; `default` always
-    exists), and every identity a tenant's Flux object impersonates here."""
-    found: dict[User, str] = {}
-    owners = _tenant_namespaces(cluster)
-    for namespace, tenant in owners.items():
-        found[User.service_account(namespace, "default")] = tenant
-    for kind, namespace, account in cluster.objects:
-        if kind == "ServiceAccount" and namespace in owners:
-            found[User.service_account(namespace, account)] = owners[namespace]
-    homes = {name: _tenant_namespaces(home) for name, home in sim.clusters.items()}
+def tenant_identities(sim: Simulation) -> dict[str, dict[User, str]]:
+    """For each cluster, whoever acts for a tenant there, with the tenant: every service
+    account in a tenant's namespaces (its Kustomizations may impersonate any of them; `default`
+    always exists), and every identity a tenant's Flux object impersonates there."""
+    owners = {name: _tenant_namespaces(cluster) for name, cluster in sim.clusters.items()}
+    found: dict[str, dict[User, str]] = {name: {} for name in sim.clusters}
+    for name, cluster in sim.clusters.items():
+        for namespace, tenant in owners[name].items():
+            found[name][User.service_account(namespace, "default")] = tenant
+        for kind, namespace, account in cluster.objects:
+            if kind == "ServiceAccount" and namespace in owners[name]:
+                found[name][User.service_account(namespace, account)] = owners[name][namespace]
     for (home, object_id), state in sim.status.items():
-        if state.identity is None or state.target != cluster.name:
+        if state.identity is None or state.target not in found:
             continue
         landed = sim.clusters[home].get(object_id)
         if landed is None:
             continue
-        acting_for = objects.tenant_of(landed.obj) or homes[home].get(object_id[1])
+        acting_for = objects.tenant_of(landed.obj) or owners[home].get(object_id[1])
         if acting_for:
-            found.setdefault(state.identity, acting_for)
+            found[state.target].setdefault(state.identity, acting_for)
     return found
 
 
@@ -168,10 +168,11 @@ _CLUSTER_WIDE = (
 def _escapes(sim: Simulation) -> Iterable[Finding]:
     """Every tenant identity that holds rights beyond its tenant's namespaces: anything of
     `_CLUSTER_WIDE`, or running Pods or reading Secrets in a namespace not its tenant's."""
+    acting = tenant_identities(sim)
     for name, cluster in sorted(sim.clusters.items()):
         owners = _tenant_namespaces(cluster)
         authorize = cluster.authorizer.authorize
-        for identity, tenant in sorted(tenant_identities(sim, cluster).items(), key=str):
+        for identity, tenant in sorted(acting[name].items(), key=str):
             reasons = [
                 f"may {request} cluster-wide"
                 for request in _CLUSTER_WIDE
@@ -234,8 +235,9 @@ def _fleet_secrets(sim: Simulation, cluster: ClusterState) -> set[ObjectId]:
 
 
 def _exposures(sim: Simulation) -> Iterable[Finding]:
+    acting = tenant_identities(sim)
     for name, cluster in sorted(sim.clusters.items()):
-        tenants = sorted(tenant_identities(sim, cluster), key=str)
+        tenants = sorted(acting[name], key=str)
         fleet_secrets = _fleet_secrets(sim, cluster)
         for object_id, landed in sorted(cluster.objects.items()):
             credential = credential_of(landed.obj, fleet_secrets, sim.credentials)
