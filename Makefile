@@ -20,8 +20,9 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The suite on every core (a module's tests stay together, so its fixtures are built once).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadscope
 
 # The offline main job on the sample fleet: render every sample stack into build/, and draw it.
 render: install
