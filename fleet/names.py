@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from fleet.config import FLUX_COMPONENTS
+
 FLUX_NAMESPACE = "flux-system"
 MAIN_BRANCH = "main"
 INFRASTRUCTURE = "infrastructure"
@@ -112,18 +114,7 @@ def deployer_binding(namespace: str) -> str:
     return f"{DEPLOYER_ACCOUNT}-{namespace}"
 
 
-PLATFORM_ACCOUNTS = (
-    PLATFORM_ACCOUNT,
-    DEPLOYER_ACCOUNT,
-    "default",
-    "source-controller",
-    "kustomize-controller",
-    "helm-controller",
-    "notification-controller",
-    "image-reflector-controller",
-    "image-automation-controller",
-    "source-watcher",
-)
+PLATFORM_ACCOUNTS = (PLATFORM_ACCOUNT, DEPLOYER_ACCOUNT, "default", *FLUX_COMPONENTS)
 """Accounts of the platform and of Flux: a tenant's account is named after the tenant, in the
 environment's namespace too, so no tenant may be named like one of them (its Kustomizations
 would impersonate the platform's rights)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from fleet.objects import ObjectId
 
@@ -20,19 +20,7 @@ Category = Literal[
     "field",
     "pod-security",
 ]
-CATEGORIES: tuple[Category, ...] = (
-    "deploy",
-    "build",
-    "denied",
-    "not-reconciled",
-    "applied-twice",
-    "credential-exposed",
-    "tenant-escape",
-    "account-missing",
-    "stale",
-    "field",
-    "pod-security",
-)
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 TITLES: dict[Category, str] = {
     "deploy": "a stack cannot be deployed",
     "build": "a folder of a branch that does not build",
