@@ -46,13 +46,14 @@ class Report:
 
 
 def report(sim: Simulation) -> Report:
+    acting = tenant_identities(sim)
     findings = sorted(
         {
             *sim.events,
             *sim.unbuildable(),
             *_status_findings(sim),
-            *_exposures(sim),
-            *_escapes(sim),
+            *_exposures(sim, acting),
+            *_escapes(sim, acting),
             *_field_findings(sim),
             *_pod_security(sim),
         }
@@ -165,10 +166,9 @@ _CLUSTER_WIDE = (
 """Rights no tenant may hold across the cluster: each is a way out of its namespaces."""
 
 
-def _escapes(sim: Simulation) -> Iterable[Finding]:
+def _escapes(sim: Simulation, acting: Mapping[str, Mapping[User, str]]) -> Iterable[Finding]:
     """Every tenant identity that holds rights beyond its tenant's namespaces: anything of
     `_CLUSTER_WIDE`, or running Pods or reading Secrets in a namespace not its tenant's."""
-    acting = tenant_identities(sim)
     for name, cluster in sorted(sim.clusters.items()):
         owners = _tenant_namespaces(cluster)
         authorize = cluster.authorizer.authorize
@@ -234,8 +234,7 @@ def _fleet_secrets(sim: Simulation, cluster: ClusterState) -> set[ObjectId]:
     return found
 
 
-def _exposures(sim: Simulation) -> Iterable[Finding]:
-    acting = tenant_identities(sim)
+def _exposures(sim: Simulation, acting: Mapping[str, Mapping[User, str]]) -> Iterable[Finding]:
     for name, cluster in sorted(sim.clusters.items()):
         tenants = sorted(acting[name], key=str)
         fleet_secrets = _fleet_secrets(sim, cluster)

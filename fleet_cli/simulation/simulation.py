@@ -126,7 +126,7 @@ class Simulation:
         self.credentials: dict[str, str] = {}
         """The secret config values that are the platform's credentials, with what each is: a
         Secret holding one, under any key, holds that credential."""
-        self.sources: dict[str, dict[str, str]] = {}
+        self.sources: dict[str, Artifact] = {}
         """Repositories that are not the fleet's whose files are known (`--source`): by URL."""
         self._servers: dict[str, str] = {}
         self._pulumi: dict[str, dict[str, dict[ObjectId, K8sObject]]] = {}
@@ -159,15 +159,19 @@ class Simulation:
 
     def artifact(self, url: str, branch: str) -> Artifact | str | None:
         if url in self.sources:
-            files = self.sources[url]
-            digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-            return Artifact(f"source:{digest[:16]}", files)
+            return self.sources[url]
         if url not in self.fleet_urls:
             return EXTERNAL
         commit = self.repository.tips().get(branch)
         if commit is None:
             return None
         return Artifact(commit, self.repository.files(commit))
+
+    def add_source(self, url: str, files: dict[str, str]) -> None:
+        """Reconcile `files` as the repository at `url`, at every branch: a new content is a
+        new revision."""
+        digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        self.sources[url] = Artifact(f"source:{digest[:16]}", files)
 
     def cluster_reached_by(self, kubeconfig: str) -> str | None:
         server = kubeconfig_server(kubeconfig)
@@ -701,7 +705,8 @@ def simulation(
             (copy / path.name).write_bytes(path.read_bytes())
         (copy / "__main__.py").write_bytes((project / "__main__.py").read_bytes())
         sim = Simulation(copy, repository or Path(scratch) / "fleet.git", assume_main=assume_main)
-        sim.sources = {url: folder_source(folder) for url, folder in (sources or {}).items()}
+        for url, folder in (sources or {}).items():
+            sim.add_source(url, folder_source(folder))
         try:
             yield sim
         finally:

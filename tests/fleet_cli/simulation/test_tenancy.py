@@ -261,7 +261,7 @@ def test_a_tenants_repository_lands_in_its_sandbox_and_its_escapes_are_refused(
                 f"{app}/{cluster}/app.yaml",
                 binding("ClusterRoleBinding", None, "cluster-admin", tenant_on(cluster)),
             )
-        sim.sources[TENANT_REPOSITORY] = folder_source(repository)
+        sim.add_source(TENANT_REPOSITORY, folder_source(repository))
         sim.reconcile()
         on_management = sim.status[(MANAGEMENT, ("Kustomization", OWN, app))]
         assert on_management.category == "denied"
@@ -291,7 +291,7 @@ def test_a_tenants_repository_lands_in_its_sandbox_and_its_escapes_are_refused(
             "escape/pod.yaml",
             restricted_pod(PLATFORM, names.kubeconfig_secret(REMOTE)),
         )
-        sim.sources[TENANT_REPOSITORY] = folder_source(repository)
+        sim.add_source(TENANT_REPOSITORY, folder_source(repository))
         sim.reconcile()
         status = sim.status[(MANAGEMENT, ("Kustomization", OWN, "escape"))]
         assert status.category == "denied"
