@@ -1,4 +1,5 @@
-"""The data of the Secrets Pulumi applies: kubeconfigs, git credentials, image pull secrets.
+"""The data of the Secrets Pulumi applies: kubeconfigs, git credentials, image pull secrets,
+tenants' secret variables.
 
 `fleet.wiring` says which Secrets a cluster needs and what each holds (`SecretContent`); this
 module fills in their data. Values stay Pulumi secrets from their source (secret config read
@@ -17,7 +18,13 @@ from components.github import GITHUB_KNOWN_HOSTS
 from fleet import objects
 from fleet.access import GitSource
 from fleet.objects import K8sObject
-from fleet.wiring import AppliedSecret, DockerConfig, GitCredentials, Kubeconfig
+from fleet.wiring import (
+    AppliedSecret,
+    DockerConfig,
+    GitCredentials,
+    Kubeconfig,
+    SecretVariables,
+)
 
 SecretConfig = Mapping[str, pulumi.Output[str]]
 """The stack's secret config values, by key (`components.stack_config.secret_config`)."""
@@ -73,4 +80,6 @@ def secret_object(secret: AppliedSecret, values: SecretValues) -> K8sObject:
         case DockerConfig(key):
             secret_type = objects.DOCKER_CONFIG_SECRET
             data = {objects.DOCKER_CONFIG_KEY: values.config[key]}
+        case SecretVariables(keys):
+            data = {variable: values.config[key] for variable, key in keys}
     return {**objects.secret(secret.name, secret.namespace, secret_type), "stringData": data}

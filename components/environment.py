@@ -107,7 +107,9 @@ class Environment(pulumi.ComponentResource):
             for c in reached
             if isinstance(c, ManagementCluster | ReferencedCluster) and c.cluster.is_management
         }
-        targets = [managers[c.name].target for c in env.management_clusters]
+        targets = [
+            managers[member.name].target for c in env.management_clusters for member in c.physical
+        ]
         for target in targets:
             owner = f"{name}-{target.cluster.name}"
             values = SecretValues(
@@ -136,7 +138,7 @@ class Environment(pulumi.ComponentResource):
         """The fleet's clusters taking part, reached through the main stack's outputs, each
         with this stack's provider for it."""
         own = {c.cluster.name for c in dedicated}
-        clusters = [c for c in env.clusters if c.name not in own]
+        clusters = [m for c in env.clusters for m in c.physical if m.name not in own]
         if not clusters:
             return []
         main = pulumi.StackReference(env.main_stack, opts=pulumi.ResourceOptions(parent=self))

@@ -67,15 +67,16 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
     """The shared clusters, Flux on each management cluster, branch main's wiring."""
     github = _github(fleet.repository, manages_branches=False)
     remotes = _remote_clusters(fleet.clusters, secrets, names.FLUX_NAMESPACE)
+    # A group's members each get the group's wiring; no remote is managed by a group.
     managements = [
         ManagementCluster(
-            cluster.name,
+            member.name,
             ManagementClusterArgs(
-                cluster,
+                member,
                 fleet.flux,
                 secrets,
                 MainBranchArgs(
-                    main_wiring(fleet, cluster),
+                    main_wiring(fleet, member),
                     fleet.repository,
                     {r.cluster.name: r for r in remotes if r.cluster.managed_by == cluster.name},
                     github,
@@ -83,6 +84,7 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
             ),
         )
         for cluster in fleet.management_clusters
+        for member in cluster.physical
     ]
     branch = commit_branch(
         fleet.stack, names.MAIN_BRANCH, tree.main_branch(fleet), fleet.repository
@@ -122,9 +124,10 @@ def _management_clusters(
     clusters: Iterable[ClusterSpec], flux: FluxConfig, secrets: SecretConfig
 ) -> list[ManagementCluster]:
     return [
-        ManagementCluster(c.name, ManagementClusterArgs(c, flux, secrets))
+        ManagementCluster(member.name, ManagementClusterArgs(member, flux, secrets))
         for c in clusters
         if c.is_management
+        for member in c.physical
     ]
 
 

@@ -32,6 +32,9 @@ VERSION_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
 Version = Annotated[str, Field(pattern=VERSION_PATTERN)]
 ConfigKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
+VAR_NAME_PATTERN = r"^[_A-Za-z][_A-Za-z0-9]*$"
+"""A variable name as Flux's post-build substitution validates it:
+https://fluxcd.io/flux/components/kustomize/kustomizations/#post-build-variable-substitution"""
 
 
 class Schema(BaseModel):
@@ -85,7 +88,52 @@ class FluxConfig(Schema):
     """Poll interval of the platform's GitRepositories."""
 
 
+# ---------------------------------------------------------------- selecting clusters, variables
+
+
+class LabelRequirement(Schema):
+    """One requirement of a label selector, as Kubernetes spells it:
+    https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"""
+
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = Field(default_factory=list)
+
+
+class ClusterSelector(Schema):
+    """Clusters by their labels: every `matchLabels` pair and every `matchExpressions`
+    requirement must hold. An empty selector selects every cluster in reach."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: list[LabelRequirement] = Field(default_factory=list)
+
+
+ClusterRef = str | ClusterSelector
+"""An item of a list of clusters: a cluster's name, or a selector of clusters by label."""
+
+
+class SecretVar(Schema):
+    """A variable whose value is a secret config key's: handed to Flux from a Secret that
+    Pulumi creates, never written to git."""
+
+    secret: ConfigKey
+
+
+VarValue = str | SecretVar
+Vars = dict[Annotated[str, Field(pattern=VAR_NAME_PATTERN)], VarValue]
+"""Variables Flux substitutes (`${NAME}`) in what a Kustomization applies."""
+
+
 # ---------------------------------------------------------------- clusters
+
+
+class MemberConfig(Schema):
+    """One physical cluster of a group."""
+
+    name: str
+    kubeconfig_secret: ConfigKey | None = None
+    """For a group of kind attached: the secret config key holding this member's kubeconfig."""
+    context: str | None = None
 
 
 class NodePoolConfig(Schema):
@@ -133,6 +181,13 @@ class ClusterConfig(Schema):
     managed_by: str | None = None
     """For a remote cluster: the management cluster whose Flux reconciles it."""
     labels: dict[str, str] = Field(default_factory=dict)
+    """Labels that selectors in config (`{matchLabels: ...}`) select the cluster by."""
+    vars: Vars = Field(default_factory=dict)
+    """Variables for what Flux applies on this cluster (plain values only: every tenant on the
+    cluster reads them)."""
+    members: list[str | MemberConfig] = Field(default_factory=list)
+    """A group: physical management clusters with this one configuration and one folder in
+    git, each provisioned or attached and given Flux. Empty: the entry is one cluster."""
     protect: bool = True
     """Provisioned clusters (aks, k3d) are protected from deletion unless this is false."""
     aks: AksConfig | None = None
@@ -190,8 +245,9 @@ class ComponentConfig(Schema):
     """Default: the name in the main stack, `E-<name>` in an environment stack."""
     helm: HelmConfig | None = None
     manifests: list[dict[str, Any]] = Field(default_factory=list)
-    clusters: list[str] | None = None
-    """Only these clusters get the component; default: every cluster of the stack."""
+    clusters: list[ClusterRef] | None = None
+    """Only these clusters (names or selectors) get the component; default: every cluster of
+    the stack."""
     overrides: dict[str, ComponentOverride] = Field(default_factory=dict)
     """Per-cluster changes, by cluster name."""
     cluster_scoped: bool = True
@@ -218,6 +274,12 @@ class AppConfig(Schema):
     Default: `./<app>/{cluster}`."""
     paths: dict[str, str] = Field(default_factory=dict)
     """Per-cluster path overrides, by cluster name."""
+    clusters: list[ClusterRef] | None = None
+    """Only these of the tenant's clusters run the app; default: all of them."""
+    vars: Vars = Field(default_factory=dict)
+    """Variables of this app, over the tenant's."""
+    substitute: bool = True
+    """False: Flux substitutes no `${...}` in the app's manifests."""
     interval: Duration = "5m"
     prune: bool = True
 
@@ -229,6 +291,8 @@ class ReleaseConfig(Schema):
     branch: str
     repository: str | None = None
     """Default: the tenant's repository URL."""
+    clusters: list[ClusterRef] | None = None
+    """Only these of the tenant's clusters run the channel; default: all of them."""
 
 
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
@@ -239,6 +303,11 @@ class TenantConfig(Schema):
     repository: TenantRepositoryConfig
     apps: list[AppConfig] = Field(default_factory=list)
     releases: list[ReleaseConfig] = Field(default_factory=list)
+    clusters: list[ClusterRef] | None = None
+    """Only these clusters of the environment get the tenant; default: all of them."""
+    vars: Vars = Field(default_factory=dict)
+    """Variables of the tenant's apps, over the environment's; `{secret: KEY}` values go to
+    a Secret in the tenant's namespaces."""
     image_pull_secret: ConfigKey | None = None
     """Secret config key holding a `.dockerconfigjson`, placed in each tenant namespace."""
     pod_security: PodSecurityLevel = "restricted"
@@ -271,6 +340,8 @@ class MainStackConfig(Schema):
     flux: FluxConfig = Field(default_factory=FluxConfig)
     clusters: Annotated[list[ClusterConfig], Field(min_length=1)]
     infra: list[ComponentConfig] = Field(default_factory=list)
+    vars: Vars = Field(default_factory=dict)
+    """Variables for what Flux applies on every cluster (plain values only)."""
     max_removals: Annotated[int, Field(ge=0)] = 1
     """How many clusters one update may remove; more stops the update before it changes
     anything. Raise it for the one update that means it."""
@@ -283,12 +354,15 @@ class EnvironmentStackConfig(Schema):
     """The main stack's StackReference name (`org/fleet/main`); the fleet's cluster definitions
     are read from `Pulumi.<last part>.yaml` beside this file, cluster access from the reference."""
     environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
-    clusters: list[str] = Field(default_factory=list)
-    """Names of the fleet's clusters that take part in the environment."""
+    clusters: list[ClusterRef] = Field(default_factory=list)
+    """The fleet's clusters that take part in the environment: names, or selectors of the main
+    stack's clusters by label (a new cluster with matching labels joins with no edit here)."""
     dedicated_clusters: list[ClusterConfig] = Field(default_factory=list)
     """Clusters that this stack provisions and owns; they take part in the environment."""
     infra: list[ComponentConfig] = Field(default_factory=list)
     tenants: list[TenantConfig] = Field(default_factory=list)
+    vars: Vars = Field(default_factory=dict)
+    """Variables for what Flux applies in the environment, over the clusters' (plain only)."""
     max_removals: Annotated[int, Field(ge=0)] = 1
     """How many clusters and tenants one update may remove, together."""
 

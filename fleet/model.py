@@ -9,13 +9,13 @@ its provisioning settings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from fleet import access, names, rules
+from fleet import access, names, rules, selection
 from fleet.access import GitAccess, GitSource
 from fleet.config import (
     STACK_KEYS,
@@ -23,6 +23,7 @@ from fleet.config import (
     AttachedConfig,
     ClusterConfig,
     ClusterKind,
+    ClusterRef,
     ClusterRole,
     ComponentConfig,
     ComponentOverride,
@@ -31,9 +32,12 @@ from fleet.config import (
     HelmConfig,
     K3dConfig,
     MainStackConfig,
+    MemberConfig,
     PodSecurityLevel,
     Schema,
+    SecretVar,
     TenantConfig,
+    VarValue,
 )
 from fleet.errors import ConfigError, Problem
 
@@ -64,14 +68,43 @@ Provisioning = AksConfig | K3dConfig | AttachedConfig
 
 
 @dataclass(frozen=True)
+class MemberSpec:
+    """One physical cluster of a group, and how it comes to exist."""
+
+    name: str
+    provisioning: Provisioning
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     name: str
     role: ClusterRole
     managed_by: str | None
     """The management cluster whose Flux reconciles this one: set for remotes only."""
     labels: Mapping[str, str]
+    vars: Mapping[str, VarValue]
     protect: bool
     provisioning: Provisioning
+    members: tuple[MemberSpec, ...] = ()
+    """A group's physical clusters; empty for a single cluster."""
+    group: str | None = None
+    """Set on a member of a group: the group's name, which its folders in git carry."""
+
+    @property
+    def physical(self) -> tuple[ClusterSpec, ...]:
+        """The clusters that exist: this one, or each member of the group, which shares the
+        group's configuration and folders (`group`)."""
+        if not self.members:
+            return (self,)
+        return tuple(
+            replace(self, name=m.name, provisioning=m.provisioning, members=(), group=self.name)
+            for m in self.members
+        )
+
+    @property
+    def folder(self) -> str:
+        """The name of the cluster's folders in git: a group's members share the group's."""
+        return self.group or self.name
 
     @property
     def kind(self) -> ClusterKind:
@@ -114,6 +147,11 @@ class AppSpec:
     """The path in the tenant's repository; `{cluster}` stands for the cluster's name."""
     paths: Mapping[str, str]
     """Per-cluster paths, by cluster name."""
+    clusters: tuple[str, ...]
+    """The clusters it runs on: the tenant's, or those of them it selects."""
+    vars: Mapping[str, VarValue]
+    substitute: bool
+    """Flux substitutes variables in its manifests."""
     interval: str
     prune: bool
 
@@ -128,20 +166,46 @@ class ReleaseSpec:
 
     name: str
     source: GitSource
+    clusters: tuple[str, ...]
+    """The clusters the channel runs on: the tenant's, or those of them it selects."""
 
 
 @dataclass(frozen=True)
 class TenantSpec:
     name: str
     source: GitSource
+    clusters: tuple[str, ...]
+    """The clusters of the environment the tenant is on, in the environment's order."""
     apps: tuple[AppSpec, ...]
     releases: tuple[ReleaseSpec, ...]
+    vars: Mapping[str, VarValue]
     image_pull_key: str | None
     """The secret config key holding a `.dockerconfigjson` for the tenant's namespaces."""
     pod_security: PodSecurityLevel
     isolate_network: bool
     resource_quota: Mapping[str, str | int]
     limit_range: tuple[Mapping[str, Any], ...]
+
+    def channel_clusters(self, release: str | None) -> tuple[str, ...]:
+        """Where a channel runs: the tenant's own (`None`) or a release channel's clusters."""
+        if release is None:
+            return self.clusters
+        return next(r.clusters for r in self.releases if r.name == release)
+
+    def is_on(self, cluster: str) -> bool:
+        """The tenant has a channel on `cluster`."""
+        return cluster in self.clusters or any(cluster in r.clusters for r in self.releases)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """One item of a list of clusters in config, and the clusters it picked."""
+
+    at: str
+    """The list's config path, e.g. `fleet:tenants[0].clusters`."""
+    item: str
+    """The name, or the selector as `kubectl get -l` takes it."""
+    clusters: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -169,8 +233,10 @@ class FleetSpec:
     flux: FluxConfig
     clusters: tuple[ClusterSpec, ...]
     infra: tuple[InfraSpec, ...]
+    vars: Mapping[str, VarValue]
     secret_keys: tuple[SecretKey, ...]
     max_removals: int
+    selections: tuple[Picked, ...] = ()
 
     def cluster(self, name: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.name == name)
@@ -198,8 +264,11 @@ class EnvironmentSpec:
     dedicated_clusters: tuple[ClusterSpec, ...]
     infra: tuple[InfraSpec, ...]
     tenants: tuple[TenantSpec, ...]
+    vars: Mapping[str, VarValue]
     secret_keys: tuple[SecretKey, ...]
     max_removals: int
+    selections: tuple[Picked, ...] = ()
+    """What each list of clusters in the stack's config picked, for showing a user."""
 
     @property
     def management_clusters(self) -> tuple[ClusterSpec, ...]:
@@ -244,7 +313,9 @@ def fleet_of(model: StackSpec) -> FleetSpec:
 
 
 def _cluster(config: ClusterConfig) -> ClusterSpec:
-    """The rules guarantee the kind's settings where they are required; k3d's are optional."""
+    """The rules guarantee the kind's settings where they are required (for a group of attached
+    clusters, each member's kubeconfig); k3d's are optional."""
+    members = tuple(_member(config, m) for m in config.members)
     provisioning: Provisioning
     match config.kind:
         case "aks":
@@ -253,32 +324,83 @@ def _cluster(config: ClusterConfig) -> ClusterSpec:
         case "k3d":
             provisioning = config.k3d or K3dConfig()
         case "attached":
-            assert config.attached is not None
-            provisioning = config.attached
+            if config.attached is not None:
+                provisioning = config.attached
+            else:
+                provisioning = members[0].provisioning
     return ClusterSpec(
         name=config.name,
         role=config.role,
         managed_by=config.managed_by,
         labels=dict(config.labels),
+        vars=dict(config.vars),
         protect=config.protect,
         provisioning=provisioning,
+        members=members,
     )
 
 
-def _infra(config: ComponentConfig, namespace: str, clusters: tuple[str, ...]) -> InfraSpec:
+def _member(group: ClusterConfig, member: str | MemberConfig) -> MemberSpec:
+    """A group's member: the group's provisioning, with the member's own kubeconfig when the
+    group is attached."""
+    if isinstance(member, str):
+        member = MemberConfig(name=member)
+    provisioning: Provisioning
+    match group.kind:
+        case "aks":
+            assert group.aks is not None
+            provisioning = group.aks
+        case "k3d":
+            provisioning = group.k3d or K3dConfig()
+        case "attached":
+            assert member.kubeconfig_secret is not None
+            provisioning = AttachedConfig(
+                kubeconfig_secret=member.kubeconfig_secret, context=member.context
+            )
+    return MemberSpec(member.name, provisioning)
+
+
+class _Picker:
+    """Resolves the lists of clusters of one stack (validated by the rules already) and keeps
+    what each item picked."""
+
+    def __init__(self) -> None:
+        self.picked: list[Picked] = []
+
+    def __call__(
+        self, at: str, refs: Sequence[ClusterRef] | None, scope: Sequence[selection.Labelled]
+    ) -> tuple[str, ...]:
+        if refs is None:
+            return tuple(c.name for c in scope)
+        found = selection.select(refs, scope, "", lambda name: name)
+        self.picked += [Picked(at, item, clusters) for item, clusters in found.picked]
+        return found.names
+
+
+def _infra(
+    config: ComponentConfig,
+    namespace: str,
+    clusters: Sequence[ClusterSpec],
+    pick: _Picker,
+    at: str,
+) -> InfraSpec:
     return InfraSpec(
         name=config.name,
         namespace=namespace,
         helm=config.helm,
         manifests=tuple(config.manifests),
-        clusters=clusters if config.clusters is None else tuple(config.clusters),
+        clusters=pick(f"{at}.clusters", config.clusters, clusters),
         overrides=dict(config.overrides),
         cluster_scoped=config.cluster_scoped,
     )
 
 
-def _tenant(config: TenantConfig) -> TenantSpec:
+def _tenant(
+    config: TenantConfig, clusters: Sequence[ClusterSpec], pick: _Picker, at: str
+) -> TenantSpec:
     repository = config.repository
+    own = pick(f"{at}.clusters", config.clusters, clusters)
+    own_clusters = [c for c in clusters if c.name in own]
 
     def source(url: str, branch: str) -> GitSource:
         return GitSource(
@@ -292,20 +414,29 @@ def _tenant(config: TenantConfig) -> TenantSpec:
     return TenantSpec(
         name=config.name,
         source=source(repository.url, repository.branch),
+        clusters=tuple(c.name for c in own_clusters),
         apps=tuple(
             AppSpec(
                 name=app.name,
                 path=app.path or names.default_app_path(app.name, "{cluster}"),
                 paths=dict(app.paths),
+                clusters=pick(f"{at}.apps[{index}].clusters", app.clusters, own_clusters),
+                vars=dict(app.vars),
+                substitute=app.substitute,
                 interval=app.interval,
                 prune=app.prune,
             )
-            for app in config.apps
+            for index, app in enumerate(config.apps)
         ),
         releases=tuple(
-            ReleaseSpec(release.name, source(release.repository or repository.url, release.branch))
-            for release in config.releases
+            ReleaseSpec(
+                release.name,
+                source(release.repository or repository.url, release.branch),
+                pick(f"{at}.releases[{index}].clusters", release.clusters, own_clusters),
+            )
+            for index, release in enumerate(config.releases)
         ),
+        vars=dict(config.vars),
         image_pull_key=config.image_pull_secret,
         pod_security=config.pod_security,
         isolate_network=config.isolate_network,
@@ -325,15 +456,16 @@ def load_main(
     """The main stack from its raw config (keys without the `fleet:` prefix)."""
     config = _parse(MainStackConfig, raw, source)
     secret_keys = _kubeconfig_keys("clusters", config.clusters)
+    problems = rules.check_main_stack(config)
     if config.repository.token_secret:
         secret_keys.append(
             SecretKey(config.repository.token_secret, "fleet:repository.tokenSecret")
         )
-    problems = rules.check_main_stack(config)
     problems += _check_secret_keys(raw, MainStackConfig, secret_keys, secrets_required)
     if problems:
         raise ConfigError(problems, source)
-    names_in_order = tuple(c.name for c in config.clusters)
+    clusters = tuple(_cluster(c) for c in config.clusters)
+    pick = _Picker()
     repository = config.repository
     return FleetSpec(
         stack=stack,
@@ -344,12 +476,15 @@ def load_main(
             access=access.fleet_access(repository.url, repository.token_secret),
         ),
         flux=config.flux,
-        clusters=tuple(_cluster(c) for c in config.clusters),
+        clusters=clusters,
         infra=tuple(
-            _infra(c, rules.main_component_namespace(c), names_in_order) for c in config.infra
+            _infra(c, rules.main_component_namespace(c), clusters, pick, f"fleet:infra[{i}]")
+            for i, c in enumerate(config.infra)
         ),
+        vars=dict(config.vars),
         secret_keys=tuple(secret_keys),
         max_removals=config.max_removals,
+        selections=tuple(pick.picked),
     )
 
 
@@ -373,7 +508,8 @@ def load_environment(
         **{k.key: f"the kubeconfig named by {k.named_at}" for k in secret_keys},
         **{
             c.provisioning.kubeconfig_secret: f"the kubeconfig of cluster {c.name}"
-            for c in fleet.clusters
+            for group in fleet.clusters
+            for c in group.physical
             if isinstance(c.provisioning, AttachedConfig)
         },
     }
@@ -396,6 +532,9 @@ def load_environment(
             )
         if tenant.image_pull_secret:
             secret_keys.append(SecretKey(tenant.image_pull_secret, f"{at}.imagePullSecret"))
+        secret_keys += [
+            SecretKey(key, f"{where}.{name}") for where, name, key in _secret_vars(tenant, at)
+        ]
     problems = rules.check_environment_stack(
         config,
         name,
@@ -403,15 +542,17 @@ def load_environment(
         fleet_clusters,
         {**(others or {}), **_common_namespaces(fleet)},
         lockdown=fleet.flux.multitenant,
+        fleet_vars=fleet.vars,
     )
     problems += _check_secret_keys(raw, EnvironmentStackConfig, secret_keys, secrets_required)
     problems += _tenant_keys_of_the_platform(config, platform_keys)
     if problems:
         raise ConfigError(problems, source)
-    clusters = tuple(fleet_clusters[n] for n in config.clusters) + tuple(
+    pick = _Picker()
+    listed = pick("fleet:clusters", config.clusters, fleet.clusters)
+    clusters = tuple(fleet_clusters[n] for n in listed) + tuple(
         _cluster(c) for c in config.dedicated_clusters
     )
-    names_in_order = tuple(c.name for c in clusters)
     return EnvironmentSpec(
         stack=stack,
         name=name,
@@ -420,14 +561,24 @@ def load_environment(
         main_stack=config.main_stack,
         fleet=fleet,
         clusters=clusters,
-        dedicated_clusters=clusters[len(config.clusters) :],
+        dedicated_clusters=clusters[len(listed) :],
         infra=tuple(
-            _infra(c, rules.environment_component_namespace(name, c), names_in_order)
-            for c in config.infra
+            _infra(
+                c,
+                rules.environment_component_namespace(name, c),
+                clusters,
+                pick,
+                f"fleet:infra[{i}]",
+            )
+            for i, c in enumerate(config.infra)
         ),
-        tenants=tuple(_tenant(t) for t in config.tenants),
+        tenants=tuple(
+            _tenant(t, clusters, pick, f"fleet:tenants[{i}]") for i, t in enumerate(config.tenants)
+        ),
+        vars=dict(config.vars),
         secret_keys=tuple(secret_keys),
         max_removals=config.max_removals,
+        selections=tuple(pick.picked),
     )
 
 
@@ -453,6 +604,19 @@ def _parse(schema: type[SchemaT], raw: Mapping[str, Any], source: str) -> Schema
         raise ConfigError(problems, source) from None
 
 
+def _secret_vars(tenant: TenantConfig, at: str) -> list[tuple[str, str, str]]:
+    """(where, variable, secret config key) of each secret variable of a tenant and its apps."""
+    levels = [(f"{at}.vars", tenant.vars)] + [
+        (f"{at}.apps[{i}].vars", app.vars) for i, app in enumerate(tenant.apps)
+    ]
+    return [
+        (where, name, value.secret)
+        for where, level in levels
+        for name, value in level.items()
+        if isinstance(value, SecretVar)
+    ]
+
+
 def _tenant_keys_of_the_platform(
     config: EnvironmentStackConfig, platform_keys: Mapping[str, str]
 ) -> list[Problem]:
@@ -460,14 +624,16 @@ def _tenant_keys_of_the_platform(
     that holds the platform's credentials (a cluster's kubeconfig, the fleet's token)."""
     problems = []
     for index, tenant in enumerate(config.tenants):
+        at = f"fleet:tenants[{index}]"
         for where, key in (
-            ("repository.credentialsSecret", tenant.repository.credentials_secret),
-            ("imagePullSecret", tenant.image_pull_secret),
+            (f"{at}.repository.credentialsSecret", tenant.repository.credentials_secret),
+            (f"{at}.imagePullSecret", tenant.image_pull_secret),
+            *((f"{w}.{n}", k) for w, n, k in _secret_vars(tenant, at)),
         ):
             if key is not None and key in platform_keys:
                 problems.append(
                     Problem(
-                        f"fleet:tenants[{index}].{where}",
+                        where,
                         f"'{key}' holds {platform_keys[key]}: a tenant can read what its keys "
                         "hold; give it a key of its own",
                     )
@@ -476,11 +642,20 @@ def _tenant_keys_of_the_platform(
 
 
 def _kubeconfig_keys(key: str, clusters: list[ClusterConfig]) -> list[SecretKey]:
-    return [
-        SecretKey(c.attached.kubeconfig_secret, f"fleet:{key}[{i}].attached.kubeconfigSecret")
-        for i, c in enumerate(clusters)
-        if c.attached is not None
-    ]
+    """The secret keys holding attached clusters' kubeconfigs, a group's members' included."""
+    found = []
+    for i, c in enumerate(clusters):
+        if c.attached is not None:
+            found.append(
+                SecretKey(
+                    c.attached.kubeconfig_secret, f"fleet:{key}[{i}].attached.kubeconfigSecret"
+                )
+            )
+        for m, member in enumerate(c.members):
+            if isinstance(member, MemberConfig) and member.kubeconfig_secret is not None:
+                at = f"fleet:{key}[{i}].members[{m}].kubeconfigSecret"
+                found.append(SecretKey(member.kubeconfig_secret, at))
+    return found
 
 
 def _check_secret_keys(

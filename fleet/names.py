@@ -86,6 +86,11 @@ def tenant_image_pull_secret(tenant: str) -> str:
     return f"{tenant}-image-pull"
 
 
+def app_variables_secret(tenant: str, app: str) -> str:
+    """`T-APP-vars`: the secret variables of a tenant's app, beside its Kustomizations."""
+    return f"{tenant}-{app}-vars"
+
+
 def tenant_quota(tenant: str) -> str:
     return f"{tenant}-quota"
 

@@ -233,6 +233,7 @@ def kustomization(
     kubeconfig_secret: str | None = None,
     labels: Mapping[str, str] | None = None,
     deletion_policy: str | None = None,
+    post_build: Mapping[str, Any] | None = None,
 ) -> K8sObject:
     """A Flux Kustomization reading `path` of the GitRepository `source` in its own namespace."""
     spec: dict[str, Any] = {
@@ -248,12 +249,25 @@ def kustomization(
         spec["kubeConfig"] = {"secretRef": {"name": kubeconfig_secret, "key": KUBECONFIG_KEY}}
     if deletion_policy is not None:
         spec["deletionPolicy"] = deletion_policy
+    if post_build:
+        spec["postBuild"] = dict(post_build)
     return {
         "apiVersion": KUSTOMIZE_API,
         "kind": "Kustomization",
         "metadata": _metadata(name, namespace, labels),
         "spec": spec,
     }
+
+
+def post_build(substitute: Mapping[str, str], secret: str | None = None) -> dict[str, Any]:
+    """A Kustomization's `postBuild`: variables inline, and a Secret of secret ones (in the
+    Kustomization's namespace, as lockdown requires)."""
+    found: dict[str, Any] = {}
+    if substitute:
+        found["substitute"] = dict(substitute)
+    if secret is not None:
+        found["substituteFrom"] = [{"kind": "Secret", "name": secret}]
+    return found
 
 
 def helm_repository(name: str, namespace: str, url: str, interval: str) -> K8sObject:

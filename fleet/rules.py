@@ -7,6 +7,7 @@ sees every mistake of a stack in one run.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import types
 import typing
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from fleet import names
+from fleet import names, selection, variables
 from fleet.access import (
     GitAccess,
     is_flux_git_url,
@@ -28,12 +29,16 @@ from fleet.access import (
 from fleet.config import (
     CONFIG_NAMESPACE,
     ClusterConfig,
+    ClusterRef,
     ClusterRole,
     ComponentConfig,
     EnvironmentStackConfig,
     MainStackConfig,
+    MemberConfig,
+    SecretVar,
     TenantConfig,
     TenantRepositoryConfig,
+    VarValue,
 )
 from fleet.errors import Problem
 
@@ -63,6 +68,12 @@ class Placed(Protocol):
     def role(self) -> ClusterRole: ...
     @property
     def managed_by(self) -> str | None: ...
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+    @property
+    def vars(self) -> Mapping[str, VarValue]: ...
+    @property
+    def members(self) -> Sequence[object]: ...
 
 
 class Problems:
@@ -267,7 +278,91 @@ def check_clusters(
             problems.add(
                 (*path, "managedBy"), "only a cluster with role remote has a management cluster"
             )
-    check_unique(problems, (key,), [c.name for c in clusters], "cluster")
+        if cluster.managed_by is not None:
+            manager = managers.get(cluster.managed_by)
+            if manager is not None and manager.members:
+                problems.add(
+                    (*path, "managedBy"),
+                    f"'{cluster.managed_by}' is a group: each of its members would reconcile the "
+                    "remote; manage it from a single cluster",
+                )
+        check_vars(problems, (*path, "vars"), cluster.vars, secrets=False)
+        _check_group(problems, path, cluster)
+    check_unique(
+        problems,
+        (key,),
+        [c.name for c in clusters] + [_member_name(m) for c in clusters for m in c.members],
+        "cluster",
+    )
+
+
+def _member_name(member: str | MemberConfig) -> str:
+    return member if isinstance(member, str) else member.name
+
+
+def _check_group(problems: Problems, path: tuple[str | int, ...], cluster: ClusterConfig) -> None:
+    """A group: management clusters only; attached members each bring their kubeconfig."""
+    if not cluster.members:
+        return
+    if cluster.role != "management":
+        problems.add(
+            (*path, "members"),
+            "only a management cluster may be a group: a remote is reconciled by one "
+            "management cluster's Flux; list remotes one by one, or select them by label",
+        )
+    if cluster.kind == "attached" and cluster.attached is not None:
+        problems.add(
+            (*path, "attached"),
+            "a group of attached clusters takes each member's kubeconfigSecret instead",
+        )
+    for index, member in enumerate(cluster.members):
+        name = _member_name(member)
+        at = (*path, "members", index)
+        check_name(problems, at, name)
+        secret = member.kubeconfig_secret if isinstance(member, MemberConfig) else None
+        if cluster.kind == "attached" and secret is None:
+            problems.add(at, f"member '{name}' of an attached group needs its kubeconfigSecret")
+        if cluster.kind != "attached" and secret is not None:
+            problems.add(at, f"a member of a {cluster.kind} group is provisioned: no kubeconfig")
+
+
+def check_vars(
+    problems: Problems,
+    path: tuple[str | int, ...],
+    given: Mapping[str, VarValue],
+    *,
+    secrets: bool,
+) -> None:
+    """User variables: no built-in name; secret values only where only their tenant reads them."""
+    for name, value in given.items():
+        if variables.is_builtin(name):
+            problems.add(
+                (*path, name),
+                f"'{name}' is a built-in variable ({', '.join(variables.BUILTIN)} and "
+                f"{variables.LABEL_PREFIX}<LABEL>): choose another name",
+            )
+        if isinstance(value, SecretVar) and not secrets:
+            problems.add(
+                (*path, name),
+                "a secret value here would be handed to every tenant on the cluster: set it "
+                "on the tenant or on the app",
+            )
+
+
+def check_selection(
+    problems: Problems,
+    path: tuple[str | int, ...],
+    refs: Sequence[ClusterRef],
+    scope: Sequence[selection.Labelled],
+    scope_name: str,
+    unknown: Callable[[str], str],
+) -> tuple[str, ...]:
+    """A list of cluster names and selectors; returns what it picked."""
+    found = selection.select(refs, scope, scope_name, unknown)
+    for index, message in found.errors:
+        problems.add((*path, index), message)
+    check_unique(problems, path, [r for r in refs if isinstance(r, str)], "cluster")
+    return found.names
 
 
 # ---------------------------------------------------------------- components
@@ -286,13 +381,15 @@ def reserved_namespace(namespace: str) -> str | None:
 def check_components(
     problems: Problems,
     components: Sequence[ComponentConfig],
-    clusters: Iterable[str],
+    clusters: Sequence[Placed],
     namespace_of: Callable[[ComponentConfig], str],
+    defined: Callable[[Placed], frozenset[str]],
     taken: Mapping[str, str] | None = None,
 ) -> None:
-    """Infra components at `fleet:infra`, over the clusters of the stack; `taken` are the
-    namespaces others have, with whose they are."""
-    known = set(clusters)
+    """Infra components at `fleet:infra`, over the clusters of the stack; `defined` names the
+    variables Flux has on a cluster; `taken` are the namespaces others have, with whose
+    they are."""
+    known = {c.name: c for c in clusters}
     owners = dict(taken or {})
     for index, component in enumerate(components):
         path: tuple[str | int, ...] = ("infra", index)
@@ -326,10 +423,21 @@ def check_components(
                     (*path, "manifests", m_index),
                     "a manifest needs apiVersion, kind and metadata.name",
                 )
-        selected = known if component.clusters is None else set(component.clusters)
-        for c_index, name in enumerate(component.clusters or []):
-            if name not in known:
-                problems.add((*path, "clusters", c_index), _unknown_cluster(name, known))
+        selected = set(known)
+        if component.clusters is not None:
+            selected = set(
+                check_selection(
+                    problems,
+                    (*path, "clusters"),
+                    component.clusters,
+                    clusters,
+                    "this stack's clusters",
+                    lambda name: _unknown_cluster(name, known),
+                )
+            )
+        _check_references(
+            problems, path, component, [known[n] for n in known if n in selected], defined
+        )
         for name, override in component.overrides.items():
             if name not in known:
                 problems.add((*path, "overrides", name), _unknown_cluster(name, known))
@@ -344,6 +452,61 @@ def check_components(
                     "values override a Helm chart; this component has manifests: use patches",
                 )
     check_unique(problems, ("infra",), [c.name for c in components], "component")
+
+
+def _check_references(
+    problems: Problems,
+    path: tuple[str | int, ...],
+    component: ComponentConfig,
+    clusters: Sequence[Placed],
+    defined: Callable[[Placed], frozenset[str]],
+) -> None:
+    """Every `${NAME}` in what the component applies must be defined on each cluster it runs
+    on: Flux would write an empty string for it. A chart for a remote cluster is substituted
+    when rendered, where the forms with a default are all there is."""
+    texts: list[tuple[tuple[str | int, ...], str, str | None]] = [
+        ((*path, "manifests"), _text(component.manifests), None),
+        (
+            (*path, "helm", "values"),
+            _text(component.helm.values if component.helm else {}),
+            None,
+        ),
+    ]
+    texts += [
+        ((*path, "overrides", name), _text(override.model_dump()), name)
+        for name, override in component.overrides.items()
+    ]
+    for where, text, only in texts:
+        found = variables.references(text)
+        if not found:
+            continue
+        for cluster in clusters:
+            if only is not None and cluster.name != only:
+                continue
+            have = defined(cluster)
+            missing = sorted({r.name for r in found if not r.has_default and r.name not in have})
+            if missing:
+                problems.add(
+                    where,
+                    f"{', '.join('${' + m + '}' for m in missing)} is defined at no level for "
+                    f"cluster {cluster.name} (fleet:vars, the cluster's vars, an environment's "
+                    "vars) and Flux would write an empty string: define it, give a default "
+                    "(${NAME:=value}), or write $${NAME} for a literal ${NAME}",
+                )
+                break
+            forms = sorted({r.operation for r in found if r.operation and not r.has_default})
+            if cluster.role == "remote" and component.helm is not None and forms:
+                problems.add(
+                    where,
+                    f"a chart for remote cluster {cluster.name} is substituted when rendered, "
+                    f"which supports ${{NAME}} and ${{NAME:=default}} only, not {forms[0]!r}",
+                )
+                break
+
+
+def _text(value: Any) -> str:
+    """Config as text, to find variables in; an encrypted value shows as its placeholder."""
+    return json.dumps(value, default=repr)
 
 
 def _unknown_cluster(name: str, known: Iterable[str]) -> str:
@@ -381,10 +544,24 @@ def check_main_stack(config: MainStackConfig) -> list[Problem]:
     check_clusters(problems, "clusters", config.clusters, managers)
     if not managers:
         problems.add(("clusters",), "the fleet needs at least one management cluster")
+    check_vars(problems, ("vars",), config.vars, secrets=False)
     check_components(
-        problems, config.infra, [c.name for c in config.clusters], main_component_namespace
+        problems,
+        config.infra,
+        config.clusters,
+        main_component_namespace,
+        lambda cluster: defined_variables(cluster, None, config.vars),
     )
     return problems.items
+
+
+def defined_variables(
+    cluster: Placed, environment: str | None, *levels: Mapping[str, VarValue]
+) -> frozenset[str]:
+    """The variables Flux has in a platform Kustomization on `cluster`: the built-in ones, the
+    cluster's and those of the `levels` (the fleet's, an environment's)."""
+    builtins = variables.builtin(cluster.name, cluster.role, "", cluster.labels, environment)
+    return frozenset(builtins).union(cluster.vars, *levels)
 
 
 WORKLOAD_IDENTITY_LOCKDOWN = (2, 7, 0)
@@ -407,9 +584,10 @@ def check_environment_stack(
     fleet_clusters: Mapping[str, Placed],
     fleet_namespaces: Mapping[str, str] | None = None,
     lockdown: bool = True,
+    fleet_vars: Mapping[str, VarValue] | None = None,
 ) -> list[Problem]:
-    """An environment stack against the fleet's clusters and common infra's namespaces (from
-    the main stack), and its Flux lockdown."""
+    """An environment stack against the fleet's clusters, variables and common infra's
+    namespaces (from the main stack), and its Flux lockdown."""
     problems = Problems()
     if config.tenants and not lockdown:
         problems.add(
@@ -425,10 +603,14 @@ def check_environment_stack(
     if not config.main_stack.strip("/"):
         problems.add(("mainStack",), "name the main stack, for example organization/fleet/main")
 
-    for index, name in enumerate(config.clusters):
-        if name not in fleet_clusters:
-            problems.add(("clusters", index), _unknown_fleet_cluster(name, fleet_clusters))
-    check_unique(problems, ("clusters",), config.clusters, "cluster")
+    listed = check_selection(
+        problems,
+        ("clusters",),
+        config.clusters,
+        list(fleet_clusters.values()),
+        "the fleet's clusters",
+        lambda name: _unknown_fleet_cluster(name, fleet_clusters),
+    )
 
     dedicated = config.dedicated_clusters
     for index, cluster in enumerate(dedicated):
@@ -437,22 +619,23 @@ def check_environment_stack(
                 ("dedicatedClusters", index, "name"),
                 f"'{cluster.name}' is already a cluster of the main stack",
             )
-    taking_part: dict[str, Placed] = {
-        n: fleet_clusters[n] for n in config.clusters if n in fleet_clusters
-    }
+    taking_part: dict[str, Placed] = {n: fleet_clusters[n] for n in listed}
     taking_part.update({c.name: c for c in dedicated})
     managers = {n: c for n, c in taking_part.items() if c.role == "management"}
     check_clusters(problems, "dedicatedClusters", dedicated, managers)
-    for index, name in enumerate(config.clusters):
-        listed = taking_part.get(name)
-        if listed is not None and listed.role == "remote" and listed.managed_by not in managers:
-            problems.add(
-                ("clusters", index),
-                f"remote cluster '{name}' is managed by '{listed.managed_by}', "
-                "which is not in this environment",
-            )
+    for index, ref in enumerate(config.clusters):
+        picked = selection.select([ref], list(fleet_clusters.values()), "", lambda n: n).names
+        for name in picked:
+            remote = taking_part[name]
+            if remote.role == "remote" and remote.managed_by not in managers:
+                problems.add(
+                    ("clusters", index),
+                    f"remote cluster '{name}' is managed by '{remote.managed_by}', "
+                    "which is not in this environment",
+                )
     if not taking_part:
         problems.add(("clusters",), "an environment needs at least one cluster")
+    check_vars(problems, ("vars",), config.vars, secrets=False)
 
     remotes = [n for n, c in taking_part.items() if c.role == "remote"]
     check_derived(problems, ("clusters",), [names.remote_tenants(r) for r in remotes])
@@ -480,12 +663,15 @@ def check_environment_stack(
     check_components(
         problems,
         config.infra,
-        taking_part,
+        list(taking_part.values()),
         lambda component: environment_component_namespace(environment, component),
+        lambda cluster: defined_variables(cluster, environment, fleet_vars or {}, config.vars),
         taken,
     )
     for index, tenant in enumerate(config.tenants):
-        _check_tenant(problems, ("tenants", index), tenant, environment, taking_part, remotes)
+        _check_tenant(
+            problems, ("tenants", index), tenant, environment, list(taking_part.values()), remotes
+        )
     check_unique(problems, ("tenants",), [t.name for t in config.tenants], "tenant")
     _check_platform_objects(problems, config, environment, remotes)
     return problems.items
@@ -505,11 +691,27 @@ def _check_platform_objects(
         kustomizations[names.remote_infrastructure(remote)] = f"remote {remote}'s infrastructure"
         kustomizations[names.remote_tenants(remote)] = f"remote {remote}'s tenants"
     sources: dict[str, str] = {names.environment_namespace(environment): "the environment's source"}
+    secrets: dict[str, str] = {
+        names.environment_namespace(environment): "the environment's git credentials",
+        **{names.kubeconfig_secret(r): f"remote {r}'s kubeconfig" for r in remotes},
+    }
     seen: set[str] = set()
     for index, tenant in enumerate(config.tenants):
         if tenant.name in seen:
             continue  # a duplicate tenant, reported as such
         seen.add(tenant.name)
+        if remotes:
+            for a_index, config_app in enumerate(tenant.apps):
+                given = [*tenant.vars.values(), *config_app.vars.values()]
+                if any(isinstance(v, SecretVar) for v in given):
+                    name = names.app_variables_secret(tenant.name, config_app.name)
+                    owner = f"the secret variables of tenant {tenant.name}'s app {config_app.name}"
+                    at = ("tenants", index, "apps", a_index)
+                    _claim(problems, at, secrets, name, "Secret", owner)
+            if tenant.repository.credentials_secret:
+                name = names.tenant_git_credentials(tenant.name)
+                owner = f"tenant {tenant.name}'s git credentials"
+                _claim(problems, ("tenants", index, "name"), secrets, name, "Secret", owner)
         channels = [(("name",), None)] + [
             (("releases", r_index, "name"), r.name) for r_index, r in enumerate(tenant.releases)
         ]
@@ -561,10 +763,28 @@ def _check_tenant(
     path: tuple[str | int, ...],
     tenant: TenantConfig,
     environment: str,
-    clusters: Mapping[str, Placed],
+    clusters: Sequence[Placed],
     remotes: Sequence[str],
 ) -> None:
     check_name(problems, (*path, "name"), tenant.name)
+    names_of_environment = [c.name for c in clusters]
+    own = set(names_of_environment)
+    if tenant.clusters is not None:
+        own = set(
+            check_selection(
+                problems,
+                (*path, "clusters"),
+                tenant.clusters,
+                clusters,
+                "the environment's clusters",
+                lambda name: (
+                    f"'{name}' is not a cluster of this environment"
+                    + did_you_mean(name, names_of_environment)
+                ),
+            )
+        )
+    own_clusters = [c for c in clusters if c.name in own]
+    check_vars(problems, (*path, "vars"), tenant.vars, secrets=True)
     if tenant.name in names.PLATFORM_ACCOUNTS:
         problems.add(
             (*path, "name"),
@@ -608,9 +828,14 @@ def _check_tenant(
                 for release in [None, *(x.name for x in tenant.releases)]
             ],
         )
+        app_clusters = _check_part(problems, app_path, app.clusters, own_clusters)
+        check_vars(problems, (*app_path, "vars"), app.vars, secrets=True)
         for name, override in app.paths.items():
-            if name not in clusters:
-                problems.add((*app_path, "paths", name), _unknown_cluster(name, clusters))
+            if name not in app_clusters:
+                problems.add(
+                    (*app_path, "paths", name),
+                    f"'{name}' is not a cluster the app runs on" + did_you_mean(name, app_clusters),
+                )
             _check_repo_path(problems, (*app_path, "paths", name), override)
         if app.path is not None:
             _check_repo_path(problems, (*app_path, "path"), app.path)
@@ -628,11 +853,34 @@ def _check_tenant(
             ],
         )
         check_branch(problems, (*release_path, "branch"), release.branch)
+        _check_part(problems, release_path, release.clusters, own_clusters)
         if release.repository is not None:
             check_git_url(problems, (*release_path, "repository"), release.repository)
             _check_release_access(problems, release_path, repository, release.repository)
     check_unique(
         problems, (*path, "releases"), [r.name for r in tenant.releases], "release channel"
+    )
+
+
+def _check_part(
+    problems: Problems,
+    path: tuple[str | int, ...],
+    refs: Sequence[ClusterRef] | None,
+    tenant_clusters: Sequence[Placed],
+) -> list[str]:
+    """An app's or a release channel's clusters: some of the tenant's."""
+    within = [c.name for c in tenant_clusters]
+    if refs is None:
+        return within
+    return list(
+        check_selection(
+            problems,
+            (*path, "clusters"),
+            refs,
+            tenant_clusters,
+            "the tenant's clusters",
+            lambda name: f"'{name}' is not a cluster of this tenant" + did_you_mean(name, within),
+        )
     )
 
 
@@ -662,7 +910,18 @@ _CREDENTIAL_OF: dict[GitAccess, str] = {
 }
 
 
+PATH_PLACEHOLDERS = ("cluster",)
+"""What `{...}` may stand for in an app's path."""
+
+
 def _check_repo_path(problems: Problems, path: Sequence[str | int], value: str) -> None:
     parts = value.split("/")
     if value.startswith("/") or ".." in parts or not value.strip():
         problems.add(path, f"'{value}' must be a relative path inside the repository, like ./app")
+    for placeholder in re.findall(r"\{([^{}]*)\}", value):
+        if placeholder not in PATH_PLACEHOLDERS:
+            problems.add(
+                path,
+                f"'{{{placeholder}}}' in '{value}' stands for nothing: a path knows {{cluster}} "
+                "only (the cluster's name); for other values use ${VARIABLES} in the manifests",
+            )

@@ -18,9 +18,10 @@ _KINDS = {"clusters": "cluster", "tenants": "tenant"}
 
 
 def inventory(model: StackSpec) -> Inventory:
-    """The entities whose removal the guard counts."""
+    """The entities whose removal the guard counts: each member of a group is a cluster."""
     tenants = [] if isinstance(model, FleetSpec) else [t.name for t in model.tenants]
-    return {"clusters": [c.name for c in model.clusters], "tenants": tenants}
+    clusters = [member.name for c in model.clusters for member in c.physical]
+    return {"clusters": clusters, "tenants": tenants}
 
 
 def removals(previous: Mapping[str, Any], current: Inventory) -> list[str]:

@@ -16,11 +16,12 @@ kustomize v5, and the layout avoids the original sample's defects:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet import layout, names, objects, wiring, yamldoc
+from fleet import layout, names, objects, variables, wiring, yamldoc
 from fleet.access import GitSource
 from fleet.config import PatchConfig
 from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, InfraSpec, TenantSpec
@@ -83,6 +84,8 @@ class _Branch:
     interval: str
     clusters: tuple[ClusterSpec, ...]
     components: tuple[InfraSpec, ...]
+    variables_of: Callable[[ClusterSpec], Mapping[str, str]]
+    """The variables of the platform's Kustomizations on a cluster."""
 
     def remotes_of(self, management: str) -> list[ClusterSpec]:
         return [c for c in self.clusters if c.managed_by == management]
@@ -246,33 +249,43 @@ def _remote_charts(
             name = names.remote_app(remote.name, component.name)
             release_folder = layout.remote_chart(management, remote.name, component.name)
             release_file = layout.file(release_folder, "release.yaml")
-            tree.write(
-                release_file,
-                [
-                    objects.helm_release(
-                        name,
-                        namespace,
-                        helm.chart,
-                        helm.version,
-                        component.name,
-                        branch.interval,
-                        helm.values,
-                        service_account=names.PLATFORM_ACCOUNT,
-                        target_namespace=component.namespace,
-                        kubeconfig_secret=names.kubeconfig_secret(remote.name),
-                    )
-                ],
+            release = objects.helm_release(
+                name,
+                namespace,
+                helm.chart,
+                helm.version,
+                component.name,
+                branch.interval,
+                helm.values,
+                service_account=names.PLATFORM_ACCOUNT,
+                target_namespace=component.namespace,
+                kubeconfig_secret=names.kubeconfig_secret(remote.name),
             )
+            patches = _overlay_patches(
+                component, remote.name, {"name": name, "namespace": namespace}
+            )
+            values = branch.variables_of(remote)
+            tree.write(release_file, [_for_remote(release, values)])
             tree.kustomization(
-                release_folder,
-                [release_file],
-                patches=_overlay_patches(
-                    component, remote.name, {"name": name, "namespace": namespace}
-                ),
+                release_folder, [release_file], patches=[_for_remote(p, values) for p in patches]
             )
             resources.append(release_folder)
     tree.kustomization(folder, resources)
     return folder
+
+
+def _for_remote(document: Any, values: Mapping[str, str]) -> Any:
+    """A chart's release (or patch) for a remote, with the remote's variables substituted now:
+    it lives on the management cluster, whose `infrastructure` Kustomization would substitute
+    the management cluster's, so it is marked for Flux to leave it alone."""
+    text = json.dumps(document)
+    if variables.references(text):
+        escaped = {name: json.dumps(value)[1:-1] for name, value in values.items()}
+        document = json.loads(variables.substitute(text, escaped))
+    if isinstance(document, dict) and document.get("kind") == "HelmRelease":
+        metadata = document["metadata"]
+        metadata["annotations"] = {**metadata.get("annotations", {}), **variables.DISABLED}
+    return document
 
 
 def _infra(
@@ -324,7 +337,13 @@ def _remote_platform(namespace: str) -> list[K8sObject]:
 def main_branch(fleet: FleetSpec) -> Files:
     """Branch main: common infra for every cluster and the main wiring, for reference."""
     tree = _Tree(fleet.stack)
-    branch = _Branch(names.FLUX_NAMESPACE, fleet.flux.interval, fleet.clusters, fleet.infra)
+    branch = _Branch(
+        names.FLUX_NAMESPACE,
+        fleet.flux.interval,
+        fleet.clusters,
+        fleet.infra,
+        lambda cluster: variables.of_platform(fleet, cluster),
+    )
     _infra(tree, branch, {})
     for cluster in fleet.management_clusters:
         folder = layout.cluster_wiring(cluster.name)
@@ -341,7 +360,13 @@ def environment_branch(env: EnvironmentSpec) -> Files:
     """Branch E: environment infra, tenants, and the environment wiring, for reference."""
     tree = _Tree(env.stack)
     platform = names.environment_namespace(env.name)
-    branch = _Branch(platform, env.fleet.flux.interval, env.clusters, env.infra)
+    branch = _Branch(
+        platform,
+        env.fleet.flux.interval,
+        env.clusters,
+        env.infra,
+        lambda cluster: variables.of_platform(env.fleet, cluster, env),
+    )
     remote_sandboxes = {
         remote.name: [_remote_sandboxes(tree, env, cluster, remote)]
         for cluster in env.management_clusters
@@ -526,102 +551,109 @@ def _tenant_base(tree: _Tree, env: EnvironmentSpec, tenant: TenantSpec) -> None:
 _SYNC_PATCH = "sync-patch.yaml"
 
 
-def _path_patch(name: str, namespace: str, path: str, kubeconfig: str | None = None) -> Any:
-    spec: dict[str, Any] = {"path": path}
-    if kubeconfig is not None:
-        spec["kubeConfig"] = {"secretRef": {"name": kubeconfig, "key": objects.KUBECONFIG_KEY}}
+def _sync_patch(
+    env: EnvironmentSpec,
+    tenant: TenantSpec,
+    app: AppSpec,
+    cluster: ClusterSpec,
+    namespace: str,
+    remote: bool,
+) -> Any:
+    """What one cluster changes in an app's Kustomization: its path, its variables (secret ones
+    from the Secret Pulumi makes beside it), and for a remote, the remote's kubeconfig."""
+    spec: dict[str, Any] = {"path": app.path_on(cluster.name)}
+    if remote:
+        spec["kubeConfig"] = {
+            "secretRef": {
+                "name": names.kubeconfig_secret(cluster.name),
+                "key": objects.KUBECONFIG_KEY,
+            }
+        }
+    if app.substitute:
+        resolved = variables.of_app(env, cluster, tenant, app)
+        secret = names.app_variables_secret(tenant.name, app.name) if resolved.secret else None
+        spec["postBuild"] = objects.post_build(resolved.plain, secret)
     return {
         "apiVersion": objects.KUSTOMIZE_API,
         "kind": "Kustomization",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": app.name, "namespace": namespace},
         "spec": spec,
     }
 
 
 @dataclass(frozen=True)
 class _Remote:
-    """Where a tenant's app on a remote goes: the remote, the environment's namespace on its
-    management cluster, and the app's name prefix there."""
+    """Where a tenant's app on a remote goes: the environment's namespace on its management
+    cluster, and the app's name prefix there."""
 
-    name: str
     namespace: str
     prefix: str
-
-
-def _app_overlay(
-    tree: _Tree,
-    folder: str,
-    base: str,
-    app: AppSpec,
-    namespace: str,
-    cluster: str,
-    remote: _Remote | None = None,
-) -> str:
-    """An app on one cluster: the base Kustomization with this cluster's path. For a remote:
-    renamed `R-T-APP`, moved to the environment's namespace beside the remote's kubeconfig,
-    and pointed at the remote."""
-    path = app.path_on(cluster)
-    kubeconfig = names.kubeconfig_secret(remote.name) if remote else None
-    tree.write(
-        layout.file(folder, _SYNC_PATCH), [_path_patch(app.name, namespace, path, kubeconfig)]
-    )
-    tree.kustomization(
-        folder,
-        [base],
-        patches=[{"path": _SYNC_PATCH}],
-        namespace=remote.namespace if remote else None,
-        name_prefix=remote.prefix if remote else None,
-    )
-    return folder
 
 
 def _app_overlays(
     tree: _Tree,
     folder: str,
+    env: EnvironmentSpec,
     channel: _Channel,
     tenant: TenantSpec,
-    cluster: str,
+    cluster: ClusterSpec,
     remote: _Remote | None = None,
 ) -> list[str]:
-    """The overlays of a channel's apps on one cluster, under `folder`."""
-    return [
-        _app_overlay(
-            tree,
-            layout.app_overlay(folder, app.name),
-            layout.app_base(channel.base, app.name),
-            app,
-            channel.namespace,
-            cluster,
-            remote,
+    """The channel's apps on one cluster, under `folder`: each the base Kustomization with this
+    cluster's patch. For a remote: renamed `R-T-APP`, moved to the environment's namespace
+    beside the remote's kubeconfig, and pointed at the remote."""
+    overlays = []
+    for app in tenant.apps:
+        if cluster.name not in app.clusters:
+            continue
+        overlay = layout.app_overlay(folder, app.name)
+        patch = _sync_patch(env, tenant, app, cluster, channel.namespace, remote is not None)
+        tree.write(layout.file(overlay, _SYNC_PATCH), [patch])
+        tree.kustomization(
+            overlay,
+            [layout.app_base(channel.base, app.name)],
+            patches=[{"path": _SYNC_PATCH}],
+            namespace=remote.namespace if remote else None,
+            name_prefix=remote.prefix if remote else None,
         )
-        for app in tenant.apps
-    ]
+        overlays.append(overlay)
+    return overlays
 
 
 def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) -> None:
-    """`tenants/<C>/`: every tenant on C; `tenants/<C>/clusters/<R>/`: C's remotes' apps."""
+    """`tenants/<C>/`: every tenant on C or its remotes; `tenants/<C>/clusters/<R>/`: C's
+    remotes' apps."""
     root = layout.cluster_tenants(cluster.name)
     platform = names.environment_namespace(env.name)
     remotes = env.remotes_of(cluster.name)
     tenant_folders = []
     for tenant in env.tenants:
+        on_remotes = any(tenant.is_on(r.name) for r in remotes)
+        if not (on_remotes or tenant.is_on(cluster.name)):
+            continue
         folder = layout.tenant_overlay(cluster.name, tenant.name)
         resources: list[str] = []
-        if remotes:
+        if on_remotes:
             account = layout.file(folder, "remote-account.yaml")
             tree.write(account, [_remote_account(tenant, platform)])
             resources.append(account)
         for channel in _channels(env, tenant):
+            where = tenant.channel_clusters(channel.release)
+            channel_remotes = any(r.name in where for r in remotes)
+            if not (channel_remotes or cluster.name in where):
+                continue
             channel_folder = (
                 folder
                 if channel.release is None
                 else layout.release_overlay(cluster.name, tenant.name, channel.release)
             )
-            channel_resources = [
-                channel.base,
-                *_app_overlays(tree, channel_folder, channel, tenant, cluster.name),
-            ]
-            if remotes:
+            channel_resources = []
+            if cluster.name in where:
+                channel_resources += [
+                    channel.base,
+                    *_app_overlays(tree, channel_folder, env, channel, tenant, cluster),
+                ]
+            if channel_remotes:
                 # The source the channel's remote Kustomizations read, beside them.
                 source = layout.file(channel_folder, "remote-source.yaml")
                 tree.write(source, [_tenant_source(env, tenant, channel, platform)])
@@ -638,9 +670,13 @@ def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) ->
         remote_root = layout.remote_tenants(cluster.name, remote.name)
         remote_tenants = []
         for tenant in env.tenants:
+            if not tenant.is_on(remote.name):
+                continue
             folder = layout.remote_tenant(cluster.name, remote.name, tenant.name)
             apps = []
             for channel in _channels(env, tenant):
+                if remote.name not in tenant.channel_clusters(channel.release):
+                    continue
                 channel_folder = (
                     folder
                     if channel.release is None
@@ -652,10 +688,11 @@ def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) ->
                 apps += _app_overlays(
                     tree,
                     channel_folder,
+                    env,
                     channel,
                     tenant,
-                    remote.name,
-                    _Remote(remote.name, platform, prefix),
+                    remote,
+                    _Remote(platform, prefix),
                 )
             tree.kustomization(folder, apps)
             remote_tenants.append(folder)
@@ -686,12 +723,16 @@ def _remote_sandboxes(
     platform = names.environment_namespace(env.name)
     tenant_folders = []
     for tenant in env.tenants:
+        if not tenant.is_on(remote.name):
+            continue
         tenant_folder = layout.remote_sandbox(cluster.name, remote.name, tenant.name)
         labels = objects.tenant_labels(tenant.name)
         account = layout.file(tenant_folder, "account.yaml")
         tree.write(account, [objects.service_account(tenant.name, platform, labels)])
         files = [account]
         for channel in _channels(env, tenant):
+            if remote.name not in tenant.channel_clusters(channel.release):
+                continue
             path = layout.file(tenant_folder, f"{channel.namespace}.yaml")
             tree.write(
                 path,

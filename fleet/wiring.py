@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fleet import layout, names, objects
+from fleet import layout, names, objects, variables
 from fleet.access import GitSource
-from fleet.model import ClusterSpec, EnvironmentSpec, FleetSpec, TenantSpec
+from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, TenantSpec
 from fleet.objects import K8sObject
 
 
@@ -37,7 +37,14 @@ class DockerConfig:
     key: str
 
 
-SecretContent = Kubeconfig | GitCredentials | DockerConfig
+@dataclass(frozen=True)
+class SecretVariables:
+    """Variables for Flux's `postBuild.substituteFrom`: (variable, secret config key) pairs."""
+
+    keys: tuple[tuple[str, str], ...]
+
+
+SecretContent = Kubeconfig | GitCredentials | DockerConfig | SecretVariables
 
 
 @dataclass(frozen=True)
@@ -98,13 +105,14 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
         objects.kustomization(
             names.INFRASTRUCTURE,
             namespace,
-            layout.kustomization_path(layout.cluster_infra(cluster.name)),
+            layout.kustomization_path(layout.cluster_infra(cluster.folder)),
             names.FLUX_NAMESPACE,
             fleet.flux.interval,
             service_account=names.PLATFORM_ACCOUNT,
+            post_build=objects.post_build(variables.of_platform(fleet, cluster)),
         )
     )
-    for remote in fleet.remotes_of(cluster.name):
+    for remote in fleet.remotes_of(cluster.folder):
         wiring.secrets.append(
             AppliedSecret(names.kubeconfig_secret(remote.name), namespace, Kubeconfig(remote.name))
         )
@@ -112,11 +120,12 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
             objects.kustomization(
                 names.remote_infrastructure(remote.name),
                 namespace,
-                layout.kustomization_path(layout.remote_infra(cluster.name, remote.name)),
+                layout.kustomization_path(layout.remote_infra(cluster.folder, remote.name)),
                 names.FLUX_NAMESPACE,
                 fleet.flux.interval,
                 service_account=names.PLATFORM_ACCOUNT,
                 kubeconfig_secret=names.kubeconfig_secret(remote.name),
+                post_build=objects.post_build(variables.of_platform(fleet, remote)),
             )
         )
     return wiring
@@ -149,9 +158,15 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
         objects=[*environment_source(env), *_platform(namespace)],
         secrets=[secret] if secret else [],
     )
-    for name, path in (
-        (names.INFRASTRUCTURE, layout.kustomization_path(layout.cluster_infra(cluster.name))),
-        (names.TENANTS, layout.kustomization_path(layout.cluster_tenants(cluster.name))),
+    infra_variables = variables.of_platform(env.fleet, cluster, env)
+    for name, path, post_build in (
+        (
+            names.INFRASTRUCTURE,
+            layout.kustomization_path(layout.cluster_infra(cluster.folder)),
+            objects.post_build(infra_variables),
+        ),
+        # The tenants' Flux objects, written by the fleet: nothing to substitute.
+        (names.TENANTS, layout.kustomization_path(layout.cluster_tenants(cluster.folder)), None),
     ):
         wiring.objects.append(
             objects.kustomization(
@@ -161,20 +176,22 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
                 namespace,
                 interval,
                 service_account=names.PLATFORM_ACCOUNT,
+                post_build=post_build,
             )
         )
-    for remote in env.remotes_of(cluster.name):
+    for remote in env.remotes_of(cluster.folder):
         secret_name = names.kubeconfig_secret(remote.name)
         wiring.secrets.append(AppliedSecret(secret_name, namespace, Kubeconfig(remote.name)))
         wiring.objects.append(
             objects.kustomization(
                 names.remote_infrastructure(remote.name),
                 namespace,
-                layout.kustomization_path(layout.remote_infra(cluster.name, remote.name)),
+                layout.kustomization_path(layout.remote_infra(cluster.folder, remote.name)),
                 namespace,
                 interval,
                 service_account=names.PLATFORM_ACCOUNT,
                 kubeconfig_secret=secret_name,
+                post_build=objects.post_build(variables.of_platform(env.fleet, remote, env)),
             )
         )
         # No kubeConfig: it creates the tenants' Flux objects on this cluster, which then
@@ -184,7 +201,7 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
             objects.kustomization(
                 names.remote_tenants(remote.name),
                 namespace,
-                layout.kustomization_path(layout.remote_tenants(cluster.name, remote.name)),
+                layout.kustomization_path(layout.remote_tenants(cluster.folder, remote.name)),
                 namespace,
                 interval,
                 service_account=names.PLATFORM_ACCOUNT,
@@ -194,26 +211,44 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
     return wiring
 
 
-def tenant_namespaces(env: EnvironmentSpec, tenant: TenantSpec) -> list[tuple[str, GitSource]]:
+def tenant_namespaces(
+    env: EnvironmentSpec, tenant: TenantSpec, cluster: str | None = None
+) -> list[tuple[str, GitSource]]:
     """The tenant's namespace on a management cluster, then one per release channel, each with
-    the source its GitRepository reads."""
+    the source its GitRepository reads; with `cluster`, those of the channels it runs there."""
     return [
-        (names.tenant_namespace(env.name, tenant.name), tenant.source),
+        (namespace, source)
+        for namespace, source, release in _channels(env, tenant)
+        if cluster is None or cluster in tenant.channel_clusters(release)
+    ]
+
+
+def _channels(env: EnvironmentSpec, tenant: TenantSpec) -> list[tuple[str, GitSource, str | None]]:
+    return [
+        (names.tenant_namespace(env.name, tenant.name), tenant.source, None),
         *(
-            (names.release_namespace(env.name, r.name, tenant.name), r.source)
+            (names.release_namespace(env.name, r.name, tenant.name), r.source, r.name)
             for r in tenant.releases
         ),
     ]
 
 
+def app_variables(tenant: TenantSpec, app: AppSpec) -> SecretVariables | None:
+    """The secret variables of an app (its tenant's and its own, the app's winning), or None."""
+    merged = variables.resolve([tenant.vars, app.vars], {}).secret
+    return SecretVariables(tuple(merged.items())) if merged else None
+
+
 def tenant_wiring(env: EnvironmentSpec, tenant: TenantSpec, cluster: ClusterSpec) -> Wiring:
-    """A tenant's namespaces on management cluster `cluster`, labelled for its Pod Security,
-    and the Secrets its sources need, never a cluster's credentials. Where the cluster manages
-    remotes, the tenant's remote sources read from the environment's namespace, so their
-    credentials are there too."""
+    """A tenant's namespaces on management cluster `cluster` where it runs there, labelled for
+    its Pod Security, and the Secrets its sources and apps need, never a cluster's
+    credentials. Where it runs on the cluster's remotes, their Flux objects are in the
+    environment's namespace, so their Secrets are there too."""
     wiring = Wiring()
     labels = tenant_namespace_labels(tenant)
-    for namespace, source in tenant_namespaces(env, tenant):
+    for namespace, source, release in _channels(env, tenant):
+        if cluster.folder not in tenant.channel_clusters(release):
+            continue
         wiring.objects.append(objects.namespace(namespace, labels))
         credentials = _credentials(source, names.tenant_git_credentials(tenant.name), namespace)
         if credentials is not None:
@@ -226,14 +261,29 @@ def tenant_wiring(env: EnvironmentSpec, tenant: TenantSpec, cluster: ClusterSpec
                     DockerConfig(tenant.image_pull_key),
                 )
             )
-    if env.remotes_of(cluster.name):
+        wiring.secrets.extend(_app_variables(tenant, namespace, [cluster.folder]))
+    remotes = [r.name for r in env.remotes_of(cluster.folder) if tenant.is_on(r.name)]
+    if remotes:
         platform = names.environment_namespace(env.name)
         credentials = _credentials(
             tenant.source, names.tenant_git_credentials(tenant.name), platform
         )
         if credentials is not None:
             wiring.secrets.append(credentials)
+        wiring.secrets.extend(_app_variables(tenant, platform, remotes))
     return wiring
+
+
+def _app_variables(tenant: TenantSpec, namespace: str, clusters: list[str]) -> list[AppliedSecret]:
+    """The Secrets of the secret variables of the tenant's apps running on any of `clusters`."""
+    found = []
+    for app in tenant.apps:
+        content = app_variables(tenant, app)
+        if content is not None and any(c in app.clusters for c in clusters):
+            found.append(
+                AppliedSecret(names.app_variables_secret(tenant.name, app.name), namespace, content)
+            )
+    return found
 
 
 def tenant_namespace_labels(tenant: TenantSpec) -> dict[str, str]:

@@ -28,6 +28,8 @@ Modelled on kustomize-controller and helm-controller and the Flux runtime they s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import hashlib
 import json
@@ -35,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fleet import layout, objects, yamldoc
+from fleet import layout, objects, variables, yamldoc
 from fleet.objects import K8sObject, ObjectId
 from fleet_cli.kustomize import BranchBuilds
 from fleet_cli.simulation import admission, kinds
@@ -444,6 +446,10 @@ def reconcile_kustomization(
         return _failed("not-reconciled", reason, obj, kept), []
     built = with_target_namespace(copy.deepcopy(result), ctx.spec.get("targetNamespace"))
     try:
+        built = post_build(ctx.cluster, obj, built)
+    except Failed as failed:
+        return _failed(failed.category, failed.reason, obj, kept), []
+    try:
         applied = apply_staged(target.cluster, built, target.identity, applier)
     except _StageFailed as failed:
         inventory = tuple(dict.fromkeys([*kept, *failed.applied.objects]))
@@ -473,6 +479,55 @@ def reconcile_kustomization(
         twice=tuple(applied.twice),
     )
     return state, pruned
+
+
+def _substitution_values(cluster: ClusterState, obj: K8sObject) -> dict[str, str]:
+    """A Kustomization's variables: each `substituteFrom` object's data, the later winning,
+    then `substitute` over them; read from the Kustomization's own namespace with the
+    controller's own rights, as kustomize-controller does. A missing object fails the
+    reconciliation unless it is `optional`."""
+    post = (obj.get("spec") or {}).get("postBuild") or {}
+    namespace = str(obj["metadata"].get("namespace", ""))
+    found: dict[str, str] = {}
+    for reference in post.get("substituteFrom") or []:
+        kind, name = str(reference.get("kind")), str(reference.get("name"))
+        landed = cluster.get((kind, namespace, name))
+        if landed is None:
+            if reference.get("optional"):
+                continue
+            raise Failed(
+                "not-reconciled", f"postBuild.substituteFrom: {kind} {namespace}/{name} not found"
+            )
+        found.update({str(k): str(v) for k, v in (landed.obj.get("stringData") or {}).items()})
+        for key, value in (landed.obj.get("data") or {}).items():
+            try:
+                text = base64.b64decode(str(value)).decode() if kind == "Secret" else str(value)
+            except (binascii.Error, UnicodeDecodeError):
+                text = ""
+            found[str(key)] = text
+    found.update({str(k): str(v) for k, v in (post.get("substitute") or {}).items()})
+    return found
+
+
+def post_build(cluster: ClusterState, obj: K8sObject, built: list[K8sObject]) -> list[K8sObject]:
+    """What Flux's post-build substitution leaves of `built`: nothing happens without a
+    variable; an object marked `kustomize.toolkit.fluxcd.io/substitute: disabled` is left
+    alone; an undefined `${NAME}` becomes empty. Forms beyond `${NAME}` and `${NAME:=default}`
+    are taken as the plain variable (an approximation)."""
+    values = _substitution_values(cluster, obj)
+    if not values:
+        return built
+    ((key, disabled),) = variables.DISABLED.items()
+    result = []
+    for item in built:
+        metadata = item.get("metadata") or {}
+        marks = {**(metadata.get("labels") or {}), **(metadata.get("annotations") or {})}
+        if marks.get(key) == disabled:
+            result.append(item)
+            continue
+        escaped = {name: json.dumps(value)[1:-1] for name, value in values.items()}
+        result.append(json.loads(variables.substitute(json.dumps(item), escaped)))
+    return result
 
 
 def _external(ctx: _Context, target: _Target, revision: str) -> Reconciled:

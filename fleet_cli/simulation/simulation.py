@@ -286,7 +286,7 @@ class Simulation:
             multitenant=fleet.flux.multitenant,
             cluster_type="kubernetes",
         )
-        for cluster in fleet.management_clusters:
+        for cluster in (m for c in fleet.management_clusters for m in c.physical):
             state = self.clusters[cluster.name]
             if state.flux is None:
                 state.operator = True
@@ -301,7 +301,7 @@ class Simulation:
         clusters = [*fleet.clusters]
         if isinstance(model, EnvironmentSpec):
             clusters += model.dedicated_clusters
-        for cluster in clusters:
+        for cluster in (m for c in clusters for m in c.physical):
             self.add_cluster(cluster.name)
         platform = (
             names.FLUX_NAMESPACE
@@ -315,7 +315,10 @@ class Simulation:
                 if not component.runs_on(cluster.name):
                     continue
                 if cluster.managed_by is None:
-                    key = (cluster.name, component.namespace, component.name)
+                    for member in cluster.physical:
+                        key = (member.name, component.namespace, component.name)
+                        self._chart_scopes[key] = component.cluster_scoped
+                    continue
                 else:
                     remote_release = names.remote_app(cluster.name, component.name)
                     key = (cluster.managed_by, platform, remote_release)
@@ -329,7 +332,8 @@ class Simulation:
             clusters += model.dedicated_clusters
         kubeconfigs = {
             c.provisioning.kubeconfig_secret: c.name
-            for c in clusters
+            for group in clusters
+            for c in group.physical
             if isinstance(c.provisioning, AttachedConfig)
         }
         values = {

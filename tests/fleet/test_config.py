@@ -426,7 +426,7 @@ RULES: list[tuple[str, str, Any, str]] = [
         "app-path-override-unknown-cluster",
         "dev",
         lambda raw: tenants(raw)[0]["apps"][0]["paths"].update({"atlantic": "./x"}),
-        "fleet:tenants[0].apps[0].paths.atlantic: 'atlantic' is not a cluster of this stack",
+        "fleet:tenants[0].apps[0].paths.atlantic: 'atlantic' is not a cluster the app runs on",
     ),
     (
         "app-path-outside-repository",
