@@ -12,7 +12,7 @@ import re
 import types
 import typing
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -257,7 +257,12 @@ def check_clusters(
             given = getattr(cluster, kind) is not None
             if kind == "aks" and cluster.kind == "aks" and not given:
                 problems.add((*path, "aks"), "a cluster of kind aks needs its aks settings")
-            if kind == "attached" and cluster.kind == "attached" and not given:
+            if (
+                kind == "attached"
+                and cluster.kind == "attached"
+                and not given
+                and not cluster.members
+            ):
                 problems.add(
                     (*path, "attached"),
                     "a cluster of kind attached needs attached.kubeconfigSecret",
@@ -288,12 +293,18 @@ def check_clusters(
                 )
         check_vars(problems, (*path, "vars"), cluster.vars, secrets=False)
         _check_group(problems, path, cluster)
-    check_unique(
-        problems,
-        (key,),
-        [c.name for c in clusters] + [_member_name(m) for c in clusters for m in c.members],
-        "cluster",
-    )
+    check_unique(problems, (key,), [c.name for c in clusters], "cluster")
+    taken = {c.name: f"cluster {c.name}" for c in clusters}
+    for index, cluster in enumerate(clusters):
+        for m_index, member in enumerate(cluster.members):
+            name = _member_name(member)
+            if name in taken:
+                problems.add(
+                    (key, index, "members", m_index),
+                    f"'{name}' is already the name of {taken[name]}: every cluster that exists "
+                    "needs a name of its own",
+                )
+            taken[name] = f"a member of group {cluster.name}"
 
 
 def _member_name(member: str | MemberConfig) -> str:
@@ -385,10 +396,11 @@ def check_components(
     namespace_of: Callable[[ComponentConfig], str],
     defined: Callable[[Placed], frozenset[str]],
     taken: Mapping[str, str] | None = None,
+    every: Collection[str] = (),
 ) -> None:
     """Infra components at `fleet:infra`, over the clusters of the stack; `defined` names the
     variables Flux has on a cluster; `taken` are the namespaces others have, with whose
-    they are."""
+    they are; `every` names every cluster of the fleet, which an override may name."""
     known = {c.name: c for c in clusters}
     owners = dict(taken or {})
     for index, component in enumerate(components):
@@ -439,13 +451,10 @@ def check_components(
             problems, path, component, [known[n] for n in known if n in selected], defined
         )
         for name, override in component.overrides.items():
-            if name not in known:
+            # A cluster of the fleet that the component does not run on (now) is no mistake:
+            # a change of labels moves clusters in and out of a selection.
+            if name not in known and name not in every:
                 problems.add((*path, "overrides", name), _unknown_cluster(name, known))
-            elif name not in selected:
-                problems.add(
-                    (*path, "overrides", name),
-                    f"cluster '{name}' is not in this component's clusters",
-                )
             if override.values and component.helm is None:
                 problems.add(
                     (*path, "overrides", name, "values"),
@@ -667,10 +676,17 @@ def check_environment_stack(
         lambda component: environment_component_namespace(environment, component),
         lambda cluster: defined_variables(cluster, environment, fleet_vars or {}, config.vars),
         taken,
+        every=[*fleet_clusters, *taking_part],
     )
     for index, tenant in enumerate(config.tenants):
         _check_tenant(
-            problems, ("tenants", index), tenant, environment, list(taking_part.values()), remotes
+            problems,
+            ("tenants", index),
+            tenant,
+            environment,
+            list(taking_part.values()),
+            remotes,
+            [*fleet_clusters, *taking_part],
         )
     check_unique(problems, ("tenants",), [t.name for t in config.tenants], "tenant")
     _check_platform_objects(problems, config, environment, remotes)
@@ -765,7 +781,10 @@ def _check_tenant(
     environment: str,
     clusters: Sequence[Placed],
     remotes: Sequence[str],
+    every: Collection[str],
 ) -> None:
+    """A tenant on some of the environment's `clusters`; `every` names every cluster of the
+    fleet, which a per-cluster path may name whether or not the app runs there now."""
     check_name(problems, (*path, "name"), tenant.name)
     names_of_environment = [c.name for c in clusters]
     own = set(names_of_environment)
@@ -831,10 +850,10 @@ def _check_tenant(
         app_clusters = _check_part(problems, app_path, app.clusters, own_clusters)
         check_vars(problems, (*app_path, "vars"), app.vars, secrets=True)
         for name, override in app.paths.items():
-            if name not in app_clusters:
+            if name not in app_clusters and name not in every:
                 problems.add(
                     (*app_path, "paths", name),
-                    f"'{name}' is not a cluster the app runs on" + did_you_mean(name, app_clusters),
+                    f"'{name}' is not a cluster of the fleet" + did_you_mean(name, every),
                 )
             _check_repo_path(problems, (*app_path, "paths", name), override)
         if app.path is not None:

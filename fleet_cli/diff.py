@@ -26,8 +26,9 @@ class Change:
 
 
 def compare(base: StackRender, head: StackRender) -> list[Change]:
-    """Every file, object and resource added, removed or changed from `base` to `head`."""
-    changes: list[Change] = []
+    """Every cluster joining or leaving a part of the stack, then every file, object and
+    resource added, removed or changed from `base` to `head`."""
+    changes = _placement(base.placement, head.placement) if base.placement else []
     for branch in sorted(set(base.branches) | set(head.branches)):
         changes += _changes(
             f"branch {branch}",
@@ -48,6 +49,24 @@ def compare(base: StackRender, head: StackRender) -> list[Change]:
         {moved.get(r.urn, r.urn): _resource_text(r.inputs) for r in base.resources},
         {r.urn: _resource_text(r.inputs) for r in head.resources},
     )
+    return changes
+
+
+PLACEMENT_SCOPE = "clusters joining and leaving"
+
+
+def _placement(base: Mapping[str, list[str]], head: Mapping[str, list[str]]) -> list[Change]:
+    """`+ edge-0042 joins environment dev`, `- k3d-asia leaves tenant yakuza`: what a change of
+    labels, selectors or lists moves, before the objects it moves."""
+    changes = []
+    for part in dict.fromkeys([*base, *head]):
+        before, after = base.get(part, []), head.get(part, [])
+        for cluster in after:
+            if cluster not in before:
+                changes.append(Change(PLACEMENT_SCOPE, "added", f"{cluster} joins {part}", ""))
+        for cluster in before:
+            if cluster not in after:
+                changes.append(Change(PLACEMENT_SCOPE, "removed", f"{cluster} leaves {part}", ""))
     return changes
 
 
@@ -104,8 +123,9 @@ def report(stack: str, base: str, changes: list[Change], *, patch: bool) -> str:
     for scope in dict.fromkeys(c.scope for c in changes):
         lines += ["", f"**{scope}**", "```diff"]
         for change in (c for c in changes if c.scope == scope):
+            shown = patch and change.patch
             lines.append(
-                change.patch.rstrip("\n") if patch else f"{_MARKS[change.kind]} {change.item}"
+                change.patch.rstrip("\n") if shown else f"{_MARKS[change.kind]} {change.item}"
             )
         lines.append("```")
     return "\n".join(lines) + "\n"

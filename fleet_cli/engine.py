@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from fleet import objects, outputs
 from fleet.model import ENCRYPTED, FleetSpec, StackSpec, fleet_of
 from fleet.objects import K8sObject
 from fleet.stackfile import read_raw_config
+from fleet.summary import placement
 from fleet_cli.render import REDACTED, ResourceRecord, StackRender
 
 LOCAL_ORGANIZATION = "organization"
@@ -376,7 +377,8 @@ def render_stack(
     secrets = {ref.key: REDACTED for ref in model.secret_keys}
     outputs = main_stack_outputs(fleet_of(model))
     stack_run = run_stack(settings, model, secrets, outputs, on_resource=on_resource)
-    return stack_render(model.stack, stack_run.resources)
+    rendered = stack_render(model.stack, stack_run.resources)
+    return replace(rendered, placement=placement(model))
 
 
 def cluster_of_providers(resources: list[Registered]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from fleet.stackfile import (
     stack_file,
     stack_name,
 )
-from fleet.summary import count, summary
+from fleet.summary import count, placement_lines, summary
 from fleet_cli import diff, graph, render
 from fleet_cli.engine import render_stack
 from fleet_cli.kustomize import KustomizeError, kubectl
@@ -60,6 +60,8 @@ def _render(path: Path, model: StackSpec) -> render.StackRender:
 def _check(args: argparse.Namespace) -> int:
     path, model = _load(args)
     print(f"{path}: ok: {summary(model)}")
+    for line in placement_lines(model, None if args.verbose else 6):
+        print(line)
     return EXIT_OK
 
 
@@ -232,11 +234,16 @@ def parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    command(
+    check_parser = command(
         "check",
-        "validate a stack's config",
-        "Validate a stack's config. Exit 0 with a summary, or 2 listing every problem.",
+        "validate a stack's config and show which clusters each part of it is on",
+        "Validate a stack's config. Exit 0 with a summary and the clusters each environment, "
+        "component, tenant, app and channel is on (and what each selector picked), or 2 "
+        "listing every problem.",
         _check,
+    )
+    check_parser.add_argument(
+        "--verbose", action="store_true", help="list every cluster, not the first six"
     )
     render_parser = command(
         "render",

@@ -46,6 +46,9 @@ class StackRender:
     branches: dict[str, dict[str, str]]
     clusters: dict[str, list[K8sObject]]
     resources: list[ResourceRecord]
+    placement: dict[str, list[str]] = field(default_factory=dict)
+    """Which clusters each part of the stack is on (`fleet.summary.placement`); empty for a
+    render written before it was recorded."""
 
 
 def write(render: StackRender, out: Path) -> Path:
@@ -63,6 +66,7 @@ def write(render: StackRender, out: Path) -> Path:
     for cluster, objects in render.clusters.items():
         (k8s / f"{cluster}.yaml").write_text(yamldoc.dump_all(objects), encoding="utf-8")
     (root / "branches.json").write_text(json.dumps(sorted(render.branches)) + "\n")
+    (root / PLACEMENT).write_text(json.dumps(render.placement, indent=2) + "\n")
     records = [asdict(r) for r in render.resources]
     (root / "resources.json").write_text(
         json.dumps(records, indent=2, sort_keys=True) + "\n", encoding="utf-8"
@@ -88,4 +92,9 @@ def read(root: Path) -> StackRender:
         ResourceRecord(**record)
         for record in json.loads((root / "resources.json").read_text(encoding="utf-8"))
     ]
-    return StackRender(root.name, branches, clusters, resources)
+    placed = root / PLACEMENT
+    placement = json.loads(placed.read_text(encoding="utf-8")) if placed.exists() else {}
+    return StackRender(root.name, branches, clusters, resources, placement)
+
+
+PLACEMENT = "placement.json"

@@ -348,17 +348,10 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:infra[0].clusters[1]: 'atlantic' is not a cluster of this stack",
     ),
     (
-        "override-outside-component-clusters",
-        "main",
-        lambda raw: raw["infra"][0].update(clusters=["pacific-aks"]),
-        "fleet:infra[0].overrides.k3d-america: cluster 'k3d-america' is not in this "
-        "component's clusters",
-    ),
-    (
-        "environment-override-of-cluster-not-in-environment",
+        "override-of-a-cluster-outside-the-fleet",
         "dev",
-        lambda raw: raw.update(clusters=["pacific-aks"]),
-        "fleet:infra[0].overrides.k3d-america: 'k3d-america' is not a cluster of this stack",
+        lambda raw: raw["infra"][0]["overrides"].update({"atlantic": {}}),
+        "fleet:infra[0].overrides.atlantic: 'atlantic' is not a cluster of this stack",
     ),
     (
         "component-both-helm-and-manifests",
@@ -426,7 +419,7 @@ RULES: list[tuple[str, str, Any, str]] = [
         "app-path-override-unknown-cluster",
         "dev",
         lambda raw: tenants(raw)[0]["apps"][0]["paths"].update({"atlantic": "./x"}),
-        "fleet:tenants[0].apps[0].paths.atlantic: 'atlantic' is not a cluster the app runs on",
+        "fleet:tenants[0].apps[0].paths.atlantic: 'atlantic' is not a cluster of the fleet",
     ),
     (
         "app-path-outside-repository",

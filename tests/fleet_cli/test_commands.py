@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -169,7 +170,7 @@ def test_validate_stops_on_a_config_problem(
     project = copy_project(tmp_path)
     edit_stack(project, "qa", lambda config: config["fleet:clusters"].append("atlantic"))
     assert main(["--project", str(project), "validate", "qa"]) == EXIT_CONFIG
-    assert "fleet:clusters[3]: 'atlantic' is not a cluster of the fleet" in capsys.readouterr().err
+    assert "fleet:clusters[1]: 'atlantic' is not a cluster of the fleet" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- simulate
@@ -248,6 +249,10 @@ def test_diff_shows_exactly_the_change(tmp_path: Path, capsys: pytest.CaptureFix
     added = sorted(line[2:] for line in out.splitlines() if line.startswith("+ "))
     assert added == sorted(
         [
+            *(
+                f"{c} joins app yakuza/shuriken"
+                for c in ("k3d-america", "pacific-aks", "k3s-america-south")
+            ),
             "tenants/base/yakuza/shuriken/kustomization.yaml",
             "tenants/base/yakuza/shuriken/sync.yaml",
             *(
@@ -267,6 +272,30 @@ def test_diff_shows_exactly_the_change(tmp_path: Path, capsys: pytest.CaptureFix
         ]
     )
     assert not [line for line in out.splitlines() if line.startswith("- ")]
+
+
+def test_diff_shows_a_cluster_leaving_an_environment_when_its_labels_change_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+
+    def relabel(config: dict[str, Any]) -> None:
+        south = next(c for c in config["fleet:clusters"] if c["name"] == "k3s-america-south")
+        south["labels"] = {"tier": "edge"}  # no region: qa selects `region` (Exists)
+
+    edit_stack(project, "main", relabel)
+    assert main(["--project", str(project), "diff", "qa", "--base", "HEAD"]) == EXIT_OK
+    out = capsys.readouterr().out
+    scopes = [line for line in out.splitlines() if line.startswith("**")]
+    assert scopes[0] == "**clusters joining and leaving**"
+    placed = out.split("**clusters joining and leaving**")[1].split("```")[1].splitlines()
+    assert [line for line in placed if line] == [
+        "diff",
+        "- k3s-america-south leaves environment qa",
+        "- k3s-america-south leaves tenant kaizentm",
+        "- k3s-america-south leaves app kaizentm/azure-vote",
+    ]
+    assert "- tenants/k3d-america/clusters/k3s-america-south/kaizentm/kustomization.yaml" in out
 
 
 def test_diff_patch_shows_unified_diffs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

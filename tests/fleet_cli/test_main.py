@@ -35,6 +35,18 @@ def test_check_summarises_an_environment(capsys: pytest.CaptureFixture[str]) -> 
     assert "2 tenants, 2 apps, 1 release channel, 1 infra component" in out
 
 
+def test_check_shows_what_each_selector_picks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--project", str(PROJECT), "check", "qa"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "  environment qa: 3 clusters: k3d-america, pacific-aks, k3s-america-south",
+        "  tenant kaizentm: 3 clusters: k3d-america, pacific-aks, k3s-america-south",
+        "  app kaizentm/azure-vote: 3 clusters: k3d-america, pacific-aks, k3s-america-south",
+        "  fleet:clusters: selector region picks 3 clusters: k3d-america, pacific-aks, "
+        "k3s-america-south",
+    ]
+
+
 def test_check_accepts_a_settings_file_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(PROJECT / "Pulumi.qa.yaml")]) == EXIT_OK
     assert "environment 'qa'" in capsys.readouterr().out
