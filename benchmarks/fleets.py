@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from fleet.model import ENCRYPTED, EnvironmentSpec, FleetSpec, load_environment, load_main
 
 
@@ -25,11 +27,13 @@ class Shape:
 
 
 def main_config(shape: Shape) -> dict[str, Any]:
-    """The main stack: k3d management clusters, attached remotes, one common chart."""
+    """The main stack: k3d management clusters, attached remotes labelled with their tier and
+    region, one common chart. A remote is one entry: the only place that names it."""
     clusters: list[dict[str, Any]] = []
     for m in range(shape.management):
         manager = f"mgmt-{m:02d}"
-        clusters.append({"name": manager, "kind": "k3d"})
+        region = {"region": f"r{m:02d}"}
+        clusters.append({"name": manager, "kind": "k3d", "labels": {"tier": "hub", **region}})
         for r in range(shape.remotes_per_management):
             remote = f"edge-{m:02d}-{r:04d}"
             clusters.append(
@@ -38,6 +42,7 @@ def main_config(shape: Shape) -> dict[str, Any]:
                     "role": "remote",
                     "kind": "attached",
                     "managedBy": manager,
+                    "labels": {"tier": "edge", **region},
                     "attached": {"kubeconfigSecret": _secret_key(remote)},
                 }
             )
@@ -61,11 +66,10 @@ def main_config(shape: Shape) -> dict[str, Any]:
 
 
 def environment_config(shape: Shape, index: int) -> dict[str, Any]:
-    """Environment `env-<index>` on every cluster of the fleet."""
-    clusters = [f"mgmt-{m:02d}" for m in range(shape.management)] + [
-        f"edge-{m:02d}-{r:04d}"
-        for m in range(shape.management)
-        for r in range(shape.remotes_per_management)
+    """Environment `env-<index>` on every cluster of the fleet, by label: its file does not
+    grow with the fleet's clusters."""
+    clusters = [
+        {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["hub", "edge"]}]}
     ]
     tenants = [
         {
@@ -101,3 +105,21 @@ def generated(shape: Shape) -> tuple[FleetSpec, list[EnvironmentSpec]]:
 
 def _secret_key(cluster: str) -> str:
     return "kubeconfig-" + cluster
+
+
+def stack_files(shape: Shape) -> dict[str, str]:
+    """The fleet as a user writes it: `Pulumi.<stack>.yaml` text by stack name."""
+    configs = {"main": main_config(shape)} | {
+        f"env-{i}": environment_config(shape, i) for i in range(shape.environments)
+    }
+    return {
+        stack: yaml.safe_dump(
+            {"config": {f"fleet:{k}": _written(v) for k, v in config.items()}}, sort_keys=False
+        )
+        for stack, config in configs.items()
+    }
+
+
+def _written(value: Any) -> Any:
+    """An encrypted value as `pulumi config set --secret` writes it."""
+    return {"secure": "v1:..."} if value is ENCRYPTED else value

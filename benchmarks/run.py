@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fleets import Shape
+from benchmarks.fleets import Shape, stack_files
 from benchmarks.measure import (
     FLEETS,
     PROJECT,
@@ -322,6 +322,7 @@ def measure_fleet(fleet: str, runs: int, timeout: float, with_variant: bool, log
     return {
         "fleet": fleet,
         "shape": _shape_json(shape),
+        "config_lines": config_lines(shape),
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "runs": runs,
@@ -336,6 +337,28 @@ def measure_fleet(fleet: str, runs: int, timeout: float, with_variant: bool, log
             "peak_rss_mb": _r(simulation["peak_rss_mb"], 1),
         },
     }
+
+
+def config_lines(shape: Shape | None) -> dict[str, int]:
+    """Lines of YAML per stack file, as a user writes the fleet (the sample's own files)."""
+    if shape is None:
+        texts = {
+            path.name.removeprefix("Pulumi.").removesuffix(".yaml"): path.read_text()
+            for path in sorted(PROJECT.glob("Pulumi.*.yaml"))
+        }
+    else:
+        texts = stack_files(shape)
+    return {stack: text.count("\n") for stack, text in texts.items()}
+
+
+def config_lines_text(results: Sequence[Json]) -> list[str]:
+    return [
+        f"config: {r['fleet']}: "
+        + ", ".join(f"{stack} {lines}" for stack, lines in r["config_lines"].items())
+        + " lines of YAML"
+        for r in results
+        if r.get("config_lines")
+    ]
 
 
 def write_json(result: Json, folder: Path) -> Path:
@@ -559,6 +582,8 @@ def report(results: Sequence[Json]) -> str:
         *variants_lines(results),
         "",
         *simulation_lines(results),
+        "",
+        *config_lines_text(results),
         "",
         *goals_lines(results),
     ]

@@ -4,14 +4,16 @@ report calls a goal met or missed by the numbers."""
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks import run as bench
-from benchmarks.fleets import Shape
+from benchmarks.fleets import Shape, generated, stack_files
 from benchmarks.measure import (
+    PROJECT,
     TENANT_COMPONENT,
     Census,
     Evaluation,
@@ -178,3 +180,30 @@ def test_a_child_reports_its_measurement_and_a_slow_one_is_stopped() -> None:
     assert outcome.error is None and outcome.values["floor"]["resources"] == 3
     stopped = bench.in_child({"kind": "floor", "count": 3, "runs": 1}, timeout=0.01)
     assert stopped.error is not None and "stopped" in stopped.error
+
+
+def test_a_new_edge_cluster_is_one_entry_in_one_file() -> None:
+    """The generated fleets select clusters by label: an environment's file stays the same
+    whatever the number of clusters, and the main stack's grows by the cluster's entry (and
+    its kubeconfig's secret key) only."""
+    before = stack_files(dataclasses.replace(TINY, remotes_per_management=3))
+    after = stack_files(dataclasses.replace(TINY, remotes_per_management=4))
+    assert before["env-0"] == after["env-0"]
+    changes = list(difflib.unified_diff(before["main"].splitlines(), after["main"].splitlines()))
+    added = [line[1:].strip() for line in changes[2:] if line.startswith("+")]
+    removed = [line for line in changes[2:] if line.startswith("-")]
+    assert added[0] == "- name: edge-00-0003"
+    assert "fleet:kubeconfig-edge-00-0003:" in added
+    assert removed == []
+    _, environments = generated(dataclasses.replace(TINY, remotes_per_management=4))
+    assert [c.name for c in environments[0].clusters][-1] == "edge-00-0003"
+
+
+def test_the_report_gives_each_fleets_lines_of_yaml() -> None:
+    lines = bench.config_lines(TINY)
+    assert set(lines) == {"main", "env-0"}
+    assert bench.config_lines_text([{"fleet": "tiny", "config_lines": lines}]) == [
+        f"config: tiny: main {lines['main']}, env-0 {lines['env-0']} lines of YAML"
+    ]
+    sample = (PROJECT / "Pulumi.dev.yaml").read_text()
+    assert bench.config_lines(None)["dev"] == sample.count("\n")
