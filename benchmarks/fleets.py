@@ -76,10 +76,7 @@ def environment_config(shape: Shape, index: int) -> dict[str, Any]:
             "name": f"team-{t:03d}",
             "repository": {"url": f"https://github.com/example/team-{t:03d}", "branch": "main"},
             "apps": [{"name": f"app-{a}"} for a in range(shape.apps_per_tenant)],
-            "releases": [
-                {"name": f"r{x}", "branch": f"release/{x}"}
-                for x in range(shape.releases_per_tenant)
-            ],
+            **_releases(shape),
         }
         for t in range(shape.tenants)
     ]
@@ -101,6 +98,14 @@ def generated(shape: Shape) -> tuple[FleetSpec, list[EnvironmentSpec]]:
         for i in range(shape.environments)
     ]
     return fleet, environments
+
+
+def _releases(shape: Shape) -> dict[str, Any]:
+    """Release channels, written only where there are some, as a user would."""
+    channels = [
+        {"name": f"r{x}", "branch": f"release/{x}"} for x in range(shape.releases_per_tenant)
+    ]
+    return {"releases": channels} if channels else {}
 
 
 def _secret_key(cluster: str) -> str:
