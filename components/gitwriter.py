@@ -269,8 +269,14 @@ class _Git:
         return self.run("rev-parse", "refs/fleet/tip").stdout.decode().strip()
 
     def entries(self, commit: str) -> dict[str, tuple[str, str]]:
-        """Every file of a commit's tree: path -> (mode, object id)."""
-        out = self.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout.decode()
+        """Every file of a commit's tree: path -> (mode, object id).
+
+        Git stores names as bytes, and someone else may have committed one that is not UTF-8
+        (https://git-scm.com/docs/i18n); such a name decodes with surrogate escapes, never
+        matches a rendered path, and goes back byte for byte through `_name_bytes`."""
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout.decode(
+            errors="surrogateescape"
+        )
         entries: dict[str, tuple[str, str]] = {}
         for item in filter(None, out.split("\0")):
             meta, path = item.split("\t", 1)
@@ -349,7 +355,7 @@ class _Git:
         oids = dict(zip(writes, self.write_blobs(list(writes.values())), strict=True))
         lines = [f"0 {'0' * 40}\t{p}\0" for p, c in updates.items() if c is None]
         lines += [f"{_FILE_MODE} {oid}\t{p}\0" for p, oid in oids.items()]
-        self.run("update-index", "-z", "--index-info", stdin="".join(lines).encode())
+        self.run("update-index", "-z", "--index-info", stdin=_name_bytes("".join(lines)))
         tree = self.run("write-tree").stdout.decode().strip()
         if parent and tree == self.run("rev-parse", f"{parent}^{{tree}}").stdout.decode().strip():
             return None
@@ -395,11 +401,26 @@ def _where(target: BranchTarget) -> str:
     return f"branch {target.branch!r} of {strip_credentials(target.url)}"
 
 
+def _name_bytes(text: str) -> bytes:
+    """Text to bytes for git, names that were not UTF-8 on the branch included."""
+    return text.encode(errors="surrogateescape")
+
+
+def _is_text(path: str) -> bool:
+    """True for a name that is valid UTF-8 (not one decoded with surrogate escapes)."""
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _valid_path(path: str) -> bool:
     parts = path.split("/")
     return (
         path != RECORD_PATH
         and "\0" not in path
+        and _is_text(path)
         and all(part not in ("", ".", "..") and part.lower() != ".git" for part in parts)
     )
 

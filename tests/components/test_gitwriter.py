@@ -482,3 +482,54 @@ def test_remove_all_of_a_missing_branch_does_nothing(remote: Path) -> None:
 def test_works_with_file_urls(remote: Path) -> None:
     commit, _ = apply(target(f"file://{remote}"), {"a": "1\n"}, "m")
     assert commit == tip(remote)
+
+
+# --- file names that are not UTF-8 ------------------------------------------------------------
+
+LATIN1_NAME = b"notes/caf\xe9.txt"
+"""A name git stores as bytes, as a tool on a Latin-1 system would commit it."""
+
+
+def push_bytes_named(remote: Path, branch: str, name: bytes, tmp: Path) -> str:
+    """A foreign commit adding a file whose name is not valid UTF-8."""
+    work = Path(tempfile.mkdtemp(dir=tmp))
+    git("init", "--quiet", cwd=work)
+    if git("ls-remote", str(remote), f"refs/heads/{branch}"):
+        git("fetch", "--quiet", str(remote), branch, cwd=work)
+        git("checkout", "--quiet", "FETCH_HEAD", cwd=work)
+    folder = work / name.rsplit(b"/", 1)[0].decode()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(bytes(work) + b"/" + name, "wb") as file:
+        file.write(b"latin-1 bytes\n")
+    git("add", "--all", cwd=work)
+    git("-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-qm", "by hand", cwd=work)
+    git("push", "--quiet", str(remote), f"HEAD:refs/heads/{branch}", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work)
+
+
+def raw_names(remote: Path, branch: str = "main") -> set[bytes]:
+    out = subprocess.run(
+        ["git", "--git-dir", str(remote), "ls-tree", "-r", "-z", "--name-only", branch],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return set(filter(None, out.split(b"\0")))
+
+
+def test_file_names_that_are_not_utf8_are_kept(remote: Path, tmp_path: Path) -> None:
+    """Someone else's file named in Latin-1 neither stops the writer nor is deleted."""
+    push_bytes_named(remote, "main", LATIN1_NAME, tmp_path)
+    commit, changes = apply(target(remote), {"a.yaml": "1\n", "notes/b.txt": "2\n"}, "first")
+    assert commit == tip(remote)
+    assert changes.added == ("a.yaml", "notes/b.txt")
+    assert raw_names(remote) == {LATIN1_NAME, b"a.yaml", b"notes/b.txt", RECORD_PATH.encode()}
+    apply(target(remote), {"a.yaml": "2\n"}, "second")
+    assert raw_names(remote) == {LATIN1_NAME, b"a.yaml", RECORD_PATH.encode()}
+    assert remove_all(target(remote), "fleet: remove") is not None
+    assert raw_names(remote) == {LATIN1_NAME}
+
+
+def test_a_rendered_path_that_is_not_text_is_refused(remote: Path) -> None:
+    """A name only reachable through surrogate escapes is not one the writer may render."""
+    with pytest.raises(InvalidPathError):
+        apply(target(remote), {LATIN1_NAME.decode(errors="surrogateescape"): "x"}, "m")
