@@ -5,12 +5,12 @@ Secret values stay encrypted in those files; here they are only known to be secr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
+from fleet import yamldoc
 from fleet.config import CONFIG_NAMESPACE
 from fleet.errors import ConfigError, Problem
 from fleet.model import (
@@ -28,12 +28,56 @@ from fleet.model import (
 PREFIX = CONFIG_NAMESPACE + ":"
 
 
+STACK_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+"""A stack name as Pulumi takes it (letters, digits, `-`, `_`, `.`), never a path."""
+PROJECT_FILE = "Pulumi.yaml"
+
+
 def stack_file(stack: str, project_dir: Path) -> Path:
-    """STACK is a path to a settings file, or a stack name read from the project folder."""
+    """STACK is a path to a settings file (`Pulumi.<stack>.yaml` in a project folder), or a
+    stack name read from the project folder; anything else is a `ConfigError` saying what
+    there is."""
     candidate = Path(stack)
-    if candidate.suffix in (".yaml", ".yml") and candidate.exists():
-        return candidate
-    return project_dir / f"Pulumi.{stack}.yaml"
+    if candidate.suffix in (".yaml", ".yml") or candidate.parent != Path("."):
+        return _settings_path(candidate)
+    if not STACK_NAME.match(stack) or stack in (".", ".."):
+        raise ConfigError([Problem(stack, "not a stack name (letters, digits, -, _ and .)")], stack)
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = ", ".join(stack_files(project_dir)) or "none"
+        message = f"no stack '{stack}' in {project_dir} (its stacks: {known})"
+        raise ConfigError([Problem(str(path), message)], str(path))
+    return path
+
+
+def _settings_path(path: Path) -> Path:
+    """A settings file named on the command line (`Pulumi.<stack>.yaml`, or any `<stack>.yaml`)
+    beside the project's `Pulumi.yaml`, whose program renders it."""
+    where = str(path)
+    name = stack_name(path)
+    if not STACK_NAME.match(name) or name in (".", ".."):
+        message = f"'{name}' is not a stack name (letters, digits, -, _ and .): rename the file"
+        raise ConfigError([Problem(where, message)], where)
+    if not path.exists():
+        raise ConfigError([Problem(where, "no such stack settings file")], where)
+    if not path.is_file():
+        raise ConfigError([Problem(where, "a folder, not a stack settings file")], where)
+    if not (path.resolve().parent / PROJECT_FILE).is_file():
+        message = (
+            f"no {PROJECT_FILE} beside it: a stack's settings file is read in its Pulumi "
+            "project folder, whose program renders it; copy it there"
+        )
+        raise ConfigError([Problem(where, message)], where)
+    return path
+
+
+def find_project(start: Path) -> Path:
+    """The project folder: `start` or the nearest folder above it holding `Pulumi.yaml`, as the
+    pulumi CLI finds it; `start` itself when there is none."""
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return start
 
 
 def stack_name(path: Path) -> str:
@@ -45,21 +89,81 @@ def stack_name(path: Path) -> str:
 
 
 def read_raw_config(path: Path) -> dict[str, Any]:
-    """The `fleet:` keys of a settings file, prefix removed, secure values as `ENCRYPTED`."""
-    if not path.exists():
-        raise ConfigError([Problem(str(path), "no such stack settings file")], str(path))
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError([Problem(str(path), f"not valid YAML: {error}")], str(path)) from None
-    config = document.get("config", {}) if isinstance(document, dict) else None
+    """The `fleet:` keys of a settings file, prefix removed, secure values as `ENCRYPTED`.
+
+    The file is config a user wrote: read strictly (`yamldoc.load_config`), and every way it
+    can be unreadable is a `ConfigError` naming it and saying what to do."""
+    source = str(path)
+    document = yamldoc.load_config(_settings_text(path), source)
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        message = (
+            f"expected a mapping with a 'config' key, found {_kind(document)}: a stack "
+            "settings file holds `config:` and under it keys such as `fleet:clusters:`"
+        )
+        raise ConfigError([Problem(source, message)], source)
+    config = document.get("config", {})
     if not isinstance(config, dict):
-        raise ConfigError([Problem(str(path), "expected a mapping with a 'config' key")], str(path))
+        message = (
+            f"expected a mapping with a 'config' key, but 'config' is {_kind(config)}: "
+            "write the keys under it, such as `fleet:clusters:`"
+        )
+        raise ConfigError([Problem(source, message)], source)
     raw: dict[str, Any] = {}
     for key, value in config.items():
         if isinstance(key, str) and key.startswith(PREFIX):
             raw[key.removeprefix(PREFIX)] = _secrets_hidden(value)
     return raw
+
+
+def _settings_text(path: Path) -> str:
+    """A settings file's text: UTF-8 (with or without a byte order mark), as Pulumi writes it."""
+    source = str(path)
+
+    def refuse(message: str, where: str = source) -> ConfigError:
+        return ConfigError([Problem(where, message)], source)
+
+    if path.is_dir():
+        raise refuse(
+            "a folder, not a stack settings file: a stack's settings are the file "
+            "Pulumi.<stack>.yaml; rename or remove the folder"
+        )
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise refuse(
+            "no such stack settings file: create it (pulumi stack init, then pulumi config "
+            "set), or name an existing stack"
+        ) from None
+    except PermissionError:
+        raise refuse(
+            "cannot be read (permission denied): give your user read access to it "
+            "(chmod u+r), or run as its owner"
+        ) from None
+    except OSError as error:
+        raise refuse(f"cannot be read ({error.strerror or error}): check the file") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        bad = data[error.start]
+        line = data[: error.start].count(b"\n") + 1
+        message = (
+            f"not UTF-8 text (byte 0x{bad:02x} is not UTF-8): save the file as UTF-8, as "
+            "pulumi config set writes it"
+        )
+        raise refuse(message, f"{source}:{line}") from None
+
+
+def _kind(value: Any) -> str:
+    """What a YAML value is, in the words of the error."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a single value ({value!r})"
 
 
 def _secrets_hidden(value: Any) -> Any:

@@ -7,6 +7,7 @@ bad argument, a missing tool, or a base that cannot be rendered).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from fleet.stackfile import (
     concerned_stacks,
     deploy_order,
     environments_of,
+    find_project,
     load_stack,
     main_stacks_of,
     stack_file,
@@ -42,8 +44,8 @@ class _Stop(Exception):
 
 
 def _load(args: argparse.Namespace) -> tuple[Path, StackSpec]:
-    path = stack_file(args.stack, args.project)
     try:
+        path = stack_file(args.stack, args.project)
         return path, load_stack(path)
     except ConfigError as error:
         raise _Stop(error.render()) from None
@@ -68,7 +70,10 @@ def _check(args: argparse.Namespace) -> int:
 def _render_command(args: argparse.Namespace) -> int:
     path, model = _load(args)
     stack_render = _render(path, model)
-    root = render.write(stack_render, args.out)
+    try:
+        root = render.write(stack_render, args.out)
+    except render.OutError as error:
+        raise _Stop(str(error)) from None
     files = sum(len(f) for f in stack_render.branches.values())
     objects = sum(len(o) for o in stack_render.clusters.values())
     print(
@@ -217,11 +222,12 @@ def parser() -> argparse.ArgumentParser:
         description="See and check the fleet offline: no credentials, no clusters needed.",
         epilog="exit codes: 0 success, 1 validate found problems, 2 the input is wrong",
     )
-    root.add_argument(
-        "--project",
-        type=Path,
-        default=Path.cwd(),
-        help="the Pulumi project folder holding Pulumi.<stack>.yaml (default: current folder)",
+    root.add_argument("--project", type=Path, default=None, help=PROJECT_HELP)
+    root.add_argument("--version", action="version", version=f"fleet {_version()}")
+    # Accepted after the command too; there it wins.
+    project_option = argparse.ArgumentParser(add_help=False)
+    project_option.add_argument(
+        "--project", type=Path, default=argparse.SUPPRESS, help=PROJECT_HELP
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stack_help = "a stack name (reads Pulumi.STACK.yaml) or a stack settings file"
@@ -229,7 +235,9 @@ def parser() -> argparse.ArgumentParser:
     def command(
         name: str, summary_line: str, description: str, run: Callable[[argparse.Namespace], int]
     ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=summary_line, description=description)
+        sub = commands.add_parser(
+            name, help=summary_line, description=description, parents=[project_option]
+        )
         sub.add_argument("stack", help=stack_help)
         sub.set_defaults(run=run)
         return sub
@@ -277,6 +285,7 @@ def parser() -> argparse.ArgumentParser:
     diff_parser.add_argument("--patch", action="store_true", help="show unified diffs")
     simulate_parser = commands.add_parser(
         "simulate",
+        parents=[project_option],
         help="deploy the whole project offline, in order, and reconcile every cluster",
         description="Run each stack's `pulumi up` in deploy order (main stacks, then "
         "environments) offline: the real program, its branch landed through the real git "
@@ -305,6 +314,7 @@ def parser() -> argparse.ArgumentParser:
     simulate_parser.set_defaults(run=_simulate)
     stacks_parser = commands.add_parser(
         "stacks",
+        parents=[project_option],
         help="list the project's stacks in deploy order",
         description="List the project's stacks in the order `pulumi up` runs them: main stacks, "
         "then environments. With --changed-since, also which stacks a change concerns: a "
@@ -350,11 +360,31 @@ def _report_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
+PROJECT_HELP = (
+    "the Pulumi project folder holding Pulumi.<stack>.yaml (default: the nearest folder from "
+    "the current one up that holds Pulumi.yaml)"
+)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("fleet")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.project is None:
+        args.project = find_project(Path.cwd())
     try:
         code: int = args.run(args)
     except _Stop as stop:
         print(stop, file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as error:
+        # A file or folder the user named that cannot be read or written.
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"{where}{error.strerror or error}", file=sys.stderr)
         return EXIT_CONFIG
     return code

@@ -51,11 +51,29 @@ class StackRender:
     render written before it was recorded."""
 
 
+MARKER = ".fleet-render"
+"""The file that marks a folder as written by `fleet render`: only such a folder is replaced."""
+
+
+class OutError(Exception):
+    """`--out` names a place a render cannot go; the message says why."""
+
+
 def write(render: StackRender, out: Path) -> Path:
-    """Write under `out/STACK`, replacing an earlier render so removed files vanish."""
+    """Write under `out/STACK`, replacing an earlier render so removed files vanish. Nothing
+    else is ever removed: a folder there without the marker of a render stops the write."""
+    if out.exists() and not out.is_dir():
+        raise OutError(f"{out}: --out names a file; name a folder")
     root = out / render.stack
+    if root.is_symlink() or (root.exists() and not (root / MARKER).is_file()):
+        raise OutError(
+            f"{root}: exists and was not written by fleet render, so it is left alone; "
+            "choose another --out or remove it yourself"
+        )
     if root.exists():
         shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / MARKER).write_text(f"written by fleet render of stack {render.stack}\n")
     for branch, files in render.branches.items():
         for path, text in files.items():
             target = root / "git" / branch / path

@@ -46,8 +46,18 @@ def render_at(ref: str, stack_path: Path) -> StackRender:
     stack that did not exist at `ref` renders as empty: everything is new.
     """
     project = stack_path.resolve().parent
-    top = Path(_git(project, "rev-parse", "--show-toplevel").decode().strip())
-    commit = _git(project, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    try:
+        top = Path(_git(project, "rev-parse", "--show-toplevel").decode().strip())
+    except RevisionError:
+        raise RevisionError(f"{project} is not in a git repository: --base needs one") from None
+    try:
+        resolved = _git(project, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except RevisionError:
+        raise RevisionError(
+            f"--base {ref}: no such revision in {top} (a branch, tag or commit; fetch it first "
+            "if it is a remote's)"
+        ) from None
+    commit = resolved.decode().strip()
     stack = stack_name(stack_path)
     with tempfile.TemporaryDirectory(prefix="fleet-diff-") as scratch:
         tree = Path(scratch) / "tree"
@@ -70,6 +80,12 @@ def render_at(ref: str, stack_path: Path) -> StackRender:
             check=False,
         )
         if result.returncode != 0:
+            where = f"cannot render stack {stack} at {ref} ({commit[:12]})"
+            if "usage:" in result.stderr or "No module named" in result.stderr:
+                raise RevisionError(
+                    f"{where}: the fleet command of that revision predates `fleet render` "
+                    "(compare with a later revision)"
+                )
             detail = "\n".join(result.stderr.strip().splitlines()[-6:])
-            raise RevisionError(f"cannot render stack {stack} at {ref} ({commit[:12]}):\n{detail}")
+            raise RevisionError(f"{where}:\n{detail}")
         return read(out / stack)

@@ -65,7 +65,9 @@ def add_app(main: Raw, env: Raw) -> None:
 
 
 def add_release_channel(main: Raw, env: Raw) -> None:
-    env["tenants"][0]["releases"].append({"name": "added-rc", "branch": "release/added"})
+    env["tenants"][0].setdefault("releases", []).append(
+        {"name": "added-rc", "branch": "release/added"}
+    )
 
 
 def _config_map(name: str) -> dict[str, Any]:

@@ -121,11 +121,78 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_render_replaces_an_earlier_render(tmp_path: Path) -> None:
+    assert main(["--project", str(PROJECT), "render", "qa", "--out", str(tmp_path)]) == EXIT_OK
     stale = tmp_path / "qa" / "git" / "qa" / "gone.yaml"
-    stale.parent.mkdir(parents=True)
     stale.write_text("old")
-    main(["--project", str(PROJECT), "render", "qa", "--out", str(tmp_path)])
+    assert main(["--project", str(PROJECT), "render", "qa", "--out", str(tmp_path)]) == EXIT_OK
     assert not stale.exists()
+
+
+def test_render_never_removes_what_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "qa" / "notes.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("mine")
+    assert main(["--project", str(PROJECT), "render", "qa", "--out", str(tmp_path)]) == EXIT_CONFIG
+    assert mine.read_text() == "mine"
+    assert "was not written by fleet render, so it is left alone" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Pulumi...yaml", "is not a stack name"),
+        ("Pulumi.main.yaml/", "a folder, not a stack settings file"),
+    ],
+)
+def test_a_settings_path_that_is_no_stack_is_refused_before_anything_is_written(
+    tmp_path: Path, name: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path / "project")
+    settings = project / name.rstrip("/")
+    if name.endswith("/"):
+        (project / "Pulumi.main.yaml").unlink()
+        settings.mkdir()
+    else:
+        shutil.copy(project / "Pulumi.main.yaml", settings)
+    out = tmp_path / "out" / "inner"
+    out.mkdir(parents=True)
+    assert main(["render", str(settings), "--out", str(out)]) == EXIT_CONFIG
+    assert message in capsys.readouterr().err
+    assert out.is_dir() and (tmp_path / "out").is_dir()
+
+
+def test_a_settings_file_outside_a_project_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(PROJECT / "Pulumi.main.yaml", tmp_path)
+    assert main(["render", str(tmp_path / "Pulumi.main.yaml"), "--out", str(tmp_path)]) == 2
+    assert "no Pulumi.yaml beside it" in capsys.readouterr().err
+
+
+def test_out_naming_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert main(["--project", str(PROJECT), "render", "qa", "--out", str(target)]) == EXIT_CONFIG
+    assert capsys.readouterr().err == f"{target}: --out names a file; name a folder\n"
+    assert target.read_text() == "x"
+
+
+def test_the_project_is_found_from_a_folder_inside_it_and_after_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(PROJECT / "fleet")
+    assert main(["check", "qa"]) == EXIT_OK
+    assert main(["check", "qa", "--project", str(PROJECT)]) == EXIT_OK
+    assert capsys.readouterr().out.count("ok: environment 'qa'") == 2
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("fleet ")
 
 
 # ---------------------------------------------------------------- validate

@@ -98,7 +98,7 @@ def test_check_reports_a_broken_file(
 
 def test_check_reports_a_missing_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--project", str(tmp_path), "check", "prod"]) == EXIT_CONFIG
-    assert "no such stack settings file" in capsys.readouterr().err
+    assert f"no stack 'prod' in {tmp_path} (its stacks: none)" in capsys.readouterr().err
 
 
 def test_secure_values_count_as_set_secrets(tmp_path: Path) -> None:
