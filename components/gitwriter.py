@@ -16,8 +16,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import stat
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +36,11 @@ MAX_ATTEMPTS = 5
 """Pushes tried before giving up on a branch that keeps moving under us."""
 
 _TIMEOUT_SECONDS = 600
+_SESSION_PREFIX = "fleet-git-"
+_LOCK_NAME = "in-use.lock"
+_STALE_AFTER_SECONDS = 86400
+"""A scratch folder without a lock in it (an earlier version's, or one killed in the instant
+before it took its lock) is only swept once it is this old: no write lasts a day."""
 _FILE_MODE = "100644"
 _SUBMODULE_MODE = "160000"
 _TOKEN_ENV = "FLEET_GITWRITER_TOKEN"
@@ -390,11 +399,102 @@ class _Git:
 
 @contextmanager
 def _session(target: BranchTarget) -> Iterator[_Git]:
-    """A fresh private repository per operation, so concurrent writers never share state."""
-    with tempfile.TemporaryDirectory(prefix="fleet-git-") as tmp:
+    """A fresh private repository per operation, so concurrent writers never share state.
+
+    Its folder is removed however the operation ends (an error, KeyboardInterrupt); a process
+    killed outright (SIGKILL, a runner that stops the job) cannot clean up, so each session
+    first sweeps the folders of sessions whose process is gone: a session holds a lock on a
+    file in its folder for as long as it runs, and the system drops the lock when the process
+    dies, whatever killed it (flock(2): https://man7.org/linux/man-pages/man2/flock.2.html)."""
+    root = _scratch_root()
+    if root is not None:
+        _sweep(root)
+    with (
+        tempfile.TemporaryDirectory(
+            prefix=_SESSION_PREFIX, dir=root, ignore_cleanup_errors=True
+        ) as tmp,
+        _locked(Path(tmp) / _LOCK_NAME),
+    ):
         git = _Git(target, Path(tmp))
         git.start()
         yield git
+
+
+def _scratch_root() -> Path | None:
+    """This user's folder for sessions in the system's temporary folder (`TMPDIR` moves it),
+    private to the user; None where it cannot be made so (the session then goes straight in
+    the temporary folder, and nothing is swept)."""
+    if sys.platform == "win32":
+        return None
+    base = Path(tempfile.gettempdir())
+    _sweep_legacy(base)
+    root = base / f"fleet-gitwriter-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+        info = root.lstat()
+    except OSError:
+        return None
+    private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+    return root if private and not info.st_mode & 0o077 else None
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a file at `path` while the block runs. The file is locked
+    before it takes its name, so a sweep never finds it unlocked while its session runs."""
+    with open(path.with_name(f".{path.name}"), "w") as file:
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(file, fcntl.LOCK_EX)
+        os.replace(file.name, path)
+        yield
+
+
+def _sweep(root: Path) -> None:
+    """Remove the folders of sessions that are no longer running."""
+    for folder in root.glob(f"{_SESSION_PREFIX}*"):
+        lock = folder / _LOCK_NAME
+        if lock.exists() and not _in_use(lock):
+            shutil.rmtree(folder, ignore_errors=True)
+        elif not lock.exists():
+            _remove_if_stale(folder)
+
+
+def _sweep_legacy(base: Path) -> None:
+    """Remove what earlier versions, which kept their sessions straight in the temporary
+    folder with no lock, left there a day ago or more."""
+    for folder in base.glob(f"{_SESSION_PREFIX}*"):
+        if (folder / "repo.git").is_dir():
+            _remove_if_stale(folder)
+
+
+def _remove_if_stale(folder: Path) -> None:
+    try:
+        info = folder.lstat()
+    except OSError:
+        return
+    mine = sys.platform == "win32" or info.st_uid == os.getuid()
+    if stat.S_ISDIR(info.st_mode) and mine and time.time() - info.st_mtime > _STALE_AFTER_SECONDS:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _in_use(lock: Path) -> bool:
+    """True while the session that made `lock` still runs (holds its lock)."""
+    if sys.platform == "win32":
+        return True
+    import fcntl
+
+    try:
+        with open(lock, "a") as file:
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(file, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return True
 
 
 def _where(target: BranchTarget) -> str:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from components.gitwriter import (
 )
 
 OWNER = "fleet/dev"
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
@@ -533,3 +538,85 @@ def test_a_rendered_path_that_is_not_text_is_refused(remote: Path) -> None:
     """A name only reachable through surrogate escapes is not one the writer may render."""
     with pytest.raises(InvalidPathError):
         apply(target(remote), {LATIN1_NAME.decode(errors="surrogateescape"): "x"}, "m")
+
+
+# --- scratch folders -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system's temporary folder, as the writer sees it, for this test alone."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def sessions(folder: Path) -> list[Path]:
+    """The writer's scratch folders (each a private repository) anywhere under `folder`."""
+    return sorted(p for p in folder.rglob("fleet-git-*") if p.is_dir())
+
+
+KILLED_WRITE = """
+import os, signal, sys
+from components import gitwriter
+
+def killed(self, commit):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+gitwriter._Git.push = killed
+target = gitwriter.BranchTarget(url=sys.argv[1], branch="main", owner="fleet/dev")
+gitwriter.apply(target, {"a.yaml": "1\\n"}, "m")
+"""
+
+
+def test_a_killed_write_leaves_nothing_once_the_next_one_runs(remote: Path, scratch: Path) -> None:
+    """SIGKILL runs no clean-up: the folder it leaves is swept by the next write."""
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITE, str(remote)],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        cwd=PROJECT,
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert len(sessions(scratch)) == 1
+    commit, _ = apply(target(remote), {"a.yaml": "1\n"}, "m")
+    assert commit == tip(remote)
+    assert sessions(scratch) == []
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, RuntimeError])
+def test_an_interrupted_write_leaves_no_scratch_folder(
+    remote: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch, interruption: type[BaseException]
+) -> None:
+    def interrupted(self: gitwriter._Git, *args: object) -> None:
+        assert sessions(scratch) == [self.root]
+        raise interruption("stopped midway")
+
+    monkeypatch.setattr(gitwriter._Git, "commit", interrupted)
+    with pytest.raises(interruption):
+        apply(target(remote), {"a.yaml": "1\n"}, "m")
+    assert sessions(scratch) == []
+    assert git("--git-dir", str(remote), "for-each-ref") == ""
+
+
+def test_the_sweep_leaves_a_running_write_alone(remote: Path, scratch: Path) -> None:
+    """Another writer's folder is in use while its process holds the lock in it."""
+    with gitwriter._session(target(remote)) as running:
+        apply(target(remote), {"a.yaml": "1\n"}, "m")
+        assert sessions(scratch) == [running.root]
+    assert sessions(scratch) == []
+
+
+def test_folders_left_by_earlier_versions_are_swept_after_a_day(
+    remote: Path, scratch: Path
+) -> None:
+    """Earlier versions left their folders straight in the temporary folder."""
+    old, recent = scratch / "fleet-git-old1", scratch / "fleet-git-new1"
+    for folder in (old, recent):
+        (folder / "repo.git").mkdir(parents=True)
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    apply(target(remote), {"a.yaml": "1\n"}, "m")
+    assert sessions(scratch) == [recent]
