@@ -16,15 +16,17 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
@@ -33,9 +35,40 @@ FileTree = Mapping[str, str]
 
 RECORD_PATH = ".fleet/owned-files.json"
 MAX_ATTEMPTS = 5
-"""Pushes tried before giving up on a branch that keeps moving under us."""
+"""Attempts before giving up on a branch that keeps moving under us or a flaky remote."""
+TIMEOUT_ENV = "FLEET_GIT_TIMEOUT"
+"""Environment variable: seconds one fetch, push or ls-remote may take (default 300)."""
 
-_TIMEOUT_SECONDS = 600
+_NETWORK_COMMANDS = frozenset({"fetch", "push", "ls-remote", "clone"})
+# Failures worth another attempt: the network or the host faltered. Checked after the
+# permanent ones, since ssh says "hung up unexpectedly" after a refused key too.
+_TRANSIENT = (
+    "operation too slow",
+    "timed out",
+    "connection reset",
+    "connection refused",
+    "connection closed",
+    "broken pipe",
+    "hung up unexpectedly",
+    "early eof",
+    "unexpected disconnect",
+    "could not resolve host",
+    "temporary failure in name resolution",
+    "rpc failed",
+    "returned error: 5",
+)
+_PERMANENT = (
+    "authentication failed",
+    "permission denied",
+    "could not read username",
+    "could not read password",
+    "host key verification failed",
+    "returned error: 401",
+    "returned error: 403",
+    "returned error: 404",
+    "not found",
+    "does not appear to be a git repository",
+)
 _SESSION_PREFIX = "fleet-git-"
 _LOCK_NAME = "in-use.lock"
 _STALE_AFTER_SECONDS = 86400
@@ -87,6 +120,41 @@ class GitWriterError(Exception):
     """A failure the user can fix; the message is safe to show (no credentials)."""
 
 
+class TransientGitError(GitWriterError):
+    """The remote or the network faltered; the same operation may well work a moment later."""
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How long the writer waits on git and how it retries. Tests pass short ones, and a
+    `sleep` that records the pauses instead of sleeping."""
+
+    network_timeout: float = 300.0
+    """Seconds one fetch, push or ls-remote may take in all before it is stopped."""
+    local_timeout: float = 600.0
+    """Seconds a git command on the private repository may take."""
+    connect_timeout: int = 30
+    """ssh: seconds to set up the connection."""
+    stall_time: int = 60
+    """Seconds a transfer may stall (HTTP: below `stall_speed`; ssh: no answer to keepalives)."""
+    stall_speed: int = 1000
+    """HTTP: bytes per second below which a transfer counts as stalled."""
+    attempts: int = MAX_ATTEMPTS
+    """Attempts in all, on a branch that moved meanwhile or a transient failure."""
+    backoff: float = 1.0
+    """Seconds before the second attempt; doubled before each next one, up to `backoff_cap`."""
+    backoff_cap: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def pause(self, attempt: int) -> float:
+        """Seconds to wait before attempt number `attempt` (2 or more)."""
+        return float(min(self.backoff_cap, self.backoff * 2 ** (attempt - 2)))
+
+
+TIMINGS = Timings()
+"""The timings when a caller gives none (`FLEET_GIT_TIMEOUT` overrides the network timeout)."""
+
+
 class OwnershipConflict(GitWriterError):
     """Someone else changed or removed owned files; writing would discard their change."""
 
@@ -104,20 +172,22 @@ def strip_credentials(url: str) -> str:
     return _USERINFO.sub(r"\g<scheme>", url)
 
 
-def apply(target: BranchTarget, files: FileTree, message: str) -> tuple[str | None, ChangeSet]:
+def apply(
+    target: BranchTarget, files: FileTree, message: str, *, timings: Timings | None = None
+) -> tuple[str | None, ChangeSet]:
     """Make the owned files of the branch exactly `files` in one commit (None: nothing changed)."""
     _check_paths(target, files)
-    return _write(target, files, message, remove=False)
+    return _write(target, files, message, remove=False, timings=timings)
 
 
-def remove_all(target: BranchTarget, message: str) -> str | None:
+def remove_all(target: BranchTarget, message: str, *, timings: Timings | None = None) -> str | None:
     """Remove every owned file and the record in one commit; the branch itself stays."""
-    return _write(target, {}, message, remove=True)[0]
+    return _write(target, {}, message, remove=True, timings=timings)[0]
 
 
-def current_hashes(target: BranchTarget) -> dict[str, str]:
+def current_hashes(target: BranchTarget, *, timings: Timings | None = None) -> dict[str, str]:
     """SHA-256 of each owned file as it is on the branch now (deleted ones are absent)."""
-    return _inspect(target)[1]
+    return _inspect(target, timings)[1]
 
 
 def content_hash(content: str) -> str:
@@ -145,9 +215,10 @@ class _Snapshot:
 class _Git:
     """A private bare repository in a temporary folder that talks to one remote."""
 
-    def __init__(self, target: BranchTarget, root: Path) -> None:
+    def __init__(self, target: BranchTarget, root: Path, timings: Timings | None = None) -> None:
         self.target = target
         self.root = root
+        self.timings = timings or TIMINGS
         self.where = _where(target)
         self._env = self._environment()
 
@@ -163,6 +234,12 @@ class _Git:
             GIT_COMMITTER_NAME=self.target.author_name,
             GIT_COMMITTER_EMAIL=self.target.author_email,
         )
+        # A stalled HTTP transfer is aborted: below this many bytes/s for this many seconds
+        # (http.lowSpeedLimit and http.lowSpeedTime, whose environment variables these are:
+        # https://git-scm.com/docs/git-config#Documentation/git-config.txt-httplowSpeedLimit).
+        # A user's own values win.
+        env.setdefault("GIT_HTTP_LOW_SPEED_LIMIT", str(self.timings.stall_speed))
+        env.setdefault("GIT_HTTP_LOW_SPEED_TIME", str(self.timings.stall_time))
         if self.target.token:
             # The helper reads the token from our environment, so it never appears in argv;
             # the empty helper first drops any user helper that might answer with stale creds.
@@ -193,23 +270,28 @@ class _Git:
     def run(
         self, *args: str, stdin: bytes = b"", check: bool = True
     ) -> subprocess.CompletedProcess[bytes]:
-        """Run git; a failure becomes a GitWriterError instead of a subprocess traceback."""
+        """Run git, for a bounded time; a failure becomes a GitWriterError instead of a
+        subprocess traceback."""
+        network = args[0] in _NETWORK_COMMANDS
+        timeout = self.timings.network_timeout if network else self.timings.local_timeout
         try:
-            proc = subprocess.run(
-                ["git", *args],
-                input=stdin,
-                capture_output=True,
-                env=self._env,
-                cwd=self.root,
-                timeout=_TIMEOUT_SECONDS,
-                check=False,
+            proc = _run_bounded(
+                ["git", *args], stdin=stdin, env=self._env, cwd=self.root, timeout=timeout
             )
         except FileNotFoundError:
             raise GitWriterError("git is not installed or not on PATH; install git") from None
         except subprocess.TimeoutExpired:
+            if not network:
+                raise GitWriterError(
+                    f"git {args[0]} for {self.where} took over {timeout:g}s and was stopped; "
+                    "check that the machine is not out of disk or memory, and run the update "
+                    "again"
+                ) from None
             raise GitWriterError(
-                f"git {args[0]} for {self.where} took over {_TIMEOUT_SECONDS}s; "
-                "check that the remote is reachable and try again"
+                f"git {args[0]} got no answer within {timeout:g}s from {self.where} and was "
+                "stopped. Check that the remote is reachable from here (network, VPN, proxy, "
+                "firewall, the host's status page) and run the update again; if it is only "
+                f"slow, allow it more seconds with the {TIMEOUT_ENV} environment variable."
             ) from None
         if check and proc.returncode != 0:
             raise self.error(f"git {args[0]} failed", proc)
@@ -228,6 +310,36 @@ class _Git:
         branch = self.target.branch
         if self.run("check-ref-format", f"refs/heads/{branch}", check=False).returncode:
             raise GitWriterError(f"{branch!r} is not a valid branch name ({self.where})")
+        self._bound_ssh()
+
+    def _bound_ssh(self) -> None:
+        """Give OpenSSH a connect timeout and keepalives (a dead connection ends after
+        `stall_time`), and forbid prompts, which nobody could answer: appended to the command
+        git would run anyway, found as git finds it (GIT_SSH_COMMAND, then core.sshCommand,
+        then GIT_SSH: https://git-scm.com/docs/git#Documentation/git.txt-GITSSHCOMMAND), so
+        a user's key or config options stay. An ssh that is not OpenSSH (by GIT_SSH_VARIANT,
+        or by its name, as git decides: https://git-scm.com/docs/git-config#Documentation/
+        git-config.txt-sshvariant) runs unchanged. Options: https://man.openbsd.org/ssh_config
+        """
+        env = self._env
+        command = env.get("GIT_SSH_COMMAND") or self._configured_ssh_command()
+        if not command and env.get("GIT_SSH"):
+            program = env["GIT_SSH"]
+            command = shlex.quote(program) if _is_openssh(program, env) else None
+        elif not command:
+            command = "ssh"
+        if command is None or not _is_openssh(_first_word(command), env):
+            return
+        t = self.timings
+        keepalive = max(1, -(-t.stall_time // 4))
+        env["GIT_SSH_COMMAND"] = (
+            f"{command} -o ConnectTimeout={t.connect_timeout} -o ServerAliveInterval={keepalive}"
+            " -o ServerAliveCountMax=4 -o BatchMode=yes"
+        )
+
+    def _configured_ssh_command(self) -> str | None:
+        proc = self.run("config", "--get", "core.sshCommand", check=False)
+        return proc.stdout.decode(errors="replace").strip() or None
 
     def load(self) -> _Snapshot:
         """Fetch the branch tip. A missing branch starts a history of its own: it inherits no
@@ -255,7 +367,8 @@ class _Git:
 
     def _unreachable(self, proc: subprocess.CompletedProcess[bytes]) -> GitWriterError:
         err = self.error("cannot reach the git remote", proc)
-        return GitWriterError(
+        kind = TransientGitError if _transient(proc) else GitWriterError
+        return kind(
             f"{err}\nCheck that the URL is right, that the remote is reachable and that the "
             "credentials (token or ssh key) may read and write it."
         )
@@ -398,7 +511,7 @@ class _Git:
 
 
 @contextmanager
-def _session(target: BranchTarget) -> Iterator[_Git]:
+def _session(target: BranchTarget, timings: Timings | None = None) -> Iterator[_Git]:
     """A fresh private repository per operation, so concurrent writers never share state.
 
     Its folder is removed however the operation ends (an error, KeyboardInterrupt); a process
@@ -415,7 +528,7 @@ def _session(target: BranchTarget) -> Iterator[_Git]:
         ) as tmp,
         _locked(Path(tmp) / _LOCK_NAME),
     ):
-        git = _Git(target, Path(tmp))
+        git = _Git(target, Path(tmp), timings)
         git.start()
         yield git
 
@@ -495,6 +608,83 @@ def _in_use(lock: Path) -> bool:
             return False
     except OSError:
         return True
+
+
+def _run_bounded(
+    argv: list[str], *, stdin: bytes, env: Mapping[str, str], cwd: Path, timeout: float
+) -> subprocess.CompletedProcess[bytes]:
+    """`subprocess.run` that stops git with every helper it started (ssh, git-remote-https) when
+    the time is up or the caller is interrupted: they share a process group of their own, and
+    the whole group is killed. Killing git alone would leave a helper that keeps the pipes open
+    (so the wait goes on) and keeps writing into the scratch folder."""
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except BaseException:
+            _kill_group(proc)
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        if sys.platform == "win32":
+            proc.kill()
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _transient(proc: subprocess.CompletedProcess[bytes]) -> bool:
+    """True when git's complaint is one a later attempt may not meet."""
+    text = (proc.stderr + proc.stdout).decode(errors="replace").lower()
+    return not any(m in text for m in _PERMANENT) and any(m in text for m in _TRANSIENT)
+
+
+def _first_word(command: str) -> str:
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    return words[0] if words else ""
+
+
+def _is_openssh(program: str, env: Mapping[str, str]) -> bool:
+    variant = env.get("GIT_SSH_VARIANT", "auto")
+    if variant != "auto":
+        return variant not in ("simple", "plink", "putty", "tortoiseplink")
+    return os.path.basename(program).lower() in ("ssh", "ssh.exe")
+
+
+def _default_timings() -> Timings:
+    """`TIMINGS`, with the network timeout from `FLEET_GIT_TIMEOUT` when it is set."""
+    value = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not value:
+        return TIMINGS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise GitWriterError(f"{TIMEOUT_ENV} must be a number of seconds, not {value!r}")
+    return replace(TIMINGS, network_timeout=seconds)
+
+
+def _attempts(timings: Timings) -> Iterator[int]:
+    """Attempt numbers from 1, pausing before each after the first, longer each time."""
+    for attempt in range(1, timings.attempts + 1):
+        if attempt > 1:
+            timings.sleep(timings.pause(attempt))
+        yield attempt
 
 
 def _where(target: BranchTarget) -> str:
@@ -606,29 +796,59 @@ def _check_layout(git: _Git, snap: _Snapshot, updates: Mapping[str, bytes | None
 
 
 def _write(
-    target: BranchTarget, files: FileTree, message: str, *, remove: bool
+    target: BranchTarget,
+    files: FileTree,
+    message: str,
+    *,
+    remove: bool,
+    timings: Timings | None,
 ) -> tuple[str | None, ChangeSet]:
-    """Build and push one commit, rebuilding it on the new tip while the branch keeps moving."""
-    with _session(target) as git:
-        for _ in range(MAX_ATTEMPTS):
-            snap = git.load()
-            changes, updates = _prepare(git, snap, files, remove=remove)
-            if not snap.exists and changes.empty:
-                return None, changes
-            commit = git.commit(snap.parent, updates, message)
-            if commit is None:
-                return None, changes
-            if git.push(commit):
-                return commit, changes
+    """Build and push one commit, rebuilding it on the new tip while the branch keeps moving,
+    and trying again after a transient failure, with pauses that grow each time."""
+    t = timings or _default_timings()
+    failure: TransientGitError | None = None
+    with _session(target, t) as git:
+        for _ in _attempts(t):
+            try:
+                snap = git.load()
+                changes, updates = _prepare(git, snap, files, remove=remove)
+                if not snap.exists and changes.empty:
+                    return None, changes
+                commit = git.commit(snap.parent, updates, message)
+                if commit is None:
+                    return None, changes
+                if git.push(commit):
+                    return commit, changes
+                failure = None
+            except TransientGitError as error:
+                failure = error
+    if failure is not None:
+        raise GitWriterError(
+            f"{failure}\nThe remote kept failing: gave up after {t.attempts} attempts; run the "
+            "update again once it answers."
+        )
     raise GitWriterError(
-        f"{_where(target)} kept moving while fleet pushed; gave up after {MAX_ATTEMPTS} "
+        f"{_where(target)} kept moving while fleet pushed; gave up after {t.attempts} "
         "attempts: run the update again"
     )
 
 
-def _inspect(target: BranchTarget) -> tuple[Mapping[str, str], dict[str, str]]:
+def _inspect(
+    target: BranchTarget, timings: Timings | None
+) -> tuple[Mapping[str, str], dict[str, str]]:
     """The record's hashes and the current hashes of the owned files on the branch."""
-    with _session(target) as git:
-        snap = git.load()
-        owned = _owned(git, snap)
-        return owned, git.hashes(snap, owned)
+    t = timings or _default_timings()
+    failure: TransientGitError | None = None
+    with _session(target, t) as git:
+        for _ in _attempts(t):
+            try:
+                snap = git.load()
+            except TransientGitError as error:
+                failure = error
+                continue
+            owned = _owned(git, snap)
+            return owned, git.hashes(snap, owned)
+    raise GitWriterError(
+        f"{failure}\nThe remote kept failing: gave up after {t.attempts} attempts; run the "
+        "command again once it answers."
+    )

@@ -6,11 +6,13 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from components.gitwriter import (
     GitWriterError,
     InvalidPathError,
     OwnershipConflict,
+    Timings,
     apply,
     remove_all,
     strip_credentials,
@@ -42,6 +45,12 @@ def git(*args: str, cwd: Path | None = None) -> str:
 
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries in these tests do not sleep."""
+    monkeypatch.setattr(gitwriter, "TIMINGS", Timings(sleep=lambda _seconds: None))
 
 
 @pytest.fixture
@@ -422,13 +431,13 @@ def test_token_reaches_git_through_the_environment_only(
     remote: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     argv: list[str] = []
-    original = subprocess.run
+    original = subprocess.Popen
 
-    def recording_run(args: list[str], **kwargs: Any) -> Any:
+    def recording_popen(args: list[str], **kwargs: Any) -> Any:
         argv.extend(args)
         return original(args, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", recording_run)
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
     commit, _ = apply(target(remote, token="TOKEN789"), {"a": "1"}, "m")
     assert commit is not None
     assert "push" in argv
@@ -620,3 +629,164 @@ def test_folders_left_by_earlier_versions_are_swept_after_a_day(
     os.utime(old, (two_days_ago, two_days_ago))
     apply(target(remote), {"a.yaml": "1\n"}, "m")
     assert sessions(scratch) == [recent]
+
+
+# --- bounded waits and retries ----------------------------------------------------------------
+
+
+def no_sleep(pauses: list[float], **kwargs: Any) -> Timings:
+    """Timings whose pauses between attempts are recorded instead of slept."""
+    return Timings(sleep=pauses.append, **kwargs)
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A port on this machine that accepts connections and never answers (the kernel completes
+    the handshake for the listening socket's backlog)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield int(server.getsockname()[1])
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for its parent counts as gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return False
+    return fields[0] != "Z"
+
+
+def test_an_http_remote_that_stops_answering_is_retried_then_named(tmp_path: Path) -> None:
+    """git's low-speed limit ends a stalled transfer; the writer backs off and tries again,
+    then names the remote, without its credentials, and says what to do."""
+    pauses: list[float] = []
+    timings = no_sleep(pauses, network_timeout=30, stall_time=1, attempts=3, backoff=0.5)
+    with silent_server() as port:
+        url = f"http://x-access-token:SECRET77@127.0.0.1:{port}/org/repo.git"
+        started = time.monotonic()
+        with pytest.raises(GitWriterError) as caught:
+            apply(
+                BranchTarget(url=url, branch="dev", owner=OWNER), {"a": "1"}, "m", timings=timings
+            )
+        elapsed = time.monotonic() - started
+    message = str(caught.value)
+    assert "SECRET77" not in message
+    assert f"branch 'dev' of http://127.0.0.1:{port}/org/repo.git" in message
+    assert "too slow" in message.lower()
+    assert "gave up after 3 attempts" in message
+    assert "run the update again" in message
+    assert pauses == [0.5, 1.0]
+    assert elapsed < 20
+
+
+FAKE_SSH = """#!/bin/sh
+echo "$@" > "{argv}"
+echo $$ > "{pid}"
+exec sleep 30
+"""
+
+
+def test_a_hung_ssh_is_stopped_at_the_timeout_with_its_helpers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound holds even when a helper git started (here ssh) hangs: the whole process group
+    goes, and a timeout is reported at once rather than retried."""
+    ssh = tmp_path / "bin" / "ssh"
+    ssh.parent.mkdir()
+    argv, pid = tmp_path / "argv", tmp_path / "pid"
+    ssh.write_text(FAKE_SSH.format(argv=argv, pid=pid))
+    ssh.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(ssh))
+    pauses: list[float] = []
+    timings = no_sleep(pauses, network_timeout=1, connect_timeout=7)
+    url = "ssh://git@fleet.example/org/repo.git"
+    started = time.monotonic()
+    with pytest.raises(GitWriterError) as caught:
+        apply(target(url, "dev"), {"a": "1"}, "m", timings=timings)
+    assert time.monotonic() - started < 10
+    message = str(caught.value)
+    assert "branch 'dev' of ssh://fleet.example/org/repo.git" in message
+    assert "no answer within 1s" in message
+    assert "FLEET_GIT_TIMEOUT" in message
+    assert pauses == []
+    options = argv.read_text()
+    assert "-o ConnectTimeout=7" in options and "-o BatchMode=yes" in options
+    deadline = time.monotonic() + 5
+    while alive(int(pid.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(int(pid.read_text()))
+
+
+def test_pushes_racing_a_moving_branch_back_off(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(target(remote), {"ours.yaml": "v1\n"}, "first")
+    original = gitwriter._Git.push
+    racing = {"left": 3}
+
+    def racing_push(self: gitwriter._Git, commit: str) -> bool:
+        if racing["left"]:
+            racing["left"] -= 1
+            push_files(remote, "main", {f"theirs{racing['left']}": "t\n"}, tmp_path)
+        return original(self, commit)
+
+    monkeypatch.setattr(gitwriter._Git, "push", racing_push)
+    pauses: list[float] = []
+    timings = no_sleep(pauses, backoff=1.0, backoff_cap=3.0, attempts=5)
+    commit, _ = apply(target(remote), {"ours.yaml": "v2\n"}, "second", timings=timings)
+    assert commit == tip(remote)
+    assert pauses == [1.0, 2.0, 3.0]
+
+
+def test_a_remote_that_is_not_there_is_not_retried(tmp_path: Path) -> None:
+    pauses: list[float] = []
+    with pytest.raises(GitWriterError, match="cannot reach the git remote"):
+        apply(target(tmp_path / "nowhere.git"), {"a": "1"}, "m", timings=no_sleep(pauses))
+    assert pauses == []
+
+
+def test_ssh_gets_bounded_options_without_losing_the_users_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def ssh_command(**env: str) -> str | None:
+        for name in ("GIT_SSH_COMMAND", "GIT_SSH", "GIT_SSH_VARIANT"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        session = gitwriter._Git(target("git@h.example:o/r.git"), tmp_path, Timings())
+        session.start()
+        return session._env.get("GIT_SSH_COMMAND")
+
+    config = tmp_path / "gitconfig"
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    bounded = "-o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
+    assert ssh_command() == f"ssh {bounded} -o BatchMode=yes"
+    assert ssh_command(GIT_SSH_COMMAND="ssh -i /k/id") == f"ssh -i /k/id {bounded} -o BatchMode=yes"
+    assert str(ssh_command(GIT_SSH="/opt/my ssh/ssh")).startswith("'/opt/my ssh/ssh' -o Connect")
+    assert ssh_command(GIT_SSH_COMMAND="plink -batch") == "plink -batch"
+    assert ssh_command(GIT_SSH="/usr/bin/plink") is None
+    assert ssh_command(GIT_SSH_COMMAND="wrapper", GIT_SSH_VARIANT="ssh") == (
+        f"wrapper {bounded} -o BatchMode=yes"
+    )
+    config.write_text("[core]\n\tsshCommand = ssh -F /k/config\n")
+    assert ssh_command() == f"ssh -F /k/config {bounded} -o BatchMode=yes"
+
+
+def test_http_stalls_are_bounded_unless_the_user_set_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_LIMIT", raising=False)
+    monkeypatch.setenv("GIT_HTTP_LOW_SPEED_TIME", "120")
+    env = gitwriter._Git(target("https://h.example/r.git"), tmp_path, Timings())._env
+    assert env["GIT_HTTP_LOW_SPEED_LIMIT"] == "1000"
+    assert env["GIT_HTTP_LOW_SPEED_TIME"] == "120"
+
+
+def test_the_network_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEET_GIT_TIMEOUT", "45")
+    assert gitwriter._default_timings().network_timeout == 45
+    monkeypatch.setenv("FLEET_GIT_TIMEOUT", "soon")
+    with pytest.raises(GitWriterError, match="FLEET_GIT_TIMEOUT"):
+        gitwriter._default_timings()
