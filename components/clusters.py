@@ -73,9 +73,16 @@ def select_context(kubeconfig: str, context: str) -> str:
     return yaml.safe_dump({**config, "current-context": context}, sort_keys=False)
 
 
-def _aks(name: str, aks: AksConfig, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+def _aks(
+    name: str,
+    aks: AksConfig,
+    opts: pulumi.ResourceOptions,
+    resource_group: pulumi.Input[str] | None,
+) -> pulumi.Output[str]:
     group: pulumi.Input[str] = aks.resource_group
-    if aks.create_resource_group:
+    if resource_group is not None:
+        group = resource_group
+    elif aks.create_resource_group:
         group = resources.ResourceGroup(
             f"{name}-resource-group",
             resource_group_name=aks.resource_group,
@@ -151,14 +158,35 @@ def _attached(attached: AttachedConfig, secrets: SecretConfig) -> pulumi.Output[
     return kubeconfig.apply(lambda value: select_context(value, context))
 
 
+def group_resource_group(cluster: ClusterSpec) -> pulumi.Output[str] | None:
+    """The Azure resource group an AKS group creates, once for all its members (each member
+    owning it would delete it, and the others with it, when that member goes); None where the
+    group creates none, or the cluster is no group."""
+    aks = cluster.provisioning
+    if not cluster.members or not isinstance(aks, AksConfig) or not aks.create_resource_group:
+        return None
+    group = resources.ResourceGroup(
+        f"{cluster.name}-resource-group",
+        resource_group_name=aks.resource_group,
+        location=aks.location,
+        opts=pulumi.ResourceOptions(protect=cluster.protect),
+    )
+    name: pulumi.Output[str] = group.name
+    return name
+
+
 def provision(
-    cluster: ClusterSpec, secrets: SecretConfig, parent: pulumi.Resource
+    cluster: ClusterSpec,
+    secrets: SecretConfig,
+    parent: pulumi.Resource,
+    resource_group: pulumi.Input[str] | None = None,
 ) -> pulumi.Output[str]:
-    """The cluster, created or attached; returns its kubeconfig as a secret."""
+    """The cluster, created or attached; returns its kubeconfig as a secret. A group's member
+    on AKS is given its group's `resource_group`."""
     opts = pulumi.ResourceOptions(parent=parent, protect=cluster.protect)
     match cluster.provisioning:
         case AksConfig() as aks:
-            return _aks(cluster.name, aks, opts)
+            return _aks(cluster.name, aks, opts, resource_group)
         case K3dConfig() as k3d:
             return _k3d(cluster.name, k3d, opts)
         case AttachedConfig() as attached:
@@ -230,6 +258,8 @@ class ManagementClusterArgs:
     """The stack's secret config: an attached cluster's kubeconfig, the repository token."""
     main_branch: MainBranchArgs | None = None
     """None for an environment's dedicated cluster: branch main does not know it."""
+    resource_group: pulumi.Input[str] | None = None
+    """For a member of an AKS group: the group's resource group (`group_resource_group`)."""
 
 
 class ManagementCluster(pulumi.ComponentResource):
@@ -245,7 +275,7 @@ class ManagementCluster(pulumi.ComponentResource):
     ) -> None:
         super().__init__(MANAGEMENT_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
-        self.kubeconfig = provision(args.cluster, args.secrets, self)
+        self.kubeconfig = provision(args.cluster, args.secrets, self, args.resource_group)
         self.provider = cluster_provider(f"{name}-provider", args.cluster, self.kubeconfig, self)
         self.flux_instance = install_flux(name, args.cluster, args.flux, self.provider, self)
         if args.main_branch is not None:

@@ -14,6 +14,7 @@ from components.clusters import (
     RemoteCluster,
     RemoteClusterArgs,
     cluster_outputs,
+    group_resource_group,
 )
 from components.credentials import SecretConfig
 from components.environment import Environment, EnvironmentArgs
@@ -68,24 +69,22 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
     github = _github(fleet.repository, manages_branches=False)
     remotes = _remote_clusters(fleet.clusters, secrets, names.FLUX_NAMESPACE)
     # A group's members each get the group's wiring; no remote is managed by a group.
-    managements = [
-        ManagementCluster(
-            member.name,
-            ManagementClusterArgs(
-                member,
-                fleet.flux,
-                secrets,
-                MainBranchArgs(
-                    main_wiring(fleet, member),
-                    fleet.repository,
-                    {r.cluster.name: r for r in remotes if r.cluster.managed_by == cluster.name},
-                    github,
-                ),
-            ),
-        )
-        for cluster in fleet.management_clusters
-        for member in cluster.physical
-    ]
+    managements = []
+    for cluster in fleet.management_clusters:
+        resource_group = group_resource_group(cluster)
+        for member in cluster.physical:
+            branch_main = MainBranchArgs(
+                main_wiring(fleet, member),
+                fleet.repository,
+                {r.cluster.name: r for r in remotes if r.cluster.managed_by == cluster.name},
+                github,
+            )
+            managements.append(
+                ManagementCluster(
+                    member.name,
+                    ManagementClusterArgs(member, fleet.flux, secrets, branch_main, resource_group),
+                )
+            )
     branch = commit_branch(
         fleet.stack, names.MAIN_BRANCH, tree.main_branch(fleet), fleet.repository
     )
@@ -123,12 +122,19 @@ def build_environment(env: EnvironmentSpec, secrets: SecretConfig) -> Exports:
 def _management_clusters(
     clusters: Iterable[ClusterSpec], flux: FluxConfig, secrets: SecretConfig
 ) -> list[ManagementCluster]:
-    return [
-        ManagementCluster(member.name, ManagementClusterArgs(member, flux, secrets))
-        for c in clusters
-        if c.is_management
-        for member in c.physical
-    ]
+    found = []
+    for cluster in clusters:
+        if not cluster.is_management:
+            continue
+        resource_group = group_resource_group(cluster)
+        found += [
+            ManagementCluster(
+                member.name,
+                ManagementClusterArgs(member, flux, secrets, resource_group=resource_group),
+            )
+            for member in cluster.physical
+        ]
+    return found
 
 
 def _remote_clusters(

@@ -543,9 +543,16 @@ def load_environment(
         {**(others or {}), **_common_namespaces(fleet)},
         lockdown=fleet.flux.multitenant,
         fleet_vars=fleet.vars,
+        fleet_members=[m.name for c in fleet.clusters if c.members for m in c.physical],
     )
     problems += _check_secret_keys(raw, EnvironmentStackConfig, secret_keys, secrets_required)
     problems += _tenant_keys_of_the_platform(config, platform_keys)
+    problems += _variable_keys_of_other_tenants(config)
+    problems += [
+        Problem(k.named_at, f"'{k.key}' holds {platform_keys[k.key]}: one cluster, one kubeconfig")
+        for k in _kubeconfig_keys("dedicatedClusters", config.dedicated_clusters)
+        if k.key in platform_keys and "the kubeconfig of cluster" in platform_keys[k.key]
+    ]
     if problems:
         raise ConfigError(problems, source)
     pick = _Picker()
@@ -615,6 +622,31 @@ def _secret_vars(tenant: TenantConfig, at: str) -> list[tuple[str, str, str]]:
         for name, value in level.items()
         if isinstance(value, SecretVar)
     ]
+
+
+def _variable_keys_of_other_tenants(config: EnvironmentStackConfig) -> list[Problem]:
+    """A tenant reads its secret variables (they are in its namespaces): none may be a key
+    another tenant's credentials, image pull secret or variables come from."""
+    users: dict[str, set[str]] = {}
+    for tenant in config.tenants:
+        keys = [tenant.repository.credentials_secret, tenant.image_pull_secret]
+        keys += [key for _, _, key in _secret_vars(tenant, "")]
+        for key in keys:
+            if key is not None:
+                users.setdefault(key, set()).add(tenant.name)
+    problems = []
+    for index, tenant in enumerate(config.tenants):
+        for where, name, key in _secret_vars(tenant, f"fleet:tenants[{index}]"):
+            others = sorted(users[key] - {tenant.name})
+            if others:
+                problems.append(
+                    Problem(
+                        f"{where}.{name}",
+                        f"'{key}' holds a secret of tenant {', '.join(others)} too: a tenant "
+                        "reads its variables; give it a key of its own",
+                    )
+                )
+    return problems
 
 
 def _tenant_keys_of_the_platform(

@@ -292,8 +292,10 @@ def check_clusters(
                     "remote; manage it from a single cluster",
                 )
         check_vars(problems, (*path, "vars"), cluster.vars, secrets=False)
+        _check_labels(problems, (*path, "labels"), cluster.labels)
         _check_group(problems, path, cluster)
     check_unique(problems, (key,), [c.name for c in clusters], "cluster")
+    _check_owners(problems, key, clusters)
     taken = {c.name: f"cluster {c.name}" for c in clusters}
     for index, cluster in enumerate(clusters):
         for m_index, member in enumerate(cluster.members):
@@ -305,6 +307,34 @@ def check_clusters(
                     "needs a name of its own",
                 )
             taken[name] = f"a member of group {cluster.name}"
+
+
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def _check_labels(
+    problems: Problems, path: tuple[str | int, ...], labels: Mapping[str, str]
+) -> None:
+    """Labels as Kubernetes validates them (`IsQualifiedName`, `IsValidLabelValue` in
+    k8s.io/apimachinery/pkg/util/validation), and no two labels behind one variable."""
+    seen: dict[str, str] = {}
+    for key, value in labels.items():
+        prefix, _, name = key.rpartition("/")
+        if not name or not _LABEL_NAME.match(name) or (prefix and not _LABEL_PREFIX.match(prefix)):
+            problems.add((*path, key), f"'{key}' is not a label key ([prefix/]name, as Kubernetes)")
+        if not _LABEL_NAME.match(value):
+            problems.add(
+                (*path, key),
+                f"'{value}' is not a label value (up to 63 letters, digits, -, _ and .)",
+            )
+        variable = variables.label_variable(key)
+        if variable in seen:
+            problems.add(
+                (*path, key),
+                f"labels '{seen[variable]}' and '{key}' would both be the variable {variable}",
+            )
+        seen[variable] = key
 
 
 def _member_name(member: str | MemberConfig) -> str:
@@ -326,6 +356,12 @@ def _check_group(problems: Problems, path: tuple[str | int, ...], cluster: Clust
             (*path, "attached"),
             "a group of attached clusters takes each member's kubeconfigSecret instead",
         )
+    if cluster.k3d is not None and cluster.k3d.ports and len(cluster.members) > 1:
+        problems.add(
+            (*path, "k3d", "ports"),
+            "each member would bind the same host ports, and only the first can: drop the "
+            "port mappings of a group, or make the members single clusters",
+        )
     for index, member in enumerate(cluster.members):
         name = _member_name(member)
         at = (*path, "members", index)
@@ -335,6 +371,39 @@ def _check_group(problems: Problems, path: tuple[str | int, ...], cluster: Clust
             problems.add(at, f"member '{name}' of an attached group needs its kubeconfigSecret")
         if cluster.kind != "attached" and secret is not None:
             problems.add(at, f"a member of a {cluster.kind} group is provisioned: no kubeconfig")
+
+
+def _check_owners(problems: Problems, key: str, clusters: Sequence[ClusterConfig]) -> None:
+    """One owner for each Azure resource group a stack creates (deleting the group deletes what
+    is in it), and one cluster for each kubeconfig."""
+    groups: dict[str, str] = {}
+    kubeconfigs: dict[str, str] = {}
+    for index, cluster in enumerate(clusters):
+        if cluster.aks is not None and cluster.aks.create_resource_group:
+            group = cluster.aks.resource_group
+            if group in groups:
+                problems.add(
+                    (key, index, "aks", "resourceGroup"),
+                    f"cluster {groups[group]} creates resource group '{group}' already: set "
+                    "createResourceGroup: false here (it is referenced), or use another group",
+                )
+            groups.setdefault(group, cluster.name)
+        keys: list[tuple[tuple[str | int, ...], str]] = []
+        if cluster.attached is not None:
+            keys.append((("attached", "kubeconfigSecret"), cluster.attached.kubeconfig_secret))
+        keys += [
+            (("members", m_index, "kubeconfigSecret"), member.kubeconfig_secret)
+            for m_index, member in enumerate(cluster.members)
+            if isinstance(member, MemberConfig) and member.kubeconfig_secret is not None
+        ]
+        for where, secret in keys:
+            if secret in kubeconfigs:
+                problems.add(
+                    (key, index, *where),
+                    f"'{secret}' is the kubeconfig of {kubeconfigs[secret]} already: one "
+                    "cluster, one kubeconfig",
+                )
+            kubeconfigs.setdefault(secret, f"cluster {cluster.name}")
 
 
 def check_vars(
@@ -358,6 +427,28 @@ def check_vars(
                 "a secret value here would be handed to every tenant on the cluster: set it "
                 "on the tenant or on the app",
             )
+        if isinstance(value, str) and (why := _restructures(value)) is not None:
+            problems.add((*path, name), why)
+
+
+_YAML_INDICATORS = tuple("{[*&!|>'\"%@#`")
+
+
+def _restructures(value: str) -> str | None:
+    """Why a plain value would change the structure of the YAML it is substituted into, or None.
+
+    Flux substitutes into the YAML text of each object and parses the result again
+    (`SubstituteVariables` in github.com/fluxcd/pkg/kustomize), so such a value would add keys
+    or break the document; a value that reads as a number or a boolean becomes one, which is
+    how `replicas: ${REPLICAS}` works."""
+    if "\n" in value or "\r" in value:
+        return "a value on several lines would add lines to the YAML Flux substitutes it into"
+    if ": " in value or " #" in value or value.endswith(":") or value.startswith(_YAML_INDICATORS):
+        return (
+            f"'{value}' would change the structure of the YAML Flux substitutes it into "
+            "(a mapping, a comment, a flow collection or a tag): choose a plain value"
+        )
+    return None
 
 
 def check_selection(
@@ -368,7 +459,15 @@ def check_selection(
     scope_name: str,
     unknown: Callable[[str], str],
 ) -> tuple[str, ...]:
-    """A list of cluster names and selectors; returns what it picked."""
+    """A list of cluster names and selectors; returns what it picked. An empty list is refused:
+    it would silently remove what runs on every cluster."""
+    if not refs:
+        problems.add(
+            path,
+            "an empty list puts this on no cluster, removing it everywhere: leave the key out "
+            "for every cluster, or remove the entry",
+        )
+        return ()
     found = selection.select(refs, scope, scope_name, unknown)
     for index, message in found.errors:
         problems.add((*path, index), message)
@@ -594,6 +693,7 @@ def check_environment_stack(
     fleet_namespaces: Mapping[str, str] | None = None,
     lockdown: bool = True,
     fleet_vars: Mapping[str, VarValue] | None = None,
+    fleet_members: Collection[str] = (),
 ) -> list[Problem]:
     """An environment stack against the fleet's clusters, variables and common infra's
     namespaces (from the main stack), and its Flux lockdown."""
@@ -612,22 +712,31 @@ def check_environment_stack(
     if not config.main_stack.strip("/"):
         problems.add(("mainStack",), "name the main stack, for example organization/fleet/main")
 
-    listed = check_selection(
-        problems,
-        ("clusters",),
-        config.clusters,
-        list(fleet_clusters.values()),
-        "the fleet's clusters",
-        lambda name: _unknown_fleet_cluster(name, fleet_clusters),
-    )
+    listed: tuple[str, ...] = ()
+    if config.clusters:
+        listed = check_selection(
+            problems,
+            ("clusters",),
+            config.clusters,
+            list(fleet_clusters.values()),
+            "the fleet's clusters",
+            lambda name: _unknown_fleet_cluster(name, fleet_clusters),
+        )
 
     dedicated = config.dedicated_clusters
+    main_names = {*fleet_clusters, *fleet_members}
     for index, cluster in enumerate(dedicated):
-        if cluster.name in fleet_clusters:
+        if cluster.name in main_names:
             problems.add(
                 ("dedicatedClusters", index, "name"),
                 f"'{cluster.name}' is already a cluster of the main stack",
             )
+        for m_index, member in enumerate(cluster.members):
+            if _member_name(member) in main_names:
+                problems.add(
+                    ("dedicatedClusters", index, "members", m_index),
+                    f"'{_member_name(member)}' is already a cluster of the main stack",
+                )
     taking_part: dict[str, Placed] = {n: fleet_clusters[n] for n in listed}
     taking_part.update({c.name: c for c in dedicated})
     managers = {n: c for n, c in taking_part.items() if c.role == "management"}

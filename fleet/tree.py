@@ -16,7 +16,6 @@ kustomize v5, and the layout avoids the original sample's defects:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -274,15 +273,18 @@ def _remote_charts(
     return folder
 
 
-def _for_remote(document: Any, values: Mapping[str, str]) -> Any:
+def _for_remote(document: dict[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
     """A chart's release (or patch) for a remote, with the remote's variables substituted now:
     it lives on the management cluster, whose `infrastructure` Kustomization would substitute
-    the management cluster's, so it is marked for Flux to leave it alone."""
-    text = json.dumps(document)
+    the management cluster's, so it is marked for Flux to leave it alone. Substituted into
+    YAML text, then parsed, as Flux would (the rules keep values to one plain line)."""
+    if "patch" in document:
+        # A kustomize patch: YAML text already, which kustomize parses.
+        return {**document, "patch": variables.substitute(document["patch"], values)}
+    text = yamldoc.dump_all([document])
     if variables.references(text):
-        escaped = {name: json.dumps(value)[1:-1] for name, value in values.items()}
-        document = json.loads(variables.substitute(text, escaped))
-    if isinstance(document, dict) and document.get("kind") == "HelmRelease":
+        document = yamldoc.load(variables.substitute(text, values))
+    if document.get("kind") == "HelmRelease":
         metadata = document["metadata"]
         metadata["annotations"] = {**metadata.get("annotations", {}), **variables.DISABLED}
     return document

@@ -279,7 +279,7 @@ def _app_variables(tenant: TenantSpec, namespace: str, clusters: list[str]) -> l
     found = []
     for app in tenant.apps:
         content = app_variables(tenant, app)
-        if content is not None and any(c in app.clusters for c in clusters):
+        if content is not None and app.substitute and any(c in app.clusters for c in clusters):
             found.append(
                 AppliedSecret(names.app_variables_secret(tenant.name, app.name), namespace, content)
             )

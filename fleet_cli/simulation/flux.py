@@ -37,6 +37,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import yaml
+
 from fleet import layout, objects, variables, yamldoc
 from fleet.objects import K8sObject, ObjectId
 from fleet_cli.kustomize import BranchBuilds
@@ -510,10 +512,11 @@ def _substitution_values(cluster: ClusterState, obj: K8sObject) -> dict[str, str
 
 
 def post_build(cluster: ClusterState, obj: K8sObject, built: list[K8sObject]) -> list[K8sObject]:
-    """What Flux's post-build substitution leaves of `built`: nothing happens without a
-    variable; an object marked `kustomize.toolkit.fluxcd.io/substitute: disabled` is left
-    alone; an undefined `${NAME}` becomes empty. Forms beyond `${NAME}` and `${NAME:=default}`
-    are taken as the plain variable (an approximation)."""
+    """What Flux's post-build substitution leaves of `built` (`SubstituteVariables` in
+    github.com/fluxcd/pkg/kustomize: the object's YAML, substituted, parsed again): nothing
+    happens without a variable; an object marked `kustomize.toolkit.fluxcd.io/substitute:
+    disabled` is left alone; an undefined `${NAME}` becomes empty. Forms beyond `${NAME}` and
+    `${NAME:=default}` are taken as the plain variable (an approximation)."""
     values = _substitution_values(cluster, obj)
     if not values:
         return built
@@ -525,8 +528,17 @@ def post_build(cluster: ClusterState, obj: K8sObject, built: list[K8sObject]) ->
         if marks.get(key) == disabled:
             result.append(item)
             continue
-        escaped = {name: json.dumps(value)[1:-1] for name, value in values.items()}
-        result.append(json.loads(variables.substitute(json.dumps(item), escaped)))
+        # As Flux does: into the object's YAML text, then parsed again, so a value may change a
+        # scalar's type or, on several lines, the document.
+        text = variables.substitute(yamldoc.dump_all([item]), values)
+        try:
+            result.append(yamldoc.load(text))
+        except yaml.YAMLError as error:
+            raise Failed(
+                "not-reconciled",
+                f"post-build substitution leaves {describe(objects.object_id(item))} "
+                f"unparsable: {str(error).splitlines()[0]}",
+            ) from None
     return result
 
 

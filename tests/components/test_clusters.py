@@ -545,3 +545,32 @@ def test_the_aks_credentials_mock_is_base64() -> None:
         pulumi.runtime.MockCallArgs(AKS_ADMIN_CREDENTIALS, {"resourceName": "c"}, "")
     )
     assert base64.b64decode(result["kubeconfigs"][0]["value"]).decode() == fake_kubeconfig("c")
+
+
+def test_an_aks_group_creates_its_resource_group_once_for_every_member() -> None:
+    """Each member owning the group would delete it, and every other member with it, when
+    that member goes."""
+
+    def pacific_group(config: dict[str, Any]) -> None:
+        pacific = next(c for c in config["clusters"] if c["name"] == "pacific-aks")
+        pacific["members"] = ["pacific-aks-1", "pacific-aks-2"]
+
+    deployment = deploy_sample("main", pacific_group)
+    (group,) = deployment.of_type("resources:ResourceGroup")
+    assert group.name == "pacific-aks-resource-group"
+    assert group.parent.endswith("::main") or "ManagementCluster" not in group.parent
+    clusters = deployment.of_type("containerservice:ManagedCluster")
+    assert sorted(c.name for c in clusters) == ["pacific-aks-1-cluster", "pacific-aks-2-cluster"]
+    assert {c.inputs["resourceGroupName"] for c in clusters} == {"fleet-pacific"}
+    # Both members got Flux and branch main's wiring from the group's folder.
+    infra = [
+        r
+        for r in deployment.of_type("kustomize.toolkit.fluxcd.io/v1:Kustomization")
+        if r.inputs["metadata"]["name"] == "infrastructure"
+    ]
+    paths = {r.name.split("-kustomization")[0]: r.inputs["spec"]["path"] for r in infra}
+    assert paths == {
+        "k3d-america": "./infra/k3d-america",
+        "pacific-aks-1": "./infra/pacific-aks",
+        "pacific-aks-2": "./infra/pacific-aks",
+    }

@@ -759,7 +759,9 @@ def test_a_tenants_remote_app_cannot_take_a_remotes_kustomization_name() -> None
     remote = "k3s-america-south"
 
     def second_remote(raw: Raw) -> None:
-        clusters(raw).append({**clusters(raw)[2], "name": f"{remote}-yakuza"})
+        twin = {**clusters(raw)[2], "name": f"{remote}-yakuza"}
+        clusters(raw).append({**twin, "attached": {"kubeconfigSecret": "twinKubeconfig"}})
+        raw["twinKubeconfig"] = ENCRYPTED
 
     def app_named_infrastructure(raw: Raw) -> None:
         raw["clusters"].append(f"{remote}-yakuza")

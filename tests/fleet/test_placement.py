@@ -265,6 +265,7 @@ def america_group(raw: Raw) -> None:
     raw["clusters"] = [c for c in raw["clusters"] if c["name"] != REMOTE]
     raw.pop("k3sAmericaSouthKubeconfig", None)
     cluster(raw, MANAGEMENT)["members"] = ["k3d-america-1", "k3d-america-2"]
+    cluster(raw, MANAGEMENT)["k3d"].pop("ports")  # members cannot share host ports
 
 
 def dev_without_remote(raw: Raw) -> None:
@@ -371,3 +372,164 @@ def test_an_attached_groups_members_bring_their_own_kubeconfigs() -> None:
         AttachedConfig(kubeconfig_secret="lab2", context="admin"),
     ]
     assert {"lab1", "lab2"} <= {k.key for k in fleet.secret_keys}
+
+
+# ---------------------------------------------------------------- mistakes an attacker tried
+
+
+def main_group_member_named(name: str) -> Any:
+    def edit(raw: Raw) -> None:
+        america_group(raw)
+        cluster(raw, MANAGEMENT)["members"] = [name, "k3d-america-2"]
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("stack", "edit", "edit_main", "expected"),
+    [
+        (
+            "dev",
+            lambda raw: raw.update(
+                clusters=[MANAGEMENT, OTHER],
+                dedicatedClusters=[{"name": "k3d-america-1", "kind": "k3d"}],
+            ),
+            america_group,
+            "fleet:dedicatedClusters[0].name: 'k3d-america-1' is already a cluster of the main "
+            "stack",
+        ),
+        (
+            "dev",
+            lambda raw: raw.update(
+                dedicatedClusters=[{"name": "dev-grp", "kind": "k3d", "members": [OTHER, "x"]}]
+            ),
+            None,
+            "fleet:dedicatedClusters[0].members[0]: 'pacific-aks' is already a cluster of the "
+            "main stack",
+        ),
+        (
+            "dev",
+            lambda raw: tenants(raw)[1].update(clusters=[]),
+            None,
+            "fleet:tenants[1].clusters: an empty list puts this on no cluster",
+        ),
+        (
+            "dev",
+            lambda raw: (
+                tenants(raw)[0]["repository"].update(credentialsSecret="kaizenToken"),
+                tenants(raw)[1].update(vars={"STOLEN": {"secret": "kaizenToken"}}),
+                raw.update(kaizenToken=ENCRYPTED),
+            ),
+            None,
+            "fleet:tenants[1].vars.STOLEN: 'kaizenToken' holds a secret of tenant kaizentm too",
+        ),
+        (
+            "main",
+            lambda raw: raw.update(vars={"URL": "a: b"}),
+            None,
+            "fleet:vars.URL: 'a: b' would change the structure of the YAML",
+        ),
+        (
+            "main",
+            lambda raw: raw.update(vars={"NOTE": "one\nline: two"}),
+            None,
+            "fleet:vars.NOTE: a value on several lines",
+        ),
+        (
+            "main",
+            lambda raw: raw["clusters"].append(
+                {
+                    "name": "pacific-2",
+                    "kind": "aks",
+                    "aks": {"location": "australiaeast", "resourceGroup": "fleet-pacific"},
+                }
+            ),
+            None,
+            "fleet:clusters[3].aks.resourceGroup: cluster pacific-aks creates resource group "
+            "'fleet-pacific' already",
+        ),
+        (
+            "main",
+            lambda raw: cluster(raw, MANAGEMENT).update(members=["a-1", "a-2"]),
+            None,
+            "fleet:clusters[0].k3d.ports: each member would bind the same host ports",
+        ),
+        (
+            "main",
+            lambda raw: cluster(raw, OTHER).update(labels={"Region": "x", "region": "y"}),
+            None,
+            "fleet:clusters[1].labels.region: labels 'Region' and 'region' would both be the "
+            "variable CLUSTER_LABEL_REGION",
+        ),
+        (
+            "main",
+            lambda raw: cluster(raw, OTHER).update(labels={"tier": "a b"}),
+            None,
+            "fleet:clusters[1].labels.tier: 'a b' is not a label value",
+        ),
+        (
+            "main",
+            lambda raw: raw["clusters"].append(
+                {
+                    "name": "twin",
+                    "role": "remote",
+                    "kind": "attached",
+                    "managedBy": MANAGEMENT,
+                    "attached": {"kubeconfigSecret": "k3sAmericaSouthKubeconfig"},
+                }
+            ),
+            None,
+            "fleet:clusters[3].attached.kubeconfigSecret: 'k3sAmericaSouthKubeconfig' is the "
+            "kubeconfig of cluster k3s-america-south already",
+        ),
+    ],
+    ids=[
+        "dedicated-named-like-a-member",
+        "dedicated-member-named-like-a-cluster",
+        "empty-list-of-clusters",
+        "secret-variable-of-another-tenant",
+        "value-with-a-mapping",
+        "value-on-several-lines",
+        "resource-group-with-two-owners",
+        "k3d-group-with-host-ports",
+        "labels-behind-one-variable",
+        "label-value",
+        "one-kubeconfig-two-clusters",
+    ],
+)
+def test_mistakes_are_refused_at_their_config_path(
+    stack: str, edit: Any, edit_main: Any, expected: str
+) -> None:
+    problems = problems_of(stack, edit, edit_main)
+    assert any(line.startswith(expected) for line in problems), problems
+
+
+def test_an_app_without_substitution_gets_no_variables_secret() -> None:
+    def edit(raw: Raw) -> None:
+        one_folder_three_connection_strings(raw)
+        tenants(raw)[1]["apps"][0]["substitute"] = False
+
+    env = environment("dev", edit)
+    america = env.fleet.cluster(MANAGEMENT)
+    assert not [
+        s
+        for s in wiring.tenant_wiring(env, env.tenants[1], america).secrets
+        if isinstance(s.content, wiring.SecretVariables)
+    ]
+
+
+def test_a_remote_charts_values_are_substituted_as_flux_would_as_yaml() -> None:
+    """`enabled: ${ON}` becomes the boolean false for the remote, as Flux makes it on a
+    management cluster, not the string 'false'."""
+
+    def edit(raw: Raw) -> None:
+        raw["vars"] = {"ON": "false"}
+        raw["infra"][0]["helm"]["values"] = {"metrics": {"enabled": "${ON}"}}
+        cluster(raw, REMOTE)["vars"]["ON"] = "true"
+
+    fleet = load_sample("main", edit)
+    assert isinstance(fleet, FleetSpec)
+    files = tree.main_branch(fleet)
+    release = files[layout.file(layout.remote_chart(MANAGEMENT, REMOTE, "nginx"), "release.yaml")]
+    assert "      enabled: true\n" in release
+    assert "kustomize.toolkit.fluxcd.io/substitute: disabled" in release

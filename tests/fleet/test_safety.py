@@ -35,22 +35,51 @@ from tests.support.sample import load_sample, sample_raw
 
 # ---------------------------------------------------------------- the removal guard
 
+DEV_CLUSTERS = ["k3d-america", "pacific-aks", "k3s-america-south"]
 DEV_INVENTORY = {
-    "clusters": ["k3d-america", "pacific-aks", "k3s-america-south"],
+    "clusters": DEV_CLUSTERS,
     "tenants": ["kaizentm", "yakuza"],
+    "placements": [
+        *(f"kaizentm@{c}" for c in DEV_CLUSTERS),
+        *(f"kaizentm/1-0-x@{c}" for c in DEV_CLUSTERS),
+        *(f"yakuza@{c}" for c in DEV_CLUSTERS),
+    ],
 }
 
 
-def test_inventory_names_clusters_and_tenants() -> None:
+def test_inventory_names_clusters_tenants_and_where_they_run() -> None:
     assert inventory(load_sample("dev")) == DEV_INVENTORY
     assert inventory(load_sample("main"))["tenants"] == []
 
 
 def test_removals_lists_what_would_go() -> None:
-    current = {"clusters": ["k3d-america", "pacific-aks"], "tenants": ["kaizentm"]}
-    assert removals(DEV_INVENTORY, current) == ["cluster k3s-america-south", "tenant yakuza"]
+    current = {
+        "clusters": ["k3d-america", "pacific-aks"],
+        "tenants": ["kaizentm"],
+        "placements": ["kaizentm@k3d-america", "kaizentm@pacific-aks"],
+    }
+    # A removed cluster or tenant takes its placements with it: counted once.
+    assert removals(DEV_INVENTORY, current) == [
+        "cluster k3s-america-south",
+        "tenant yakuza",
+        "tenant kaizentm/1-0-x from cluster k3d-america",
+        "tenant kaizentm/1-0-x from cluster pacific-aks",
+    ]
     assert removals({}, current) == []
     assert removals({"clusters": "not a list"}, current) == []
+
+
+def test_a_tenant_narrowed_to_fewer_clusters_counts_as_removals() -> None:
+    def narrowed(raw: dict[str, Any]) -> None:
+        raw["tenants"][1]["clusters"] = ["pacific-aks"]
+
+    env = load_sample("dev", narrowed)
+    assert removals(DEV_INVENTORY, inventory(env)) == [
+        "tenant yakuza from cluster k3d-america",
+        "tenant yakuza from cluster k3s-america-south",
+    ]
+    with pytest.raises(ConfigError, match="would remove 2 clusters or tenants"):
+        check_removals(DEV_INVENTORY, env, "Pulumi.dev.yaml")
 
 
 def without(raw: dict[str, Any], remote: bool = True, tenant: bool = True) -> dict[str, Any]:
@@ -113,6 +142,11 @@ def test_the_program_goes_ahead_when_the_config_allows_it() -> None:
     assert exports[outputs.INVENTORY] == {
         "clusters": ["k3d-america", "pacific-aks"],
         "tenants": ["kaizentm"],
+        "placements": [
+            f"kaizentm{channel}@{cluster}"
+            for channel in ("", "/1-0-x")
+            for cluster in ("k3d-america", "pacific-aks")
+        ],
     }
 
 

@@ -91,6 +91,7 @@ def america_group(members: list[str]) -> Any:
         config.pop("fleet:k3sAmericaSouthKubeconfig", None)
         america = next(c for c in config["fleet:clusters"] if c["name"] == "k3d-america")
         america["members"] = members
+        america["k3d"].pop("ports")  # members cannot share host ports
 
     return edit
 
