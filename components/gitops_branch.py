@@ -13,9 +13,23 @@ the user's own setup (ssh agent, credential helper) or nothing (local paths). A 
 embedded password is refused for the same reason.
 
 State: inputs keep the full file contents (the provider needs them to write); outputs keep only
-SHA-256 hashes, and `refresh` reads the hashes back from the branch so hand edits show as drift.
-The Python dynamic provider API has no per-property detailed diff, so `pulumi preview` reports
-`files` as a whole; `fleet diff` gives the per-file view.
+SHA-256 hashes: `written`, what fleet wrote, and `files`, the owned files as they are on the
+branch (the same until a refresh reads them back), plus `left`, the files the last write left on
+the branch rather than delete, with why.
+
+`written` is what ownership is decided by: the record on the branch (`.fleet/owned-files.json`)
+is anyone's to edit, Pulumi's state is not, so a file is deleted only if `written` lists it and
+its content is unchanged (a state from before `written` existed deletes nothing, and the next
+update records it). A hand edit of an owned file shows after a refresh (`pulumi preview
+--refresh`, `pulumi refresh`): `read` reports its new hash in `files`, `diff` then differs from
+the rendered hashes, and the update (`pulumi up --refresh`, or `pulumi up` after `pulumi
+refresh`) overwrites the edit, which the commit message names. An edit no refresh has seen
+still stops the update. The Python dynamic provider API has no per-property detailed diff, so
+`pulumi preview` reports `files` as a whole; `fleet diff` gives the per-file view.
+
+Pulumi's dynamic providers: https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/
+(`read` is what `pulumi refresh` calls with the resource's current outputs; `diff` gets the old
+outputs, refreshed or not, and the new inputs).
 """
 
 from __future__ import annotations
@@ -42,6 +56,7 @@ from pulumi.dynamic import (
 
 from components.gitwriter import (
     BranchTarget,
+    PulumiState,
     apply,
     content_hash,
     current_hashes,
@@ -81,6 +96,24 @@ def _hashes(files: object) -> dict[str, str] | None:
     return {path: content_hash(content) for path, content in files.items()}
 
 
+def _hash_map(value: object) -> dict[str, str] | None:
+    """A path -> hash output as the state holds it, or None when it is absent or malformed."""
+    if not isinstance(value, Mapping):
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return dict(value)
+
+
+def _state(outputs: Mapping[str, Any]) -> PulumiState:
+    """What the resource's outputs say fleet wrote, and what the last refresh saw. A state
+    written before `written` existed says nothing about what fleet wrote: nothing is deleted
+    on its word (its `files` may be a refresh's reading of a record someone edited)."""
+    return PulumiState(
+        written=_hash_map(outputs.get("written")), seen=_hash_map(outputs.get("files"))
+    )
+
+
 class GitOpsBranchProvider(ResourceProvider):
     """CRUD of one branch's owned files; the token comes from stack config or the environment."""
 
@@ -103,11 +136,15 @@ class GitOpsBranchProvider(ResourceProvider):
         )
 
     @staticmethod
-    def _outputs(target: BranchTarget, commit: str, hashes: Mapping[str, str]) -> dict[str, Any]:
+    def _outputs(
+        target: BranchTarget, commit: str, hashes: Mapping[str, str], left: Mapping[str, str]
+    ) -> dict[str, Any]:
         """Outputs carry hashes, never contents, so the state does not duplicate the tree."""
         return {
             "commit": commit,
             "files": dict(hashes),
+            "written": dict(hashes),
+            "left": dict(left),
             "url": target.url,
             "branch": target.branch,
             "owner": target.owner,
@@ -143,30 +180,44 @@ class GitOpsBranchProvider(ResourceProvider):
         return DiffResult(changes=changes, replaces=replaces)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """Write the tree; the id names the repository and branch without credentials."""
+        """Write the tree; the id names the repository and branch without credentials. A new
+        resource has no state that says what fleet wrote: it deletes nothing already there."""
         target = self._target(props)
-        commit, _ = apply(target, props["files"], props["message"])
+        state = PulumiState(written=None)
+        commit, changes = apply(target, props["files"], props["message"], state=state)
         hashes = _hashes(props["files"]) or {}
-        outputs = self._outputs(target, commit or "", hashes)
+        outputs = self._outputs(target, commit or "", hashes, changes.left)
         return CreateResult(f"{strip_credentials(target.url)}#{target.branch}", outputs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Write the new tree; keep the previous commit when nothing had to change."""
+        """Write the new tree; keep the previous commit when nothing had to change. `olds` are
+        the outputs in the state (refreshed, if the update refreshed): they say what fleet
+        wrote, and which hand edits a refresh saw."""
         target = self._target(news)
-        commit, _ = apply(target, news["files"], news["message"])
+        commit, changes = apply(target, news["files"], news["message"], state=_state(olds))
         hashes = _hashes(news["files"]) or {}
-        return UpdateResult(self._outputs(target, commit or olds.get("commit", ""), hashes))
+        commit = commit or olds.get("commit", "")
+        return UpdateResult(self._outputs(target, commit, hashes, changes.left))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Report the owned files as they are on the branch, so hand edits show as drift."""
+        """Report the owned files as they are on the branch, so hand edits show as drift:
+        `files` becomes the branch's hashes, `written` stays what fleet wrote."""
         target = self._target(props)
-        outputs = self._outputs(target, props.get("commit", ""), current_hashes(target))
+        written = _hash_map(props.get("written"))
+        outputs = self._outputs(target, props.get("commit", ""), {}, {})
+        outputs["files"] = current_hashes(target, also=written or {})
+        for key in ("written", "left"):
+            if key in props:
+                outputs[key] = props[key]
+            else:
+                del outputs[key]
         return ReadResult(id_, outputs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Commit the removal of every owned file; the branch and foreign files stay."""
+        """Commit the removal of every file fleet wrote and still holds what it wrote; the
+        branch, foreign files and edited ones stay (the commit message lists the latter)."""
         target = self._target(props)
-        remove_all(target, f"fleet: remove the files of {target.owner}")
+        remove_all(target, f"fleet: remove the files of {target.owner}", state=_state(props))
 
 
 class GitOpsBranch(Resource, name="GitOpsBranch"):

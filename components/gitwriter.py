@@ -24,9 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
@@ -103,12 +103,32 @@ class BranchTarget:
 
 
 @dataclass(frozen=True)
+class PulumiState:
+    """What the caller's own state (the provider's outputs in Pulumi's state) says about the
+    branch. The ownership record on the branch is anyone's to edit; this is not, so a file is
+    deleted only when the state says fleet wrote it and its content is still what fleet wrote.
+    """
+
+    written: Mapping[str, str] | None
+    """SHA-256 of each file fleet wrote, as it wrote it. None when the state does not know: a
+    new resource, or a state from before the provider kept these. Ownership is then uncertain,
+    and nothing is deleted."""
+    seen: Mapping[str, str] | None = None
+    """The owned files' hashes as the last refresh read them on the branch. A hand edit that a
+    refresh saw (and `pulumi preview` therefore showed) is overwritten; one nobody saw stops
+    the write, as it always has."""
+
+
+@dataclass(frozen=True)
 class ChangeSet:
-    """Owned paths an apply adds, changes and removes (each sorted)."""
+    """Owned paths an apply adds, changes and removes (each sorted), the hand edits it
+    overwrote, and the files it left on the branch rather than delete, with why."""
 
     added: tuple[str, ...]
     changed: tuple[str, ...]
     removed: tuple[str, ...]
+    overwritten: tuple[str, ...] = ()
+    left: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -173,21 +193,40 @@ def strip_credentials(url: str) -> str:
 
 
 def apply(
-    target: BranchTarget, files: FileTree, message: str, *, timings: Timings | None = None
+    target: BranchTarget,
+    files: FileTree,
+    message: str,
+    *,
+    state: PulumiState | None = None,
+    timings: Timings | None = None,
 ) -> tuple[str | None, ChangeSet]:
-    """Make the owned files of the branch exactly `files` in one commit (None: nothing changed)."""
+    """Make the owned files of the branch exactly `files` in one commit (None: nothing changed).
+
+    `state` is what the caller's own state says fleet wrote; a caller that keeps one (the
+    provider) must pass it. Without it the ownership record on the branch is the only
+    evidence, which anyone who can push may edit."""
     _check_paths(target, files)
-    return _write(target, files, message, remove=False, timings=timings)
+    return _write(target, files, message, remove=False, state=state, timings=timings)
 
 
-def remove_all(target: BranchTarget, message: str, *, timings: Timings | None = None) -> str | None:
-    """Remove every owned file and the record in one commit; the branch itself stays."""
-    return _write(target, {}, message, remove=True, timings=timings)[0]
+def remove_all(
+    target: BranchTarget,
+    message: str,
+    *,
+    state: PulumiState | None = None,
+    timings: Timings | None = None,
+) -> str | None:
+    """Remove every owned file and the record in one commit; the branch itself stays, and so
+    do the files `apply` would leave rather than delete (the commit message lists them)."""
+    return _write(target, {}, message, remove=True, state=state, timings=timings)[0]
 
 
-def current_hashes(target: BranchTarget, *, timings: Timings | None = None) -> dict[str, str]:
-    """SHA-256 of each owned file as it is on the branch now (deleted ones are absent)."""
-    return _inspect(target, timings)[1]
+def current_hashes(
+    target: BranchTarget, *, also: Iterable[str] = (), timings: Timings | None = None
+) -> dict[str, str]:
+    """SHA-256 of each owned file, and of each of `also`, as it is on the branch now (deleted
+    ones are absent)."""
+    return _inspect(target, set(also), timings)
 
 
 def content_hash(content: str) -> str:
@@ -441,7 +480,7 @@ class _Git:
             raise corrupt
         return _Record(owner, files)
 
-    def hashes(self, snap: _Snapshot, paths: Mapping[str, str]) -> dict[str, str]:
+    def hashes(self, snap: _Snapshot, paths: Iterable[str]) -> dict[str, str]:
         """SHA-256 of those paths that are files in the snapshot (a submodule hashes to "")."""
         present = {p: snap.entries[p] for p in paths if p in snap.entries}
         blobs = self.read_blobs(
@@ -732,34 +771,75 @@ def _record_bytes(owner: str, hashes: Mapping[str, str]) -> bytes:
 
 
 def _prepare(
-    git: _Git, snap: _Snapshot, files: FileTree, *, remove: bool
+    git: _Git, snap: _Snapshot, files: FileTree, *, remove: bool, state: PulumiState | None
 ) -> tuple[ChangeSet, dict[str, bytes | None]]:
-    """Check ownership on the snapshot and compute the index updates for the new commit."""
-    owned = _owned(git, snap)
-    current = git.hashes(snap, owned)
-    # Removing everything cannot lose a deletion someone else made, so only edits block it.
-    conflicts = sorted(
-        p for p in owned if (p in current or not remove) and current.get(p) != owned[p]
-    )
+    """Check ownership on the snapshot and compute the index updates for the new commit.
+
+    What fleet wrote is what the caller's state says (`state.written`), checked against the
+    record; without a state, the record. A file leaves the branch only if fleet wrote it and
+    it is unchanged since; any other file fleet no longer renders stays and is reported."""
+    record = _owned(git, snap)
+    written = record if state is None else state.written
+    reference = record if written is None else written
+    seen = None if state is None else state.seen
+    wanted = {path: content.encode() for path, content in files.items()}
+    new_hashes = {path: content_hash(content) for path, content in files.items()}
+    current = git.hashes(snap, set(record) | set(reference) | set(wanted))
+
+    def seen_by_refresh(path: str) -> bool:
+        return seen is not None and seen.get(path) == current.get(path)
+
+    edited = sorted(p for p in wanted if p in reference and current.get(p) != reference[p])
+    conflicts = [p for p in edited if not seen_by_refresh(p)]
     if conflicts:
         raise OwnershipConflict(
             f"{conflicts} on {git.where} were changed or deleted by someone else since fleet "
             "wrote them; revert those changes on the branch (or move them into the fleet "
-            "configuration) and run the update again",
+            "configuration) and run the update again, or run `pulumi up --refresh`: the "
+            "preview then shows the edit, and the update overwrites it",
             tuple(conflicts),
         )
-    foreign = sorted(p for p in files if p in snap.entries and p not in owned)
+    present = {p for p in wanted if p in snap.entries and p not in reference}
+    foreign = sorted(p for p in present if p not in record)
     if foreign:
         raise GitWriterError(
             f"{foreign} already exist on {git.where} but fleet does not own them; move or delete "
             "them on the branch, or render those files elsewhere"
         )
-    wanted = {path: content.encode() for path, content in files.items()}
-    new_hashes = {path: content_hash(content) for path, content in files.items()}
+    # Listed by the record but not by the state: fleet takes such a file only where it
+    # already holds exactly what fleet would write (a state lost after a push), never over
+    # someone else's content.
+    claimed = sorted(p for p in present if current.get(p) != new_hashes[p])
+    if claimed:
+        raise GitWriterError(
+            f"{claimed} on {git.where} are listed in {RECORD_PATH} but Pulumi's state does not "
+            "say fleet wrote them, and they differ from what fleet renders; move or delete "
+            "them on the branch, or render those files elsewhere"
+        )
+    left: dict[str, str] = {}
+    removed: list[str] = []
+    for path in sorted((set(record) | set(reference)) - set(wanted)):
+        if path not in current:
+            continue
+        if written is None:
+            left[path] = (
+                "Pulumi's state does not record what fleet wrote (a new resource, or a state "
+                "from an earlier version)"
+            )
+        elif path not in written:
+            left[path] = f"{RECORD_PATH} lists it, but Pulumi's state does not say fleet wrote it"
+        elif current[path] != written[path]:
+            left[path] = "changed on the branch since fleet wrote it"
+        else:
+            removed.append(path)
     changes = ChangeSet(
-        added=tuple(sorted(p for p in wanted if p not in owned)),
-        changed=tuple(sorted(p for p in wanted if p in owned and owned[p] != new_hashes[p])),
-        removed=tuple(sorted(p for p in owned if p not in wanted and p in current)),
+        added=tuple(sorted(p for p in wanted if p not in snap.entries)),
+        changed=tuple(
+            sorted(p for p in wanted if p in snap.entries and current.get(p) != new_hashes[p])
+        ),
+        removed=tuple(removed),
+        overwritten=tuple(edited),
+        left=left,
     )
     updates: dict[str, bytes | None] = {p: None for p in changes.removed}
     updates.update({p: wanted[p] for p in changes.added + changes.changed})
@@ -769,6 +849,24 @@ def _prepare(
         updates[RECORD_PATH] = None
     _check_layout(git, snap, updates)
     return changes, updates
+
+
+def _with_report(message: str, changes: ChangeSet) -> str:
+    """The commit message, with the hand edits overwritten and the files left behind."""
+    if not (changes.overwritten or changes.left):
+        return message
+    parts = [message.rstrip("\n")]
+    if changes.overwritten:
+        parts.append(
+            "Overwrote hand edits that a refresh had shown: " + ", ".join(changes.overwritten)
+        )
+    if changes.left:
+        lines = [f"- {path}: {why}" for path, why in changes.left.items()]
+        parts.append(
+            "Left on the branch rather than deleted (delete them by hand if they are stale):\n"
+            + "\n".join(lines)
+        )
+    return "\n\n".join(parts) + "\n"
 
 
 def _owned(git: _Git, snap: _Snapshot) -> Mapping[str, str]:
@@ -801,6 +899,7 @@ def _write(
     message: str,
     *,
     remove: bool,
+    state: PulumiState | None,
     timings: Timings | None,
 ) -> tuple[str | None, ChangeSet]:
     """Build and push one commit, rebuilding it on the new tip while the branch keeps moving,
@@ -811,10 +910,10 @@ def _write(
         for _ in _attempts(t):
             try:
                 snap = git.load()
-                changes, updates = _prepare(git, snap, files, remove=remove)
+                changes, updates = _prepare(git, snap, files, remove=remove, state=state)
                 if not snap.exists and changes.empty:
                     return None, changes
-                commit = git.commit(snap.parent, updates, message)
+                commit = git.commit(snap.parent, updates, _with_report(message, changes))
                 if commit is None:
                     return None, changes
                 if git.push(commit):
@@ -833,10 +932,8 @@ def _write(
     )
 
 
-def _inspect(
-    target: BranchTarget, timings: Timings | None
-) -> tuple[Mapping[str, str], dict[str, str]]:
-    """The record's hashes and the current hashes of the owned files on the branch."""
+def _inspect(target: BranchTarget, also: set[str], timings: Timings | None) -> dict[str, str]:
+    """The current hashes of the owned files, and of `also`, on the branch."""
     t = timings or _default_timings()
     failure: TransientGitError | None = None
     with _session(target, t) as git:
@@ -846,8 +943,7 @@ def _inspect(
             except TransientGitError as error:
                 failure = error
                 continue
-            owned = _owned(git, snap)
-            return owned, git.hashes(snap, owned)
+            return git.hashes(snap, set(_owned(git, snap)) | also)
     raise GitWriterError(
         f"{failure}\nThe remote kept failing: gave up after {t.attempts} attempts; run the "
         "command again once it answers."

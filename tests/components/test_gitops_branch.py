@@ -58,6 +58,33 @@ def hand_edit(remote: Path, tmp_path: Path, path: str, content: str) -> None:
     git("push", "--quiet", "origin", "dev", cwd=work)
 
 
+def push_foreign(
+    remote: Path, tmp_path: Path, files: dict[str, str], *, claim: bool = False
+) -> None:
+    """Someone else's files, pushed to the branch; with `claim`, also listed (with their
+    hashes) in the ownership record, as anyone who may push could do."""
+    work = tmp_path / "foreign"
+    git("clone", "--quiet", "--branch", "dev", str(remote), str(work))
+    for path, content in files.items():
+        (work / path).write_text(content)
+    if claim:
+        record_file = work / RECORD_PATH
+        data = json.loads(record_file.read_text())
+        data["files"].update({p: content_hash(c) for p, c in files.items()})
+        record_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    git("add", "--all", cwd=work)
+    git("-c", "user.name=h", "-c", "user.email=h@x", "commit", "-qm", "theirs", cwd=work)
+    git("push", "--quiet", "origin", "dev", cwd=work)
+
+
+def show(remote: Path, path: str) -> str:
+    return git("--git-dir", str(remote), "show", f"refs/heads/dev:{path}")
+
+
+def last_message(remote: Path) -> str:
+    return git("--git-dir", str(remote), "log", "-1", "--format=%B", "dev")
+
+
 def branch_files(remote: Path) -> set[str]:
     return set(git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", "dev").splitlines())
 
@@ -73,6 +100,8 @@ def test_create_writes_and_outputs_only_hashes(remote: Path) -> None:
     assert result.outs == {
         "commit": tip(remote),
         "files": {"a.yaml": content_hash(CONTENT)},
+        "written": {"a.yaml": content_hash(CONTENT)},
+        "left": {},
         "url": str(remote),
         "branch": "dev",
         "owner": "fleet/dev",
@@ -122,13 +151,17 @@ def test_update_commits_changes_and_keeps_the_commit_when_nothing_changed(remote
     assert again["commit"] == outs["commit"] == tip(remote)
 
 
-def test_read_reports_hand_edits_as_drift(remote: Path, tmp_path: Path) -> None:
+def test_refresh_shows_a_hand_edit_and_the_next_update_overwrites_it(
+    remote: Path, tmp_path: Path
+) -> None:
+    """`pulumi up --refresh`: read, then diff against the refreshed outputs, then update."""
     provider = GitOpsBranchProvider(None)
     desired = inputs(remote, {"a.yaml": CONTENT, "b.yaml": "b\n"})
     created = provider.create(desired)
     assert created.outs is not None
     unchanged = provider.read(created.id, created.outs)
     assert unchanged.id == created.id and unchanged.outs == created.outs
+    assert provider.diff(created.id, unchanged.outs, desired).changes is False
     hand_edit(remote, tmp_path, "a.yaml", "by hand\n")
     refreshed = provider.read(created.id, created.outs)
     assert refreshed.outs is not None
@@ -136,9 +169,86 @@ def test_read_reports_hand_edits_as_drift(remote: Path, tmp_path: Path) -> None:
         "a.yaml": content_hash("by hand\n"),
         "b.yaml": content_hash("b\n"),
     }
+    assert refreshed.outs["written"] == created.outs["written"]
     assert provider.diff(created.id, refreshed.outs, desired).changes is True
-    with pytest.raises(OwnershipConflict):
-        provider.update(created.id, refreshed.outs, desired)
+    updated = provider.update(created.id, refreshed.outs, desired).outs
+    assert updated is not None
+    assert show(remote, "a.yaml") == CONTENT.rstrip("\n")
+    assert updated["files"] == updated["written"] == created.outs["written"]
+    assert "Overwrote hand edits that a refresh had shown: a.yaml" in last_message(remote)
+    assert provider.diff(created.id, updated, desired).changes is False
+
+
+def test_an_update_no_refresh_preceded_still_stops_at_a_hand_edit(
+    remote: Path, tmp_path: Path
+) -> None:
+    provider = GitOpsBranchProvider(None)
+    created = provider.create(inputs(remote, {"a.yaml": CONTENT}))
+    assert created.outs is not None
+    hand_edit(remote, tmp_path, "a.yaml", "by hand\n")
+    with pytest.raises(OwnershipConflict, match="--refresh"):
+        provider.update(created.id, created.outs, inputs(remote, {"a.yaml": "v2\n"}))
+    assert show(remote, "a.yaml") == "by hand"
+
+
+def test_an_edited_record_does_not_make_an_update_delete_a_foreign_file(
+    remote: Path, tmp_path: Path
+) -> None:
+    """Listing someone's file in .fleet/owned-files.json does not make it fleet's: Pulumi's
+    state never said fleet wrote it, so it stays, reported."""
+    provider = GitOpsBranchProvider(None)
+    created = provider.create(inputs(remote, {"a.yaml": CONTENT}))
+    assert created.outs is not None
+    push_foreign(remote, tmp_path, {"theirs.yaml": "t\n"}, claim=True)
+    updated = provider.update(created.id, created.outs, inputs(remote, {"a.yaml": "v2\n"})).outs
+    assert updated is not None
+    assert show(remote, "theirs.yaml") == "t"
+    assert list(updated["left"]) == ["theirs.yaml"]
+    assert json.loads(show(remote, RECORD_PATH))["files"] == {"a.yaml": content_hash("v2\n")}
+
+
+def test_a_refresh_shows_an_edited_record_and_the_update_puts_it_right(
+    remote: Path, tmp_path: Path
+) -> None:
+    provider = GitOpsBranchProvider(None)
+    desired = inputs(remote, {"a.yaml": CONTENT})
+    created = provider.create(desired)
+    assert created.outs is not None
+    push_foreign(remote, tmp_path, {"theirs.yaml": "t\n"}, claim=True)
+    refreshed = provider.read(created.id, created.outs).outs
+    assert refreshed is not None and "theirs.yaml" in refreshed["files"]
+    assert provider.diff(created.id, refreshed, desired).changes is True
+    provider.update(created.id, refreshed, desired)
+    assert branch_files(remote) == {"a.yaml", "theirs.yaml", RECORD_PATH}
+    assert json.loads(show(remote, RECORD_PATH))["files"] == {"a.yaml": content_hash(CONTENT)}
+
+
+def test_a_state_from_before_written_hashes_still_works_and_deletes_nothing(
+    remote: Path, tmp_path: Path
+) -> None:
+    """An earlier version's outputs have no `written`: ownership is uncertain, so the update
+    writes, deletes nothing, reports what it left, and records `written` for next time."""
+    provider = GitOpsBranchProvider(None)
+    created = provider.create(inputs(remote, {"a.yaml": CONTENT, "b.yaml": "b\n"}))
+    assert created.outs is not None
+    old = {k: v for k, v in created.outs.items() if k not in ("written", "left")}
+    assert provider.read(created.id, old).outs == {**old, "files": created.outs["files"]}
+    updated = provider.update(created.id, old, inputs(remote, {"a.yaml": "v2\n"})).outs
+    assert updated is not None
+    assert show(remote, "a.yaml") == "v2" and show(remote, "b.yaml") == "b"
+    assert list(updated["left"]) == ["b.yaml"]
+    assert updated["written"] == {"a.yaml": content_hash("v2\n")}
+    provider.update(created.id, updated, inputs(remote, {}))
+    assert branch_files(remote) == {"b.yaml", RECORD_PATH}
+
+
+def test_delete_keeps_what_pulumi_did_not_write(remote: Path, tmp_path: Path) -> None:
+    provider = GitOpsBranchProvider(None)
+    outs = provider.create(inputs(remote, {"a.yaml": CONTENT})).outs
+    assert outs is not None
+    push_foreign(remote, tmp_path, {"theirs.yaml": "t\n"}, claim=True)
+    provider.delete("id", outs)
+    assert branch_files(remote) == {"theirs.yaml"}
 
 
 def test_delete_removes_owned_files_and_keeps_the_branch(remote: Path, tmp_path: Path) -> None:

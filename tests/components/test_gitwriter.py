@@ -27,6 +27,7 @@ from components.gitwriter import (
     GitWriterError,
     InvalidPathError,
     OwnershipConflict,
+    PulumiState,
     Timings,
     apply,
     remove_all,
@@ -107,6 +108,10 @@ def show(remote: Path, path: str, branch: str = "main") -> str:
 def record(remote: Path, branch: str = "main") -> dict[str, Any]:
     data: dict[str, Any] = json.loads(show(remote, RECORD_PATH, branch))
     return data
+
+
+def message_of(remote: Path, branch: str = "main") -> str:
+    return git("--git-dir", str(remote), "log", "-1", "--format=%B", branch)
 
 
 def parents(remote: Path, commit: str) -> list[str]:
@@ -475,17 +480,18 @@ def test_remove_all_keeps_foreign_files_and_the_branch(remote: Path, tmp_path: P
     assert tip(remote) == commit
 
 
-def test_remove_all_tolerates_deleted_files_but_not_edits(remote: Path, tmp_path: Path) -> None:
+def test_remove_all_tolerates_deleted_files_and_leaves_edited_ones(
+    remote: Path, tmp_path: Path
+) -> None:
+    """An edited file is someone's work: it stays, and the commit says so."""
     apply(target(remote), {"a": "1\n", "b": "2\n", "c": "3\n"}, "first")
     push_files(remote, "main", {"a": None}, tmp_path)
-    edited = push_files(remote, "main", {"b": "edited\n"}, tmp_path)
-    with pytest.raises(OwnershipConflict) as caught:
-        remove_all(target(remote), "fleet: remove")
-    assert caught.value.paths == ("b",)
-    assert tip(remote) == edited
-    push_files(remote, "main", {"b": "2\n"}, tmp_path)
-    assert remove_all(target(remote), "fleet: remove") is not None
-    assert set(tree(remote)) == set()
+    push_files(remote, "main", {"b": "edited\n"}, tmp_path)
+    commit = remove_all(target(remote), "fleet: remove")
+    assert commit == tip(remote)
+    assert set(tree(remote)) == {"b"}
+    assert show(remote, "b") == "edited"
+    assert "- b: changed on the branch since fleet wrote it" in message_of(remote)
 
 
 def test_remove_all_of_a_missing_branch_does_nothing(remote: Path) -> None:
@@ -790,3 +796,128 @@ def test_the_network_timeout_comes_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("FLEET_GIT_TIMEOUT", "soon")
     with pytest.raises(GitWriterError, match="FLEET_GIT_TIMEOUT"):
         gitwriter._default_timings()
+
+
+# --- ownership checked against Pulumi's state ------------------------------------------------
+
+
+def written(files: Mapping[str, str], seen: Mapping[str, str] | None = None) -> PulumiState:
+    """The state of a resource that wrote `files` (and, with `seen`, was refreshed since)."""
+    return PulumiState(written={p: sha(c) for p, c in files.items()}, seen=seen)
+
+
+def claim(remote: Path, tmp_path: Path, files: Mapping[str, str | None]) -> None:
+    """Edit the ownership record on the branch, as anyone who may push can: list a path with
+    a hash, or (None) drop it."""
+    data = record(remote)
+    for path, content in files.items():
+        if content is None:
+            del data["files"][path]
+        else:
+            data["files"][path] = sha(content)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    push_files(remote, "main", {RECORD_PATH: text}, tmp_path)
+
+
+def test_a_file_the_record_claims_but_pulumi_never_wrote_is_kept(
+    remote: Path, tmp_path: Path
+) -> None:
+    first = {"a.yaml": "1\n"}
+    apply(target(remote), first, "first")
+    push_files(remote, "main", {"theirs.yaml": "t\n"}, tmp_path)
+    claim(remote, tmp_path, {"theirs.yaml": "t\n"})
+    commit, changes = apply(target(remote), {"a.yaml": "2\n"}, "second", state=written(first))
+    assert commit == tip(remote)
+    assert show(remote, "theirs.yaml") == "t"
+    assert changes.removed == ()
+    assert changes.left == {
+        "theirs.yaml": f"{RECORD_PATH} lists it, but Pulumi's state does not say fleet wrote it"
+    }
+    assert record(remote)["files"] == {"a.yaml": sha("2\n")}
+    assert "- theirs.yaml: " in message_of(remote)
+
+
+def test_without_written_hashes_nothing_is_deleted(remote: Path, tmp_path: Path) -> None:
+    """A state that does not say what fleet wrote (a new resource, or an earlier version's):
+    the files fleet no longer renders stay, reported, and the write goes on."""
+    apply(target(remote), {"a.yaml": "1\n", "b.yaml": "2\n"}, "first")
+    commit, changes = apply(
+        target(remote), {"a.yaml": "1\n"}, "second", state=PulumiState(written=None)
+    )
+    assert commit == tip(remote)
+    assert show(remote, "b.yaml") == "2"
+    assert list(changes.left) == ["b.yaml"] and changes.removed == ()
+    assert record(remote)["files"] == {"a.yaml": sha("1\n")}
+
+
+def test_an_edited_file_no_longer_rendered_is_left_not_deleted(
+    remote: Path, tmp_path: Path
+) -> None:
+    first = {"a.yaml": "1\n", "b.yaml": "2\n"}
+    apply(target(remote), first, "first")
+    push_files(remote, "main", {"b.yaml": "mine now\n"}, tmp_path)
+    _, changes = apply(target(remote), {"a.yaml": "1\n"}, "second", state=written(first))
+    assert show(remote, "b.yaml") == "mine now"
+    assert changes.left == {"b.yaml": "changed on the branch since fleet wrote it"}
+
+
+def test_a_file_pulumi_wrote_goes_even_when_the_record_forgot_it(
+    remote: Path, tmp_path: Path
+) -> None:
+    first = {"a.yaml": "1\n", "b.yaml": "2\n"}
+    apply(target(remote), first, "first")
+    claim(remote, tmp_path, {"b.yaml": None})
+    _, changes = apply(target(remote), {"a.yaml": "1\n"}, "second", state=written(first))
+    assert changes.removed == ("b.yaml",)
+    assert set(tree(remote)) == {"a.yaml", RECORD_PATH}
+
+
+def test_remove_all_deletes_only_what_pulumi_wrote(remote: Path, tmp_path: Path) -> None:
+    first = {"a.yaml": "1\n"}
+    apply(target(remote), first, "first")
+    push_files(remote, "main", {"theirs.yaml": "t\n"}, tmp_path)
+    claim(remote, tmp_path, {"theirs.yaml": "t\n"})
+    assert remove_all(target(remote), "fleet: remove", state=written(first)) == tip(remote)
+    assert set(tree(remote)) == {"theirs.yaml"}
+
+
+def test_a_claimed_file_is_taken_only_where_it_holds_what_fleet_writes(
+    remote: Path, tmp_path: Path
+) -> None:
+    """The record lists a file the state does not (its update was pushed, then Pulumi died
+    before it saved the state): the same content is taken over, other content is refused."""
+    first = {"a.yaml": "1\n"}
+    apply(target(remote), {**first, "b.yaml": "2\n"}, "first")
+    with pytest.raises(GitWriterError, match=r"'b\.yaml'.*Pulumi's state does not say"):
+        apply(target(remote), {**first, "b.yaml": "3\n"}, "second", state=written(first))
+    commit, changes = apply(
+        target(remote), {**first, "b.yaml": "2\n"}, "again", state=written(first)
+    )
+    assert commit is None and changes.empty
+
+
+def test_a_hand_edit_a_refresh_saw_is_overwritten(remote: Path, tmp_path: Path) -> None:
+    first = {"a.yaml": "1\n", "b.yaml": "2\n"}
+    apply(target(remote), first, "first")
+    push_files(remote, "main", {"a.yaml": "by hand\n"}, tmp_path)
+    push_files(remote, "main", {"b.yaml": None}, tmp_path)
+    refreshed = written(first, seen={"a.yaml": sha("by hand\n")})
+    commit, changes = apply(target(remote), first, "second", state=refreshed)
+    assert commit == tip(remote)
+    assert (changes.added, changes.changed) == (("b.yaml",), ("a.yaml",))
+    assert changes.overwritten == ("a.yaml", "b.yaml")
+    assert show(remote, "a.yaml") == "1" and show(remote, "b.yaml") == "2"
+    assert "Overwrote hand edits that a refresh had shown: a.yaml, b.yaml" in message_of(remote)
+
+
+def test_a_hand_edit_nobody_saw_still_stops_the_write(remote: Path, tmp_path: Path) -> None:
+    first = {"a.yaml": "1\n"}
+    apply(target(remote), first, "first")
+    edited = push_files(remote, "main", {"a.yaml": "by hand\n"}, tmp_path)
+    with pytest.raises(OwnershipConflict, match=r"pulumi up --refresh"):
+        apply(target(remote), {"a.yaml": "2\n"}, "second", state=written(first, seen=None))
+    # A refresh that read an earlier edit did not see this one.
+    stale = written(first, seen={"a.yaml": sha("an earlier edit\n")})
+    with pytest.raises(OwnershipConflict):
+        apply(target(remote), {"a.yaml": "2\n"}, "second", state=stale)
+    assert tip(remote) == edited
