@@ -4,10 +4,15 @@ Flux applies whatever a branch holds, and a half-written tree with `prune: true`
 running workloads, so the writer builds the whole new tree with git plumbing in a private
 temporary repository (never a user's checkout) and pushes a single commit, without force.
 
-The writer owns only the files listed in the ownership record `.fleet/owned-files.json` that it
-commits with the tree. It never overwrites a file it does not own, refuses to write over a hand
-edit of a file it does own, removes the files it no longer renders and leaves everything else on
-the branch byte for byte. Credentials never reach argv, logs or exception messages.
+The writer lists the files it owns in the ownership record `.fleet/owned-files.json` that it
+commits with the tree, and checks that record against what the caller's state says it wrote
+(`PulumiState`), since anyone who may push may edit the record. It never overwrites a file it
+does not own; it overwrites a hand edit of a file it owns only once a refresh has seen it, and
+stops otherwise; it deletes a file it no longer renders only if the state says it wrote it and
+its content is unchanged, and leaves (and reports) any other; everything else on the branch
+stays byte for byte, whatever its name. Waits on the remote are bounded and retries back off
+(`Timings`); the scratch repository goes however a write ends, or with the next write if the
+process was killed. Credentials never reach argv, logs or exception messages.
 """
 
 from __future__ import annotations
