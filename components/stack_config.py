@@ -48,13 +48,19 @@ def secret_config(model: StackSpec) -> dict[str, pulumi.Output[str]]:
     return {ref.key: config.require_secret(ref.key) for ref in model.secret_keys}
 
 
-def previous_inventory() -> dict[str, Any]:
-    """What the stack's last deployment exported as its inventory; empty for a new stack.
+def previous_inventory() -> dict[str, Any] | None:
+    """What the stack's last deployment exported as its inventory: empty for a new stack, None
+    when the stack has outputs but no inventory (the guard cannot know what would go).
 
     A StackReference to the stack itself reads its last outputs. The value is needed before
-    anything is registered (the removal guard stops the update), so it is awaited here.
+    anything is registered (the removal guard stops the update), so it is awaited here. Since
+    Pulumi CLI 3.112 a failed update keeps the outputs of the last one
+    (https://github.com/pulumi/pulumi/pull/15754); before, it dropped them.
     """
     own = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     reference = pulumi.StackReference(f"{pulumi.get_stack()}-previous-deployment", own)
     details = _sync_await(reference.get_output_details(outputs.INVENTORY))
-    return details.value if isinstance(details.value, dict) else {}
+    if isinstance(details.value, dict):
+        return details.value
+    deployed = _sync_await(reference.get_output_details(outputs.COMMIT))
+    return None if deployed.value is not None else {}

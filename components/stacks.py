@@ -89,7 +89,7 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
         fleet.stack, names.MAIN_BRANCH, tree.main_branch(fleet), fleet.repository
     )
     return {
-        "commit": branch.commit,
+        outputs.COMMIT: branch.commit,
         outputs.INVENTORY: inventory(fleet),
         "summary": summary(fleet),
         outputs.CLUSTERS: cluster_outputs([*managements, *remotes]),
@@ -112,7 +112,7 @@ def build_environment(env: EnvironmentSpec, secrets: SecretConfig) -> Exports:
         depends_on=[environment.review_rule] if environment.review_rule is not None else [],
     )
     return {
-        "commit": branch.commit,
+        outputs.COMMIT: branch.commit,
         outputs.INVENTORY: inventory(env),
         "summary": summary(env),
         outputs.CLUSTERS: cluster_outputs(dedicated),

@@ -13,6 +13,8 @@ from fleet.model import ClusterSpec
 CLUSTERS = "clusters"
 """The main stack's output that environment stacks read: each cluster's access, by name."""
 KUBECONFIG = "kubeconfig"
+COMMIT = "commit"
+"""Every stack's output naming its branch's commit: there when the stack was deployed."""
 INVENTORY = "inventory"
 """Every stack's output naming its clusters and tenants, read back by its next update."""
 

@@ -1,8 +1,12 @@
-"""The blast-radius guard: an update may remove only so many clusters and tenants.
+"""The blast-radius guard: an update may remove only so much.
 
 Each deployment exports its inventory; the next one compares. Removing more than
-`fleet:maxRemovals` entities at once is far more often a broken edit (a list cut short, a bad
-merge) than a plan, so the update stops before it changes anything and says what would go.
+`fleet:maxRemovals` things at once is far more often a broken edit (a list cut short, a bad
+merge, a renamed environment) than a plan, so the update stops before it changes anything and
+says what would go. What counts is what takes workloads with it: a cluster, a tenant, a tenant
+leaving a cluster that stays, an app (its Kustomizations prune what they applied), an infra
+component, and a change of the environment's name, branch or repository (every namespace of the
+environment is deleted and made anew).
 """
 
 from __future__ import annotations
@@ -13,17 +17,28 @@ from typing import Any
 from fleet.errors import ConfigError, Problem
 from fleet.model import FleetSpec, StackSpec
 
-Inventory = dict[str, list[str]]
-_KINDS = {"clusters": "cluster", "tenants": "tenant"}
-PLACEMENTS = "placements"
+Inventory = dict[str, Any]
+CLUSTERS, TENANTS, PLACEMENTS = "clusters", "tenants", "placements"
+APPS, COMPONENTS, IDENTITY = "apps", "components", "identity"
+_KINDS = {CLUSTERS: "cluster", TENANTS: "tenant", COMPONENTS: "infra component"}
 
 
 def inventory(model: StackSpec) -> Inventory:
-    """The entities whose removal the guard counts: each member of a group is a cluster; and
-    where each tenant's channel runs (`T@C`, `T/X@C`)."""
+    """What the guard compares: each member of a group is a cluster; where each tenant's
+    channel runs (`T@C`, `T/X@C`); the apps (`T/APP`) and components; and what identifies the
+    stack's objects (its environment, branch and repository)."""
     clusters = [member.name for c in model.clusters for member in c.physical]
+    components = [c.name for c in model.infra]
     if isinstance(model, FleetSpec):
-        return {"clusters": clusters, "tenants": [], PLACEMENTS: []}
+        identity = f"branch main of {model.repository.url}"
+        return {
+            CLUSTERS: clusters,
+            TENANTS: [],
+            PLACEMENTS: [],
+            APPS: [],
+            COMPONENTS: components,
+            IDENTITY: identity,
+        }
     placements = []
     for tenant in model.tenants:
         for channel in [None, *(r.name for r in tenant.releases)]:
@@ -35,25 +50,41 @@ def inventory(model: StackSpec) -> Inventory:
                 for member in c.physical
             ]
     return {
-        "clusters": clusters,
-        "tenants": [t.name for t in model.tenants],
+        CLUSTERS: clusters,
+        TENANTS: [t.name for t in model.tenants],
         PLACEMENTS: placements,
+        APPS: [f"{t.name}/{a.name}" for t in model.tenants for a in t.apps],
+        COMPONENTS: components,
+        IDENTITY: (
+            f"environment {model.name} on branch {model.branch} of {model.fleet.repository.url}"
+        ),
     }
 
 
 def removals(previous: Mapping[str, Any], current: Inventory) -> list[str]:
-    """`cluster NAME` and `tenant NAME` for each entity in `previous` and not in `current`;
-    `tenant T from cluster C` where both stay but T no longer runs on C (its namespaces and
-    everything in them go): a changed selector or label removes as much as a deleted tenant."""
+    """What `previous` had and `current` loses, one line each: `cluster NAME`, `tenant NAME`,
+    `infra component NAME`; `tenant T from cluster C` where both stay but T no longer runs on C
+    (a changed selector or label removes as much as a deleted tenant); `app T/APP` where T
+    stays; and, when the identity changed, every tenant and component of the old one."""
     gone = []
+    old_identity = previous.get(IDENTITY)
+    if isinstance(old_identity, str) and old_identity != current[IDENTITY]:
+        # Every object is named after the environment and read from its branch: all of them go.
+        changed = f"({old_identity} becomes {current[IDENTITY]})"
+        gone += [f"tenant {t} {changed}" for t in _listed(previous, TENANTS)]
+        gone += [f"infra component {c} {changed}" for c in _listed(previous, COMPONENTS)]
+        gone += [f"what the stack applies on {c} {changed}" for c in _listed(previous, CLUSTERS)]
     for key, kind in _KINDS.items():
         gone += [f"{kind} {name}" for name in _listed(previous, key) if name not in current[key]]
     for placement in _listed(previous, PLACEMENTS):
         channel, _, cluster = placement.rpartition("@")
         tenant = channel.split("/", 1)[0]
-        stays = tenant in current["tenants"] and cluster in current["clusters"]
+        stays = tenant in current[TENANTS] and cluster in current[CLUSTERS]
         if stays and placement not in current[PLACEMENTS]:
             gone.append(f"tenant {channel} from cluster {cluster}")
+    for app in _listed(previous, APPS):
+        if app.split("/", 1)[0] in current[TENANTS] and app not in current[APPS]:
+            gone.append(f"app {app}")
     return gone
 
 
@@ -62,14 +93,28 @@ def _listed(inventory: Mapping[str, Any], key: str) -> list[str]:
     return [str(n) for n in listed] if isinstance(listed, list) else []
 
 
-def check_removals(previous: Mapping[str, Any], model: StackSpec, source: str) -> None:
-    """Raise a `ConfigError` when the update would remove more than `maxRemovals` entities."""
-    gone = removals(previous, inventory(model))
+def check_removals(previous: Mapping[str, Any] | None, model: StackSpec, source: str) -> None:
+    """Raise a `ConfigError` when the update would remove more than `maxRemovals` things; or,
+    when the last deployment left no inventory (`previous` None), unless `maxRemovals` allows
+    everything the stack has: what would go cannot be known, so the guard fails closed."""
+    current = inventory(model)
+    if previous is None:
+        everything = len(current[CLUSTERS]) + len(current[TENANTS]) + len(current[COMPONENTS])
+        if model.max_removals >= everything:
+            return
+        message = (
+            "the stack's last deployment left no inventory (a failed update on a Pulumi CLI "
+            "before 3.112, which drops stack outputs, or a deployment by an older program), so "
+            "what this update removes cannot be known. Look at `pulumi preview --diff`; if it "
+            f"is meant, set fleet:maxRemovals to {everything} for this update"
+        )
+        raise ConfigError([Problem("fleet:maxRemovals", message)], source)
+    gone = removals(previous, current)
     if len(gone) <= model.max_removals:
         return
     message = (
-        f"this update would remove {len(gone)} clusters or tenants ({', '.join(gone)}); at most "
-        f"{model.max_removals} may go in one update. If that is meant, set fleet:maxRemovals "
-        f"to {len(gone)} for this update"
+        f"this update would remove {len(gone)} clusters, tenants, apps or components "
+        f"({', '.join(gone)}); at most {model.max_removals} may go in one update. If that is "
+        f"meant, set fleet:maxRemovals to {len(gone)} for this update"
     )
     raise ConfigError([Problem("fleet:maxRemovals", message)], source)

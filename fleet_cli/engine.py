@@ -439,6 +439,16 @@ def stack_render(stack: str, resources: list[Registered]) -> StackRender:
 _FIRST = ("apiVersion", "kind", "metadata")
 
 
+def _hidden(value: Any) -> Any:
+    """A secret value redacted in its own shape: a Secret's `stringData` keeps its keys, so the
+    rendered object stays valid Kubernetes for schema validators."""
+    if isinstance(value, dict):
+        return {k: _hidden(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hidden(v) for v in value]
+    return REDACTED
+
+
 def _canonical(value: Any) -> Any:
     """Keys sorted, `apiVersion`, `kind` and `metadata` first: the same object, the same bytes."""
     if isinstance(value, dict):
@@ -451,7 +461,7 @@ def _canonical(value: Any) -> Any:
 
 def _redacted(value: Any, path: str, secret_paths: frozenset[str]) -> Any:
     if path in secret_paths:
-        return REDACTED
+        return _hidden(value)
     if isinstance(value, dict):
         return {
             k: _redacted(v, f"{path}.{k}" if path else k, secret_paths) for k, v in value.items()

@@ -44,6 +44,9 @@ DEV_INVENTORY = {
         *(f"kaizentm/1-0-x@{c}" for c in DEV_CLUSTERS),
         *(f"yakuza@{c}" for c in DEV_CLUSTERS),
     ],
+    "apps": ["kaizentm/azure-vote", "yakuza/katana-vote"],
+    "components": ["redis"],
+    "identity": "environment dev on branch dev of https://github.com/kaizentm/multicluster-gitops",
 }
 
 
@@ -54,9 +57,11 @@ def test_inventory_names_clusters_tenants_and_where_they_run() -> None:
 
 def test_removals_lists_what_would_go() -> None:
     current = {
+        **DEV_INVENTORY,
         "clusters": ["k3d-america", "pacific-aks"],
         "tenants": ["kaizentm"],
         "placements": ["kaizentm@k3d-america", "kaizentm@pacific-aks"],
+        "apps": ["kaizentm/azure-vote"],
     }
     # A removed cluster or tenant takes its placements with it: counted once.
     assert removals(DEV_INVENTORY, current) == [
@@ -69,6 +74,39 @@ def test_removals_lists_what_would_go() -> None:
     assert removals({"clusters": "not a list"}, current) == []
 
 
+def test_an_app_removed_counts_and_a_renamed_environment_counts_everything() -> None:
+    def without_app(raw: dict[str, Any]) -> None:
+        raw["tenants"][1]["apps"] = []
+
+    assert removals(DEV_INVENTORY, inventory(load_sample("dev", without_app))) == [
+        "app yakuza/katana-vote"
+    ]
+
+    def renamed(raw: dict[str, Any]) -> None:
+        raw["environment"] = {"name": "development"}
+
+    gone = removals(DEV_INVENTORY, inventory(load_sample("dev", renamed)))
+    change = (
+        "(environment dev on branch dev of https://github.com/kaizentm/multicluster-gitops "
+        "becomes environment development on branch development of "
+        "https://github.com/kaizentm/multicluster-gitops)"
+    )
+    assert gone == [
+        f"tenant kaizentm {change}",
+        f"tenant yakuza {change}",
+        f"infra component redis {change}",
+        *(f"what the stack applies on {c} {change}" for c in DEV_CLUSTERS),
+    ]
+
+
+def test_the_guard_fails_closed_without_a_previous_inventory() -> None:
+    env = load_sample("dev")
+    with pytest.raises(ConfigError, match="left no inventory"):
+        check_removals(None, env, "Pulumi.dev.yaml")
+    allowed = load_sample("dev", lambda raw: raw.update(maxRemovals=6))
+    check_removals(None, allowed, "Pulumi.dev.yaml")  # 3 clusters, 2 tenants, 1 component
+
+
 def test_a_tenant_narrowed_to_fewer_clusters_counts_as_removals() -> None:
     def narrowed(raw: dict[str, Any]) -> None:
         raw["tenants"][1]["clusters"] = ["pacific-aks"]
@@ -78,7 +116,7 @@ def test_a_tenant_narrowed_to_fewer_clusters_counts_as_removals() -> None:
         "tenant yakuza from cluster k3d-america",
         "tenant yakuza from cluster k3s-america-south",
     ]
-    with pytest.raises(ConfigError, match="would remove 2 clusters or tenants"):
+    with pytest.raises(ConfigError, match="would remove 2 clusters, tenants, apps or components"):
         check_removals(DEV_INVENTORY, env, "Pulumi.dev.yaml")
 
 
@@ -103,9 +141,9 @@ def test_two_removals_stop_the_update() -> None:
         check_removals(DEV_INVENTORY, env, "Pulumi.dev.yaml")
     assert str(caught.value) == (
         "Pulumi.dev.yaml: 1 problem\n"
-        "  fleet:maxRemovals: this update would remove 2 clusters or tenants (cluster "
-        "k3s-america-south, tenant yakuza); at most 1 may go in one update. If that is meant, "
-        "set fleet:maxRemovals to 2 for this update"
+        "  fleet:maxRemovals: this update would remove 2 clusters, tenants, apps or components "
+        "(cluster k3s-america-south, tenant yakuza); at most 1 may go in one update. If that is "
+        "meant, set fleet:maxRemovals to 2 for this update"
     )
 
 
@@ -147,6 +185,9 @@ def test_the_program_goes_ahead_when_the_config_allows_it() -> None:
             for channel in ("", "/1-0-x")
             for cluster in ("k3d-america", "pacific-aks")
         ],
+        "apps": ["kaizentm/azure-vote"],
+        "components": ["redis"],
+        "identity": DEV_INVENTORY["identity"],
     }
 
 

@@ -165,11 +165,25 @@ def test_a_sequence_of_changes_replays_as_transitions(deployed: tuple[Simulation
     assert not any(i[1].startswith("qa-") for i in removed(step, "k3d-america"))
 
     # The environment is renamed: a new branch and new namespaces; the old branch keeps its
-    # history but loses its files, the old namespaces go with all they held.
+    # history but loses its files, the old namespaces go with all they held. The removal guard
+    # stops it first, then lets it through once allowed.
+    renamed = edited(
+        project, "dev", lambda c: c.update({"fleet:environment": {"name": "development"}})
+    )
+    refused = sim.step("dev becomes development", "dev", renamed)
+    assert "development" not in refused.branches
+    (stopped,) = [e for e in sim.events if "fleet:maxRemovals" in e.message]
+    assert "(environment dev on branch dev of" in stopped.message
     step = sim.step(
-        "dev becomes development",
+        "dev becomes development, allowed",
         "dev",
-        edited(project, "dev", lambda c: c.update({"fleet:environment": {"name": "development"}})),
+        edited(
+            project,
+            "dev",
+            lambda c: c.update(
+                {"fleet:environment": {"name": "development"}, "fleet:maxRemovals": 20}
+            ),
+        ),
     )
     assert "clusters/base/environment.yaml" in step.branches["development"].added
     assert "clusters/base/environment.yaml" in step.branches["dev"].removed
