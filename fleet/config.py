@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 CONFIG_NAMESPACE = "fleet"
 
@@ -29,19 +28,32 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 """A Go duration as Flux parses intervals: 30s, 5m, 1h30m."""
 VERSION_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
 """An exact X.Y.Z version, with an optional pre-release or build suffix: versions are pinned."""
+CHART_VERSION_PATTERN = r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+"""An exact chart version: SemVer 2 with an optional pre-release and build, and the leading `v`
+some charts publish (cert-manager's `v1.14.4`); never a range or a wildcard."""
+CONFIG_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+NODE_POOL_PATTERN = r"^[a-z][a-z0-9]{0,11}$"
+"""An AKS node pool name (Linux pools: at most 12 characters)."""
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
 Version = Annotated[str, Field(pattern=VERSION_PATTERN)]
-ConfigKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
+ConfigKey = Annotated[str, Field(pattern=CONFIG_KEY_PATTERN)]
 VAR_NAME_PATTERN = r"^[_A-Za-z][_A-Za-z0-9]*$"
 """A variable name as Flux's post-build substitution validates it:
 https://fluxcd.io/flux/components/kustomize/kustomizations/#post-build-variable-substitution"""
+
+
+def camel_case(name: str) -> str:
+    """A field's key as users write it: `managed_by` is `managedBy`, `k3d` stays `k3d` (pydantic's
+    `to_camel` would also capitalize after a digit: `k3D`)."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 class Schema(BaseModel):
     """Base of every config block: camelCase keys, no unknown keys, no silent type coercion."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
+        alias_generator=camel_case,
         populate_by_name=True,
         extra="forbid",
         strict=True,
@@ -108,7 +120,21 @@ class ClusterSelector(Schema):
     match_expressions: list[LabelRequirement] = Field(default_factory=list)
 
 
-ClusterRef = str | ClusterSelector
+CLUSTER_DEFINITION_IN_A_LIST = (
+    "a cluster's definition: list names here (or selectors {matchLabels: ...}); define clusters "
+    "in Pulumi.main.yaml, or under fleet:dedicatedClusters"
+)
+
+
+def _not_a_definition(value: Any) -> Any:
+    """A list of clusters names them; a mapping with a cluster's own keys is a definition put in
+    the wrong place, which would otherwise read as a selector with unknown keys."""
+    if isinstance(value, dict) and ("name" in value or "kind" in value):
+        raise ValueError(CLUSTER_DEFINITION_IN_A_LIST)
+    return value
+
+
+ClusterRef = Annotated[str | ClusterSelector, BeforeValidator(_not_a_definition)]
 """An item of a list of clusters: a cluster's name, or a selector of clusters by label."""
 
 
@@ -137,7 +163,7 @@ class MemberConfig(Schema):
 
 
 class NodePoolConfig(Schema):
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{0,11}$")]
+    name: Annotated[str, Field(pattern=NODE_POOL_PATTERN)]
     vm_size: str = "Standard_D2s_v5"
     count: Annotated[int, Field(ge=1, le=1000)] = 1
     mode: Literal["System", "User"] = "System"

@@ -27,7 +27,12 @@ from fleet.access import (
     source_access,
 )
 from fleet.config import (
+    CONFIG_KEY_PATTERN,
     CONFIG_NAMESPACE,
+    DURATION_PATTERN,
+    NODE_POOL_PATTERN,
+    VAR_NAME_PATTERN,
+    VERSION_PATTERN,
     ClusterConfig,
     ClusterRef,
     ClusterRole,
@@ -94,10 +99,74 @@ def schema_problems(
 ) -> list[Problem]:
     """Pydantic's errors as problems, with a did-you-mean for a mistyped key."""
     problems = []
-    for detail in error.errors():
+    for detail in _one_branch(error.errors(), schema):
         location = (*prefix, *detail["loc"])
         problems.append(Problem(config_path(*location), _describe(detail, schema)))
     return problems
+
+
+PATTERN_PHRASES: dict[str, str] = {
+    DURATION_PATTERN: "a duration such as 5m or 1h30m",
+    VERSION_PATTERN: "an exact version such as 2.7.4",
+    CONFIG_KEY_PATTERN: "a config key: letters, digits, _, . and -, starting with a letter",
+    VAR_NAME_PATTERN: "a variable name: letters, digits and _, not starting with a digit",
+    NODE_POOL_PATTERN: "a node pool name: up to 12 lowercase letters and digits, starting with a "
+    "letter",
+}
+"""What each pattern of `fleet.config` accepts, in words: a user never reads a regex."""
+
+_DICT_KEY = "[key]"
+"""Where pydantic places an error in a mapping's key, after the key itself."""
+
+
+def _one_branch(details: list[ErrorDetails], schema: type[BaseModel]) -> list[ErrorDetails]:
+    """Errors of a value that may be one of several types (a name or a selector, a plain or a
+    secret value, a member's name or its settings) as the user meant it: a mapping is read as
+    the block, anything else as the plain value. Pydantic reports every alternative, each under
+    its type's name in the location; only the meant one is kept, without that name."""
+    kept: list[ErrorDetails] = []
+    for detail in details:
+        location = list(detail["loc"])
+        if location and location[-1] == _DICT_KEY:
+            location.pop()
+        at = _union_tag_at(schema, location)
+        if at is not None:
+            value = _value_at(detail, location, at)
+            tag = location[at]
+            meant_block = isinstance(value, dict)
+            if (tag != "str") != meant_block:
+                continue
+            del location[at]
+        kept.append({**detail, "loc": tuple(location)})
+    return kept
+
+
+def _union_tag_at(schema: type[BaseModel], location: Sequence[str | int]) -> int | None:
+    """The index in `location` of the name pydantic gives an alternative of a union."""
+    current: Any = schema
+    for index, part in enumerate(location):
+        members = _union_members(current)
+        if members and part in members:
+            return index
+        current = _step(current, part)
+        if current is None:
+            return None
+    return None
+
+
+def _union_members(annotation: Any) -> set[str]:
+    inner = _inner_types(annotation)
+    if len(inner) < 2:
+        return set()
+    return {t.__name__ for t in inner if isinstance(t, type)}
+
+
+def _value_at(detail: ErrorDetails, location: Sequence[str | int], at: int) -> Any:
+    """The user's value at the union: the input of an error there or below it. An error of the
+    plain alternative is at the union itself, so its input is the value."""
+    if len(location) == at + 1:
+        return detail.get("input")
+    return {}
 
 
 def _describe(detail: ErrorDetails, schema: type[BaseModel]) -> str:
@@ -111,6 +180,11 @@ def _describe(detail: ErrorDetails, schema: type[BaseModel]) -> str:
         if not hint and known:
             hint = f"; expected one of: {', '.join(sorted(known))}"
         return f"unknown key '{key}'{hint}"
+    if kind == "string_pattern_mismatch":
+        pattern = str((detail.get("ctx") or {}).get("pattern", ""))
+        phrase = PATTERN_PHRASES.get(pattern)
+        if phrase is not None:
+            return f"expected {phrase} (got {_short(detail.get('input'))})"
     message = detail["msg"].removeprefix("Value error, ")
     return f"{message} (got {_short(detail.get('input'))})"
 

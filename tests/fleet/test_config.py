@@ -184,16 +184,71 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:clusters[0].kind: Input should be 'aks', 'k3d' or 'attached' (got 'gke')",
     ),
     (
+        "unknown-key-lists-the-keys-as-users-write-them",
+        "main",
+        lambda raw: clusters(raw)[0].update(zzz=1),
+        "fleet:clusters[0].zzz: unknown key 'zzz'; expected one of: aks, attached, k3d, kind, "
+        "labels, managedBy, members, name, protect, role, vars",
+    ),
+    (
+        "k3d-settings-spelled-k3D",
+        "main",
+        lambda raw: clusters(raw)[0].update(k3D=clusters(raw)[0].pop("k3d")),
+        "fleet:clusters[0].k3D: unknown key 'k3D'; did you mean 'k3d'?",
+    ),
+    (
         "unpinned-flux-version",
         "main",
         lambda raw: raw.update(flux={"version": "2.x"}),
-        "fleet:flux.version: String should match pattern",
+        "fleet:flux.version: expected an exact version such as 2.7.4 (got '2.x')",
     ),
     (
         "bad-duration",
         "dev",
         lambda raw: tenants(raw)[0]["apps"][0].update(interval="5 minutes"),
-        "fleet:tenants[0].apps[0].interval: String should match pattern",
+        "fleet:tenants[0].apps[0].interval: expected a duration such as 5m or 1h30m "
+        "(got '5 minutes')",
+    ),
+    (
+        "bad-config-key",
+        "main",
+        lambda raw: clusters(raw)[2]["attached"].update(kubeconfigSecret="1-kubeconfig"),
+        "fleet:clusters[2].attached.kubeconfigSecret: expected a config key: letters, digits, _, "
+        ". and -, starting with a letter (got '1-kubeconfig')",
+    ),
+    (
+        "bad-variable-name",
+        "dev",
+        lambda raw: raw.update(vars={"LOG-LEVEL": "debug"}),
+        "fleet:vars.LOG-LEVEL: expected a variable name: letters, digits and _, not starting with "
+        "a digit (got 'LOG-LEVEL')",
+    ),
+    (
+        "bad-node-pool-name",
+        "main",
+        lambda raw: clusters(raw)[1]["aks"]["nodePools"][0].update(name="System-Pool"),
+        "fleet:clusters[1].aks.nodePools[0].name: expected a node pool name: up to 12 lowercase "
+        "letters and digits, starting with a letter (got 'System-Pool')",
+    ),
+    (
+        "a-secret-variable-misspelt",
+        "dev",
+        lambda raw: tenants(raw)[0].update(vars={"DB_PASSWORD": {"secrte": "dbPassword"}}),
+        "fleet:tenants[0].vars.DB_PASSWORD.secrte: unknown key 'secrte'; did you mean 'secret'?",
+    ),
+    (
+        "a-selector-misspelt",
+        "qa",
+        lambda raw: raw.update(clusters=[{"matchLabel": {"region": "america"}}]),
+        "fleet:clusters[0].matchLabel: unknown key 'matchLabel'; did you mean 'matchLabels'?",
+    ),
+    (
+        "a-cluster-defined-in-an-environments-list",
+        "qa",
+        lambda raw: raw.update(clusters=[{"name": "qa-box", "kind": "k3d"}]),
+        "fleet:clusters[0]: a cluster's definition: list names here (or selectors "
+        "{matchLabels: ...}); define clusters in Pulumi.main.yaml, or under "
+        "fleet:dedicatedClusters",
     ),
     (
         "cluster-name-not-dns",
@@ -643,6 +698,23 @@ RULES: list[tuple[str, str, Any, str]] = [
 def test_rule_reports_its_problem(stack: str, edit: Any, expected: str) -> None:
     problems = problems_of(stack, edit)
     assert any(line.startswith(expected) for line in problems), problems
+
+
+def test_a_value_of_several_types_is_reported_as_the_user_meant_it() -> None:
+    """A name or a selector, a plain or a secret value: one problem, at the user's own path,
+    never pydantic's alternatives (`clusters[0].ClusterSelector.name`, `clusters[0].str`)."""
+    assert problems_of("qa", lambda raw: raw.update(clusters=[{"name": "x", "kind": "k3d"}])) == [
+        "fleet:clusters[0]: a cluster's definition: list names here (or selectors "
+        "{matchLabels: ...}); define clusters in Pulumi.main.yaml, or under "
+        "fleet:dedicatedClusters (got {'name': 'x', 'kind': 'k3d'})"
+    ]
+    assert problems_of("qa", lambda raw: raw.update(clusters=[7])) == [
+        "fleet:clusters[0]: Input should be a valid string (got 7)"
+    ]
+    assert problems_of("dev", lambda raw: tenants(raw)[0].update(vars={"X": {"secrt": "k"}})) == [
+        "fleet:tenants[0].vars.X.secret: missing required key",
+        "fleet:tenants[0].vars.X.secrt: unknown key 'secrt'; did you mean 'secret'?",
+    ]
 
 
 def test_tenants_cannot_go_without_lockdown_from_either_stack(tmp_path: Path) -> None:
