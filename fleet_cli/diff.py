@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fleet import objects, yamldoc
+from fleet.safety import removals
 from fleet_cli.render import StackRender
 
 ChangeKind = Literal["added", "removed", "changed"]
@@ -28,7 +29,8 @@ class Change:
 def compare(base: StackRender, head: StackRender) -> list[Change]:
     """Every cluster joining or leaving a part of the stack, then every file, object and
     resource added, removed or changed from `base` to `head`."""
-    changes = _placement(base.placement, head.placement) if base.placement else []
+    changes = _destructive(base, head)
+    changes += _placement(base.placement, head.placement) if base.placement else []
     for branch in sorted(set(base.branches) | set(head.branches)):
         changes += _changes(
             f"branch {branch}",
@@ -53,6 +55,41 @@ def compare(base: StackRender, head: StackRender) -> list[Change]:
 
 
 PLACEMENT_SCOPE = "clusters joining and leaving"
+DESTRUCTIVE_SCOPE = "destructive: what goes, with everything in it"
+
+
+def _destructive(base: StackRender, head: StackRender) -> list[Change]:
+    """First what the removal guard counts (clusters, tenants and apps gone, a renamed
+    environment), then every Namespace deleted on a cluster: a reviewer sees these first."""
+    found = []
+    if base.inventory is not None and head.inventory is not None:
+        found += [
+            Change(DESTRUCTIVE_SCOPE, "removed", item, "")
+            for item in removals(base.inventory, head.inventory)
+        ]
+    for cluster in sorted(base.clusters):
+        kept = {objects.object_id(o) for o in head.clusters.get(cluster, [])}
+        found += [
+            Change(
+                DESTRUCTIVE_SCOPE, "removed", f"Namespace {o['metadata']['name']} on {cluster}", ""
+            )
+            for o in base.clusters[cluster]
+            if o.get("kind") == "Namespace" and objects.object_id(o) not in kept
+        ]
+    return found
+
+
+def guard_trips(base: StackRender, head: StackRender, max_removals: int) -> str | None:
+    """What `pulumi up` would say when its removal guard stops the update; None when it goes."""
+    if base.inventory is None or head.inventory is None:
+        return None
+    gone = removals(base.inventory, head.inventory)
+    if len(gone) <= max_removals:
+        return None
+    return (
+        f"The removal guard would stop this update: {len(gone)} removals where "
+        f"fleet:maxRemovals allows {max_removals} (listed first below)."
+    )
 
 
 def _placement(base: Mapping[str, list[str]], head: Mapping[str, list[str]]) -> list[Change]:
@@ -109,17 +146,22 @@ def _changes(scope: str, before: Mapping[str, str], after: Mapping[str, str]) ->
     return found
 
 
-def report(stack: str, base: str, changes: list[Change], *, patch: bool) -> str:
-    """Markdown: a `diff` block per branch and cluster, a line per change or its patch."""
+def report(
+    stack: str, base: str, changes: list[Change], *, patch: bool, warning: str | None = None
+) -> str:
+    """Markdown: the guard's `warning`, then a `diff` block per scope (destructive changes and
+    clusters joining or leaving first, then per branch and cluster), a line per change or its
+    patch."""
     title = f"### fleet diff: stack `{stack}` against `{base}`"
     if not changes:
         return f"{title}\n\nNo changes.\n"
     counts = {kind: sum(1 for c in changes if c.kind == kind) for kind in _MARKS}
-    lines = [
-        title,
-        "",
-        f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed",
-    ]
+    lines = [title, ""]
+    if warning is not None:
+        lines += [f"> **{warning}**", ""]
+    lines.append(
+        f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed"
+    )
     for scope in dict.fromkeys(c.scope for c in changes):
         lines += ["", f"**{scope}**", "```diff"]
         for change in (c for c in changes if c.scope == scope):

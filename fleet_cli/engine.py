@@ -35,6 +35,7 @@ from components import clusters, environment, github, gitops_branch, kubernetes_
 from fleet import objects, outputs
 from fleet.model import ENCRYPTED, FleetSpec, StackSpec, fleet_of
 from fleet.objects import K8sObject
+from fleet.safety import inventory
 from fleet.stackfile import read_raw_config
 from fleet.summary import placement
 from fleet_cli.render import REDACTED, ResourceRecord, StackRender
@@ -378,7 +379,7 @@ def render_stack(
     outputs = main_stack_outputs(fleet_of(model))
     stack_run = run_stack(settings, model, secrets, outputs, on_resource=on_resource)
     rendered = stack_render(model.stack, stack_run.resources)
-    return replace(rendered, placement=placement(model))
+    return replace(rendered, placement=placement(model), inventory=inventory(model))
 
 
 def cluster_of_providers(resources: list[Registered]) -> dict[str, str]:

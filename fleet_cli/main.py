@@ -162,7 +162,8 @@ def _diff(args: argparse.Namespace) -> int:
     except RevisionError as error:
         raise _Stop(str(error)) from None
     changes = diff.compare(base, head)
-    print(diff.report(model.stack, args.base, changes, patch=args.patch), end="")
+    warning = diff.guard_trips(base, head, model.max_removals)
+    print(diff.report(model.stack, args.base, changes, patch=args.patch, warning=warning), end="")
     return EXIT_OK
 
 

@@ -49,6 +49,9 @@ class StackRender:
     placement: dict[str, list[str]] = field(default_factory=dict)
     """Which clusters each part of the stack is on (`fleet.summary.placement`); empty for a
     render written before it was recorded."""
+    inventory: dict[str, Any] | None = None
+    """What the removal guard compares (`fleet.safety.inventory`); None for a render written
+    before it was recorded."""
 
 
 MARKER = ".fleet-render"
@@ -85,6 +88,8 @@ def write(render: StackRender, out: Path) -> Path:
         (k8s / f"{cluster}.yaml").write_text(yamldoc.dump_all(objects), encoding="utf-8")
     (root / "branches.json").write_text(json.dumps(sorted(render.branches)) + "\n")
     (root / PLACEMENT).write_text(json.dumps(render.placement, indent=2) + "\n")
+    if render.inventory is not None:
+        (root / INVENTORY).write_text(json.dumps(render.inventory, indent=2) + "\n")
     records = [asdict(r) for r in render.resources]
     (root / "resources.json").write_text(
         json.dumps(records, indent=2, sort_keys=True) + "\n", encoding="utf-8"
@@ -110,9 +115,13 @@ def read(root: Path) -> StackRender:
         ResourceRecord(**record)
         for record in json.loads((root / "resources.json").read_text(encoding="utf-8"))
     ]
-    placed = root / PLACEMENT
+    placed, inventoried = root / PLACEMENT, root / INVENTORY
     placement = json.loads(placed.read_text(encoding="utf-8")) if placed.exists() else {}
-    return StackRender(root.name, branches, clusters, resources, placement)
+    inventory = (
+        json.loads(inventoried.read_text(encoding="utf-8")) if inventoried.exists() else None
+    )
+    return StackRender(root.name, branches, clusters, resources, placement, inventory)
 
 
 PLACEMENT = "placement.json"
+INVENTORY = "inventory.json"

@@ -355,7 +355,12 @@ def test_diff_shows_a_cluster_leaving_an_environment_when_its_labels_change_firs
     assert main(["--project", str(project), "diff", "qa", "--base", "HEAD"]) == EXIT_OK
     out = capsys.readouterr().out
     scopes = [line for line in out.splitlines() if line.startswith("**")]
-    assert scopes[0] == "**clusters joining and leaving**"
+    # What the guard counts first (the remote leaves qa), then who moved.
+    assert scopes[:2] == [
+        "**destructive: what goes, with everything in it**",
+        "**clusters joining and leaving**",
+    ]
+    assert "- cluster k3s-america-south" in out
     placed = out.split("**clusters joining and leaving**")[1].split("```")[1].splitlines()
     assert [line for line in placed if line] == [
         "diff",
@@ -364,6 +369,29 @@ def test_diff_shows_a_cluster_leaving_an_environment_when_its_labels_change_firs
         "- k3s-america-south leaves app kaizentm/azure-vote",
     ]
     assert "- tenants/k3d-america/clusters/k3s-america-south/kaizentm/kustomization.yaml" in out
+
+
+def test_diff_predicts_the_removal_guard_and_lists_destruction_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+
+    def two_gone(config: dict[str, Any]) -> None:
+        config["fleet:tenants"] = [t for t in config["fleet:tenants"] if t["name"] != "yakuza"]
+        config["fleet:tenants"][0]["apps"] = []
+
+    edit_stack(project, "dev", two_gone)
+    assert main(["--project", str(project), "diff", "dev", "--base", "HEAD"]) == EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == (
+        "> **The removal guard would stop this update: 2 removals where fleet:maxRemovals "
+        "allows 1 (listed first below).**"
+    )
+    first = out.index("**destructive: what goes, with everything in it**")
+    assert first < min(i for i, line in enumerate(out) if line.startswith("**branch"))
+    block = out[first + 2 : out.index("```", first + 2)]
+    assert block[:2] == ["- tenant yakuza", "- app kaizentm/azure-vote"]
+    assert "- Namespace dev-yakuza on k3d-america" in block
 
 
 def test_diff_patch_shows_unified_diffs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
