@@ -1117,9 +1117,17 @@ PATH_PLACEHOLDERS = ("cluster",)
 
 
 def _check_repo_path(problems: Problems, path: Sequence[str | int], value: str) -> None:
+    """A path in a tenant's repository, as a Kustomization's `spec.path`: relative to the
+    repository's root, written `./x` as Flux's documentation and the default
+    (`./<app>/{cluster}`) write it."""
     parts = value.split("/")
     if value.startswith("/") or ".." in parts or not value.strip():
         problems.add(path, f"'{value}' must be a relative path inside the repository, like ./app")
+    elif not value.startswith("./"):
+        written = "./" if value == "." else f"./{value}"
+        problems.add(
+            path, f"'{value}' is read from the root of the tenant's repository: write {written}"
+        )
     for placeholder in re.findall(r"\{([^{}]*)\}", value):
         if placeholder not in PATH_PLACEHOLDERS:
             problems.add(

@@ -483,6 +483,20 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:tenants[1].apps[0].path: '../other/{cluster}' must be a relative path",
     ),
     (
+        "app-path-without-dot-slash",
+        "dev",
+        lambda raw: tenants(raw)[1]["apps"][0].update(path="katana-vote/{cluster}"),
+        "fleet:tenants[1].apps[0].path: 'katana-vote/{cluster}' is read from the root of the "
+        "tenant's repository: write ./katana-vote/{cluster}",
+    ),
+    (
+        "app-cluster-path-without-dot-slash",
+        "dev",
+        lambda raw: tenants(raw)[0]["apps"][0]["paths"].update({"pacific-aks": "manifests"}),
+        "fleet:tenants[0].apps[0].paths.pacific-aks: 'manifests' is read from the root of the "
+        "tenant's repository: write ./manifests",
+    ),
+    (
         "repository-url",
         "main",
         lambda raw: raw["repository"].update(url="github.com/kaizentm/multicluster-gitops"),
