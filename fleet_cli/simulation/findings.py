@@ -45,9 +45,12 @@ class Finding:
     category: Category
     subject: str
     message: str
+    config: str = ""
+    """The config key it comes from, `Pulumi.STACK.yaml fleet:KEY`, where one is known."""
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.category}: {self.subject}: {self.message}"
+        origin = f" (from {self.config})" if self.config else ""
+        return f"{self.where}: {self.category}: {self.subject}: {self.message}{origin}"
 
 
 def describe(object_id: ObjectId) -> str:

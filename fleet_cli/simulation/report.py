@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fleet import objects
@@ -15,6 +15,7 @@ from fleet_cli.simulation.cluster import CLUSTER, ClusterState
 from fleet_cli.simulation.fields import field_problems
 from fleet_cli.simulation.findings import CATEGORIES, TITLES, Finding, describe
 from fleet_cli.simulation.flux import kubeconfig_server
+from fleet_cli.simulation.origins import origin_of, origins
 from fleet_cli.simulation.rbac import Request, User
 from fleet_cli.simulation.simulation import Simulation, Step
 
@@ -47,8 +48,10 @@ class Report:
 
 def report(sim: Simulation) -> Report:
     acting = tenant_identities(sim)
+    known = origins(sim.models)
     findings = sorted(
-        {
+        replace(f, config=f.config or origin_of(f.subject, known))
+        for f in {
             *sim.events,
             *sim.unbuildable(),
             *_status_findings(sim),
@@ -323,7 +326,11 @@ def text(result: Report, title: str, *, verbose: bool = False) -> str:
             found = [f for f in result.findings if f.category == category]
             if found:
                 lines.append(f"  {TITLES[category]} ({len(found)}):")
-                lines += [f"    {f.where}: {f.subject}: {f.message}" for f in found]
+                lines += [
+                    f"    {f.where}: {f.subject}: {f.message}"
+                    + (f" (from {f.config})" if f.config else "")
+                    for f in found
+                ]
     else:
         lines += [
             "",

@@ -122,3 +122,22 @@ def test_every_member_of_a_group_gets_flux_and_the_same_wiring(
         # The same objects on every member: one configuration.
         first, *others = (set(sim.clusters[m].objects) for m in member_names)
         assert all(other == first for other in others)
+
+
+def test_every_finding_names_the_config_key_it_comes_from(tmp_path: Path) -> None:
+    """The sample's tenants' repository holds nothing at their apps' paths: each finding says
+    which app of which stack file to look at."""
+    (tmp_path / "empty").mkdir()
+    with simulation(PROJECT, sources={TENANT_REPOSITORY: tmp_path / "empty"}) as sim:
+        for stack in ("main", "dev"):
+            sim.step(f"pulumi up -s {stack}", stack)
+        findings = report(sim).findings
+    assert findings
+    by_app = {
+        "azure-vote": "Pulumi.dev.yaml fleet:tenants[0].apps[0]",
+        "katana-vote": "Pulumi.dev.yaml fleet:tenants[1].apps[0]",
+    }
+    for finding in findings:
+        app = next(a for a in by_app if a in finding.subject)
+        assert finding.config == by_app[app], finding
+        assert str(finding).endswith(f"(from {by_app[app]})")
