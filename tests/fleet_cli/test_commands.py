@@ -432,7 +432,41 @@ def test_diff_against_an_unknown_revision(
 ) -> None:
     project = copy_project(tmp_path)
     assert main(["--project", str(project), "diff", "qa", "--base", "no-such-ref"]) == EXIT_CONFIG
-    assert "no-such-ref" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"--base no-such-ref: no such revision in {project} (a branch, tag or commit; fetch it "
+        "first if it is a remote's)\n"
+    )
+
+
+def test_diff_against_a_revision_whose_command_cannot_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A base from before `fleet render`: said plainly, without that revision's usage text."""
+    project = copy_project(tmp_path)
+    old = "import sys\nsys.stderr.write('usage: fleet [-h] {check}\\n')\nsys.exit(2)\n"
+    (project / "fleet_cli" / "__main__.py").write_text(old)
+    subprocess.run(["git", "add", "."], cwd=project, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "old"],
+        cwd=project,
+        check=True,
+    )
+    subprocess.run(["git", "checkout", "-q", "HEAD~1", "--", "fleet_cli"], cwd=project, check=True)
+    assert main(["--project", str(project), "diff", "qa", "--base", "HEAD"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "the fleet command of that revision predates `fleet render`" in err
+    assert "usage:" not in err
+
+
+def test_graph_with_a_broken_sibling_stack_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+    (project / "Pulumi.broken.yaml").write_bytes(b"config:\n  fleet:mainStack: [\xff\n")
+    code = main(["--project", str(project), "graph", "main", "--out", str(tmp_path / "f.svg")])
+    assert code == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "Pulumi.broken.yaml" in err and "Traceback" not in err
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
