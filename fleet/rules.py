@@ -27,6 +27,7 @@ from fleet.access import (
     source_access,
 )
 from fleet.config import (
+    CHART_VERSION_PATTERN,
     CONFIG_KEY_PATTERN,
     CONFIG_NAMESPACE,
     DURATION_PATTERN,
@@ -48,6 +49,7 @@ from fleet.config import (
 from fleet.errors import Problem
 
 _CHART_URL = re.compile(r"^(https?|oci)://[^/\s]+(/\S*)?$")
+_CHART_VERSION = re.compile(CHART_VERSION_PATTERN)
 _BRANCH_FORBIDDEN = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]|\.\.|//|@\{")
 
 
@@ -594,6 +596,13 @@ def check_components(
             problems.add(
                 (*path, "helm", "repository"),
                 f"'{component.helm.repository}' is not a chart repository URL (https:// or oci://)",
+            )
+        if component.helm is not None and not _CHART_VERSION.match(component.helm.version):
+            problems.add(
+                (*path, "helm", "version"),
+                f"'{component.helm.version}' is not one version: pin an exact version such as "
+                "15.14.0 (a range or a wildcard would let the chart change on its own, with no "
+                "change to config)",
             )
         for m_index, manifest in enumerate(component.manifests):
             metadata = manifest.get("metadata")

@@ -433,6 +433,53 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:infra[0].helm.repository: 'charts.bitnami.com' is not a chart repository URL",
     ),
     (
+        "chart-version-caret-range",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(version="^15.14"),
+        "fleet:infra[0].helm.version: '^15.14' is not one version: pin an exact version such as "
+        "15.14.0",
+    ),
+    (
+        "chart-version-tilde-range",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(version="~15.14.0"),
+        "fleet:infra[0].helm.version: '~15.14.0' is not one version: pin an exact version such as "
+        "15.14.0",
+    ),
+    (
+        "chart-version-lower-bound",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(version=">=15"),
+        "fleet:infra[0].helm.version: '>=15' is not one version: pin an exact version such as "
+        "15.14.0",
+    ),
+    (
+        "chart-version-x-wildcard",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(version="15.x"),
+        "fleet:infra[0].helm.version: '15.x' is not one version: pin an exact version such as "
+        "15.14.0",
+    ),
+    (
+        "chart-version-star-wildcard",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(version="*"),
+        "fleet:infra[0].helm.version: '*' is not one version: pin an exact version such as 15.14.0",
+    ),
+    (
+        "chart-version-two-parts",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(version="15.14"),
+        "fleet:infra[0].helm.version: '15.14' is not one version: pin an exact version such as "
+        "15.14.0",
+    ),
+    (
+        "chart-version-empty",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(version=""),
+        "fleet:infra[0].helm.version: '' is not one version: pin an exact version such as 15.14.0",
+    ),
+    (
         "values-for-manifests",
         "dev",
         lambda raw: raw["infra"][0]["overrides"]["k3d-america"].update(values={"a": 1}),
@@ -712,6 +759,16 @@ RULES: list[tuple[str, str, Any, str]] = [
 def test_rule_reports_its_problem(stack: str, edit: Any, expected: str) -> None:
     problems = problems_of(stack, edit)
     assert any(line.startswith(expected) for line in problems), problems
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["15.14.0", "0.1.0", "2.0.0-rc.1", "1.2.3+build.7", "1.0.0-beta.2+exp.sha", "v1.14.4"],
+)
+def test_an_exact_chart_version_is_accepted(version: str) -> None:
+    fleet = load_sample("main", lambda raw: raw["infra"][0]["helm"].update(version=version))
+    assert isinstance(fleet, FleetSpec)
+    assert fleet.infra[0].helm is not None and fleet.infra[0].helm.version == version
 
 
 def test_a_value_of_several_types_is_reported_as_the_user_meant_it() -> None:
