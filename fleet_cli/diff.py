@@ -55,6 +55,18 @@ def compare(base: StackRender, head: StackRender) -> list[Change]:
 
 
 PLACEMENT_SCOPE = "clusters joining and leaving"
+HAND_EDITS_SCOPE = "edited by hand on the branches (the next pulumi up overwrites them)"
+
+
+def hand_edit_changes(edits: Mapping[str, list[str]]) -> list[Change]:
+    """A line per file changed on a branch since the stack last wrote it."""
+    return [
+        Change(HAND_EDITS_SCOPE, "changed", f"{branch}: {path}", "")
+        for branch, paths in edits.items()
+        for path in paths
+    ]
+
+
 DESTRUCTIVE_SCOPE = "destructive: what goes, with everything in it"
 
 

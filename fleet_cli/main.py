@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fleet.errors import ConfigError
-from fleet.model import FleetSpec, StackSpec
+from fleet.model import FleetSpec, StackSpec, fleet_of
 from fleet.stackfile import (
     concerned_stacks,
     deploy_order,
@@ -27,6 +27,7 @@ from fleet.stackfile import (
 )
 from fleet.summary import count, placement_lines, summary
 from fleet_cli import diff, graph, render
+from fleet_cli.drift import hand_edits, local_repository
 from fleet_cli.engine import render_stack
 from fleet_cli.kustomize import KustomizeError, kubectl
 from fleet_cli.progress import Progress
@@ -162,6 +163,10 @@ def _diff(args: argparse.Namespace) -> int:
     except RevisionError as error:
         raise _Stop(str(error)) from None
     changes = diff.compare(base, head)
+    repository = local_repository(fleet_of(model).repository.commit_url, path.parent)
+    if repository is not None:
+        owner = f"fleet/{model.stack}"
+        changes = diff.hand_edit_changes(hand_edits(repository, owner, base.branches)) + changes
     warning = diff.guard_trips(base, head, model.max_removals)
     print(diff.report(model.stack, args.base, changes, patch=args.patch, warning=warning), end="")
     return EXIT_OK

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.gitwriter import BranchTarget, apply
 from fleet import tree
 from fleet.model import EnvironmentSpec, FleetSpec
 from fleet_cli.engine import render_stack
@@ -392,6 +393,35 @@ def test_diff_predicts_the_removal_guard_and_lists_destruction_first(
     block = out[first + 2 : out.index("```", first + 2)]
     assert block[:2] == ["- tenant yakuza", "- app kaizentm/azure-vote"]
     assert "- Namespace dev-yakuza on k3d-america" in block
+
+
+def test_diff_shows_files_edited_by_hand_on_a_local_branch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sample commits to a bare repository in the project: what the stack wrote there
+    last and someone changed since is listed first."""
+    project = copy_project(tmp_path / "project")
+    repository = project / ".gitops" / "multicluster-gitops.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(repository)], check=True)
+    out = tmp_path / "out"
+    assert main(["--project", str(project), "render", "qa", "--out", str(out)]) == EXIT_OK
+    files = read(out / "qa").branches["qa"]
+    apply(BranchTarget(str(repository), "qa", "fleet/qa"), files, "fleet: render stack qa")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "-b", "qa", str(repository), str(clone)], check=True)
+    edited = "tenants/base/kaizentm/rbac.yaml"
+    (clone / edited).write_text("# changed by hand\n")
+    for command in (
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "hand"],
+        ["push", "-q", "origin", "qa"],
+    ):
+        subprocess.run(["git", *command], cwd=clone, check=True)
+    capsys.readouterr()
+    assert main(["--project", str(project), "diff", "qa", "--base", "HEAD"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    scope = "**edited by hand on the branches (the next pulumi up overwrites them)**"
+    assert lines[4] == scope
+    assert lines[5:8] == ["```diff", f"! qa: {edited}", "```"]
 
 
 def test_diff_patch_shows_unified_diffs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
