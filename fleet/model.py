@@ -315,19 +315,7 @@ def fleet_of(model: StackSpec) -> FleetSpec:
 def _cluster(config: ClusterConfig) -> ClusterSpec:
     """The rules guarantee the kind's settings where they are required (for a group of attached
     clusters, each member's kubeconfig); k3d's are optional."""
-    members = tuple(_member(config, m) for m in config.members)
-    provisioning: Provisioning
-    match config.kind:
-        case "aks":
-            assert config.aks is not None
-            provisioning = config.aks
-        case "k3d":
-            provisioning = config.k3d or K3dConfig()
-        case "attached":
-            if config.attached is not None:
-                provisioning = config.attached
-            else:
-                provisioning = members[0].provisioning
+    members = tuple(config.members)
     return ClusterSpec(
         name=config.name,
         role=config.role,
@@ -335,29 +323,33 @@ def _cluster(config: ClusterConfig) -> ClusterSpec:
         labels=dict(config.labels),
         vars=dict(config.vars),
         protect=config.protect,
-        provisioning=provisioning,
-        members=members,
+        provisioning=_provisioning(config, _as_member(members[0]) if members else None),
+        members=tuple(
+            MemberSpec(_as_member(m).name, _provisioning(config, _as_member(m))) for m in members
+        ),
     )
 
 
-def _member(group: ClusterConfig, member: str | MemberConfig) -> MemberSpec:
-    """A group's member: the group's provisioning, with the member's own kubeconfig when the
-    group is attached."""
-    if isinstance(member, str):
-        member = MemberConfig(name=member)
-    provisioning: Provisioning
-    match group.kind:
+def _as_member(member: str | MemberConfig) -> MemberConfig:
+    return MemberConfig(name=member) if isinstance(member, str) else member
+
+
+def _provisioning(config: ClusterConfig, member: MemberConfig | None) -> Provisioning:
+    """How the cluster (or a group's `member`) comes to exist: the group's settings, with a
+    member's own kubeconfig when the group is attached (a group's own is its first member's)."""
+    match config.kind:
         case "aks":
-            assert group.aks is not None
-            provisioning = group.aks
+            assert config.aks is not None
+            return config.aks
         case "k3d":
-            provisioning = group.k3d or K3dConfig()
+            return config.k3d or K3dConfig()
         case "attached":
-            assert member.kubeconfig_secret is not None
-            provisioning = AttachedConfig(
+            if config.attached is not None:
+                return config.attached
+            assert member is not None and member.kubeconfig_secret is not None
+            return AttachedConfig(
                 kubeconfig_secret=member.kubeconfig_secret, context=member.context
             )
-    return MemberSpec(member.name, provisioning)
 
 
 class _Picker:

@@ -15,19 +15,9 @@ from fleet.model import ENCRYPTED, EnvironmentSpec, FleetSpec
 from fleet.safety import check_removals, inventory
 from fleet.summary import placement
 from fleet_cli.kustomize import build
-from tests.support.sample import Raw, load_sample, problems_of
+from tests.support.sample import Raw, cluster, load_sample, problems_of, tenants
 
 MANAGEMENT, OTHER, REMOTE = "k3d-america", "pacific-aks", "k3s-america-south"
-
-
-def tenants(raw: Raw) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = raw["tenants"]
-    return found
-
-
-def cluster(raw: Raw, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(c for c in raw["clusters"] if c["name"] == name)
-    return found
 
 
 def environment(stack: str, edit: Any = None, edit_main: Any = None) -> EnvironmentSpec:

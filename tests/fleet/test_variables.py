@@ -11,17 +11,7 @@ from fleet import variables
 from fleet.config import SecretVar
 from fleet.errors import ConfigError
 from fleet.model import ENCRYPTED, EnvironmentSpec
-from tests.support.sample import Raw, load_sample, problems_of
-
-
-def tenants(raw: Raw) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = raw["tenants"]
-    return found
-
-
-def cluster(raw: Raw, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(c for c in raw["clusters"] if c["name"] == name)
-    return found
+from tests.support.sample import Raw, cluster, load_sample, problems_of, tenants
 
 
 def every_level(raw_main: Raw) -> None:

@@ -50,3 +50,15 @@ def problems_of(stack: str, edit: Edit | None = None, edit_main: Edit | None = N
     with pytest.raises(ConfigError) as caught:
         load_sample(stack, edit, edit_main)
     return [str(p) for p in caught.value.problems]
+
+
+def tenants(raw: Raw) -> list[dict[str, Any]]:
+    """The tenants of an environment's raw config."""
+    found: list[dict[str, Any]] = raw["tenants"]
+    return found
+
+
+def cluster(raw: Raw, name: str) -> dict[str, Any]:
+    """A cluster entry of the main stack's raw config, by name."""
+    found: dict[str, Any] = next(c for c in raw["clusters"] if c["name"] == name)
+    return found
