@@ -50,6 +50,38 @@ def is_flux_git_url(url: str) -> bool:
     return bool(_REMOTE_URL.match(url))
 
 
+def _user_part(url: str) -> tuple[str, str, str] | None:
+    """(`scheme://`, user part, the rest from `@` on) of a URL with a user part, else None."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return None
+    authority = rest.split("/", 1)[0]
+    if "@" not in authority:
+        return None
+    user = authority.rsplit("@", 1)[0]
+    return f"{scheme}://", user, rest[len(user) :]
+
+
+def has_credentials(url: str) -> bool:
+    """The URL carries a credential in its user part: any user of an HTTP(S) URL (a token is
+    often written as the user, `https://TOKEN@host/...`), a password for any other scheme.
+    `ssh://git@host/...` and `git@host:org/repo` name the SSH user only."""
+    found = _user_part(url)
+    if found is None:
+        return False
+    scheme, user, _ = found
+    return scheme.lower() in ("http://", "https://") or ":" in user
+
+
+def redacted(url: str) -> str:
+    """The URL for a message: a credential in its user part replaced by `***`."""
+    found = _user_part(url)
+    if found is None or not has_credentials(url):
+        return url
+    scheme, _, rest = found
+    return f"{scheme}***{rest}"
+
+
 def is_local_git_url(url: str) -> bool:
     """A path or file:// URL: somewhere the program can push, though no cluster can read it."""
     return bool(_LOCAL_URL.match(url)) or (bool(url) and "://" not in url and ":" not in url)

@@ -21,9 +21,11 @@ from pydantic_core import ErrorDetails
 from fleet import names, selection, variables
 from fleet.access import (
     GitAccess,
+    has_credentials,
     is_flux_git_url,
     is_local_git_url,
     is_ssh_url,
+    redacted,
     source_access,
 )
 from fleet.config import (
@@ -191,8 +193,12 @@ def _describe(detail: ErrorDetails, schema: type[BaseModel]) -> str:
     return f"{message} (got {_short(detail.get('input'))})"
 
 
+_URL_WITH_USER = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"/]+@[^\s'\"]*")
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    """The user's value for a message, with any URL's credential masked."""
+    text = _URL_WITH_USER.sub(lambda m: redacted(m.group(0)), repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -288,13 +294,31 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+FLEET_CREDENTIALS = "fleet:repository.tokenSecret"
+TENANT_CREDENTIALS = "the tenant's repository.credentialsSecret"
+
+
 def check_git_url(
-    problems: Problems, path: Sequence[str | int], url: str, *, local: bool = False
+    problems: Problems,
+    path: Sequence[str | int],
+    url: str,
+    *,
+    credentials: str,
+    local: bool = False,
 ) -> None:
+    """A git URL; `credentials` says where the credentials to reach it are configured. A URL is
+    only ever shown with its credential masked."""
+    if has_credentials(url):
+        problems.add(
+            path,
+            f"'{redacted(url)}' has a credential in its user part, which would land in git, in "
+            "plain text in Pulumi's state and outputs, and in pull-request comments: remove it "
+            f"and name a secret config key in {credentials} instead",
+        )
     if is_flux_git_url(url) or (local and is_local_git_url(url)):
         return
     allowed = "https://, ssh:// or git@host:org/repo" + (", file:// or a path" if local else "")
-    problems.add(path, f"'{url}' is not a git URL this can use ({allowed})")
+    problems.add(path, f"'{redacted(url)}' is not a git URL this can use ({allowed})")
 
 
 def check_branch(problems: Problems, path: Sequence[str | int], branch: str) -> None:
@@ -592,10 +616,18 @@ def check_components(
         owners.setdefault(namespace, f"component {component.name}'s namespace")
         if (component.helm is None) == (not component.manifests):
             problems.add(path, "give either helm or manifests (exactly one)")
-        if component.helm is not None and not _CHART_URL.match(component.helm.repository):
+        chart_url = component.helm.repository if component.helm is not None else ""
+        if has_credentials(chart_url):
             problems.add(
                 (*path, "helm", "repository"),
-                f"'{component.helm.repository}' is not a chart repository URL (https:// or oci://)",
+                f"'{redacted(chart_url)}' has a credential in its user part, which would land in "
+                "git with the HelmRepository: remove it (the fleet reads chart repositories "
+                "without credentials)",
+            )
+        elif component.helm is not None and not _CHART_URL.match(chart_url):
+            problems.add(
+                (*path, "helm", "repository"),
+                f"'{chart_url}' is not a chart repository URL (https:// or oci://)",
             )
         if component.helm is not None and not _CHART_VERSION.match(component.helm.version):
             problems.add(
@@ -710,7 +742,7 @@ def _unknown_cluster(name: str, known: Iterable[str]) -> str:
 def check_main_stack(config: MainStackConfig) -> list[Problem]:
     problems = Problems()
     repository = config.repository
-    check_git_url(problems, ("repository", "url"), repository.url)
+    check_git_url(problems, ("repository", "url"), repository.url, credentials=FLEET_CREDENTIALS)
     if is_flux_git_url(repository.url) and is_ssh_url(repository.url):
         if "github.com" not in repository.url:
             problems.add(
@@ -724,7 +756,13 @@ def check_main_stack(config: MainStackConfig) -> list[Problem]:
                 "Flux reads an SSH repository with a deploy key; use https:// to do without",
             )
     if repository.push_url is not None:
-        check_git_url(problems, ("repository", "pushUrl"), repository.push_url, local=True)
+        check_git_url(
+            problems,
+            ("repository", "pushUrl"),
+            repository.push_url,
+            credentials=FLEET_CREDENTIALS,
+            local=True,
+        )
     if config.flux.multitenant and _version(config.flux.version) < WORKLOAD_IDENTITY_LOCKDOWN:
         problems.add(
             ("flux", "version"),
@@ -1018,13 +1056,22 @@ def _check_tenant(
         ],
     )
     repository = tenant.repository
-    check_git_url(problems, (*path, "repository", "url"), repository.url)
+    check_git_url(
+        problems, (*path, "repository", "url"), repository.url, credentials=TENANT_CREDENTIALS
+    )
     check_branch(problems, (*path, "repository", "branch"), repository.branch)
-    uses_ssh = is_ssh_url(repository.url)
-    if repository.credentials_secret and uses_ssh and not repository.known_hosts:
+    uses_ssh = is_flux_git_url(repository.url) and is_ssh_url(repository.url)
+    if uses_ssh and not repository.credentials_secret:
+        problems.add(
+            (*path, "repository", "credentialsSecret"),
+            _ANONYMOUS_SSH + ": set credentialsSecret to a secret config key holding a private "
+            "key that may read the repository, and knownHosts, or use its https:// URL",
+        )
+    elif repository.credentials_secret and uses_ssh and not repository.known_hosts:
         problems.add(
             (*path, "repository", "knownHosts"),
-            "an SSH repository with credentials needs the host's known_hosts line",
+            "an SSH repository with credentials needs the host's known_hosts line: Flux trusts "
+            "only the host keys it is given (`ssh-keyscan HOST` prints them)",
         )
 
     for index, app in enumerate(tenant.apps):
@@ -1066,7 +1113,12 @@ def _check_tenant(
         check_branch(problems, (*release_path, "branch"), release.branch)
         _check_part(problems, release_path, release.clusters, own_clusters)
         if release.repository is not None:
-            check_git_url(problems, (*release_path, "repository"), release.repository)
+            check_git_url(
+                problems,
+                (*release_path, "repository"),
+                release.repository,
+                credentials=TENANT_CREDENTIALS,
+            )
             _check_release_access(problems, release_path, repository, release.repository)
     check_unique(
         problems, (*path, "releases"), [r.name for r in tenant.releases], "release channel"
@@ -1104,13 +1156,24 @@ def _check_release_access(
     """A release channel reads with the tenant's credentials, so its URL must want the same
     kind of credential: a token serves HTTPS only, a private key SSH only."""
     key = tenant.credentials_secret
+    if key is None and is_flux_git_url(release_url) and is_ssh_url(release_url):
+        problems.add(
+            (*path, "repository"),
+            _ANONYMOUS_SSH + ", and a release channel reads with the tenant's credentialsSecret, "
+            "which it has none of: use the channel repository's https:// URL",
+        )
+        return
     wanted, given = source_access(release_url, key), source_access(tenant.url, key)
     if wanted != given:
         problems.add(
             (*path, "repository"),
-            f"'{release_url}' needs {_CREDENTIAL_OF[wanted]}, but the tenant's credentialsSecret "
-            f"holds {_CREDENTIAL_OF[given]} for {tenant.url}: use the tenant's protocol",
+            f"'{redacted(release_url)}' needs {_CREDENTIAL_OF[wanted]}, but the tenant's "
+            f"credentialsSecret holds {_CREDENTIAL_OF[given]} for {redacted(tenant.url)}: use the "
+            "tenant's protocol",
         )
+
+
+_ANONYMOUS_SSH = "Flux cannot read an SSH repository anonymously"
 
 
 _CREDENTIAL_OF: dict[GitAccess, str] = {

@@ -480,6 +480,13 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:infra[0].helm.version: '' is not one version: pin an exact version such as 15.14.0",
     ),
     (
+        "chart-repository-url-with-a-token",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(repository="https://t0k3n@charts.example.com"),
+        "fleet:infra[0].helm.repository: 'https://***@charts.example.com' has a credential in its "
+        "user part, which would land in git with the HelmRepository",
+    ),
+    (
         "values-for-manifests",
         "dev",
         lambda raw: raw["infra"][0]["overrides"]["k3d-america"].update(values={"a": 1}),
@@ -578,6 +585,78 @@ RULES: list[tuple[str, str, Any, str]] = [
         "dev",
         lambda raw: tenants(raw)[0]["releases"][0].update(repository="not a url"),
         "fleet:tenants[0].releases[0].repository: 'not a url' is not a git URL",
+    ),
+    (
+        "fleet-url-with-a-token",
+        "main",
+        lambda raw: raw["repository"].update(
+            url="https://ghp_0123456789@github.com/kaizentm/multicluster-gitops"
+        ),
+        "fleet:repository.url: 'https://***@github.com/kaizentm/multicluster-gitops' has a "
+        "credential in its user part, which would land in git, in plain text in Pulumi's state "
+        "and outputs, and in pull-request comments: remove it and name a secret config key in "
+        "fleet:repository.tokenSecret instead",
+    ),
+    (
+        "push-url-with-a-password",
+        "main",
+        lambda raw: raw["repository"].update(pushUrl="https://bot:hunter2@git.example.com/fleet"),
+        "fleet:repository.pushUrl: 'https://***@git.example.com/fleet' has a credential in its "
+        "user part",
+    ),
+    (
+        "tenant-url-with-a-password",
+        "dev",
+        lambda raw: tenants(raw)[0]["repository"].update(
+            url="https://kaizentm:hunter2@github.com/kaizentm/gitops-manifests"
+        ),
+        "fleet:tenants[0].repository.url: 'https://***@github.com/kaizentm/gitops-manifests' has "
+        "a credential in its user part, which would land in git, in plain text in Pulumi's state "
+        "and outputs, and in pull-request comments: remove it and name a secret config key in "
+        "the tenant's repository.credentialsSecret instead",
+    ),
+    (
+        "ssh-url-with-a-password",
+        "dev",
+        lambda raw: (
+            tenants(raw)[1]["repository"].update(
+                url="ssh://git:hunter2@github.com/kaizentm/gitops-manifests",
+                credentialsSecret="yakuzaKey",
+                knownHosts="github.com ssh-ed25519 AAAA",
+            ),
+            raw.update(yakuzaKey=ENCRYPTED),
+        ),
+        "fleet:tenants[1].repository.url: 'ssh://***@github.com/kaizentm/gitops-manifests' has a "
+        "credential in its user part",
+    ),
+    (
+        "release-url-with-a-token",
+        "dev",
+        lambda raw: tenants(raw)[0]["releases"][0].update(
+            repository="https://glpat-0123456789@gitlab.com/kaizentm/gitops-manifests"
+        ),
+        "fleet:tenants[0].releases[0].repository: 'https://***@gitlab.com/kaizentm/"
+        "gitops-manifests' has a credential in its user part",
+    ),
+    (
+        "ssh-tenant-without-credentials",
+        "dev",
+        lambda raw: tenants(raw)[1]["repository"].update(
+            url="git@github.com:kaizentm/gitops-manifests.git"
+        ),
+        "fleet:tenants[1].repository.credentialsSecret: Flux cannot read an SSH repository "
+        "anonymously: set credentialsSecret to a secret config key holding a private key that "
+        "may read the repository, and knownHosts, or use its https:// URL",
+    ),
+    (
+        "ssh-release-channel-of-a-tenant-without-credentials",
+        "dev",
+        lambda raw: tenants(raw)[0]["releases"][0].update(
+            repository="ssh://git@github.com/kaizentm/gitops-manifests"
+        ),
+        "fleet:tenants[0].releases[0].repository: Flux cannot read an SSH repository "
+        "anonymously, and a release channel reads with the tenant's credentialsSecret, which it "
+        "has none of: use the channel repository's https:// URL",
     ),
     (
         "tenant-branch",
@@ -769,6 +848,44 @@ def test_an_exact_chart_version_is_accepted(version: str) -> None:
     fleet = load_sample("main", lambda raw: raw["infra"][0]["helm"].update(version=version))
     assert isinstance(fleet, FleetSpec)
     assert fleet.infra[0].helm is not None and fleet.infra[0].helm.version == version
+
+
+CREDENTIAL = "ghp_s3cr3tT0k3n"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda raw: tenants(raw)[0]["repository"].update(url=f"https://{CREDENTIAL}@github.com"),
+        lambda raw: tenants(raw)[0]["repository"].update(url=f"https://x:{CREDENTIAL}@h/a b"),
+        lambda raw: tenants(raw)[0].update(repository=f"https://{CREDENTIAL}@github.com/k/m"),
+        lambda raw: (
+            tenants(raw)[0]["repository"].update(credentialsSecret="kaizentmToken"),
+            tenants(raw)[0]["releases"][0].update(repository=f"ssh://git:{CREDENTIAL}@h/k/m"),
+            raw.update(kaizentmToken=ENCRYPTED),
+        ),
+    ],
+    ids=["not-a-repository-url", "a-url-with-a-space", "not-a-mapping", "other-protocol"],
+)
+def test_no_message_shows_a_credential_of_a_url(edit: Any) -> None:
+    problems = problems_of("dev", edit)
+    assert problems
+    assert not [line for line in problems if CREDENTIAL in line], problems
+
+
+@pytest.mark.parametrize(
+    "url", ["ssh://git@github.com/kaizentm/m.git", "git@github.com:kaizentm/m.git"]
+)
+def test_the_ssh_user_is_no_credential(url: str) -> None:
+    def ssh(raw: Raw) -> None:
+        tenants(raw)[1]["repository"].update(
+            url=url, credentialsSecret="yakuzaKey", knownHosts="github.com ssh-ed25519 AAAA"
+        )
+        raw["yakuzaKey"] = ENCRYPTED
+
+    env = load_sample("dev", ssh)
+    assert isinstance(env, EnvironmentSpec)
+    assert env.tenants[1].source.access == "ssh-key"
 
 
 def test_a_value_of_several_types_is_reported_as_the_user_meant_it() -> None:
