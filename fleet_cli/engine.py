@@ -66,10 +66,13 @@ def fake_kubeconfig(cluster: str) -> str:
 
 
 def main_stack_outputs(fleet: FleetSpec) -> dict[str, Any]:
-    """What the main stack of `fleet` exports, as a StackReference reads it."""
+    """What the main stack of `fleet` exports, as a StackReference reads it: each cluster that
+    exists, a group's members one by one."""
     return {
         outputs.CLUSTERS: {
-            c.name: outputs.cluster_access(c, fake_kubeconfig(c.name)) for c in fleet.clusters
+            m.name: outputs.cluster_access(m, fake_kubeconfig(m.name))
+            for c in fleet.clusters
+            for m in c.physical
         }
     }
 

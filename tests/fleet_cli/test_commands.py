@@ -22,6 +22,7 @@ from fleet_cli.progress import Progress
 from fleet_cli.render import REDACTED, read
 from tests.support.sample import PROJECT, SAMPLE_STACKS, load_sample
 
+OTHER = "pacific-aks"
 CODE = ("fleet", "fleet_cli", "components", "__main__.py", "Pulumi.yaml")
 
 
@@ -120,6 +121,25 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
         if p.is_file()
     }
     assert first == second
+
+
+def test_an_environment_on_a_group_renders_each_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path / "project")
+
+    def group(config: dict[str, Any]) -> None:
+        clusters = [c for c in config["fleet:clusters"] if c.get("role") != "remote"]
+        config["fleet:clusters"] = clusters
+        config.pop("fleet:k3sAmericaSouthKubeconfig", None)
+        clusters[0]["members"] = ["k3d-america-1", "k3d-america-2"]
+        clusters[0]["k3d"].pop("ports")
+
+    edit_stack(project, "main", group)
+    edit_stack(project, "dev", lambda c: c.update({"fleet:clusters": ["k3d-america", OTHER]}))
+    out = tmp_path / "out"
+    assert main(["--project", str(project), "render", "dev", "--out", str(out)]) == EXIT_OK
+    assert sorted(read(out / "dev").clusters) == ["k3d-america-1", "k3d-america-2", OTHER]
 
 
 def test_render_replaces_an_earlier_render(tmp_path: Path) -> None:
