@@ -448,7 +448,8 @@ def load_main(
     """The main stack from its raw config (keys without the `fleet:` prefix)."""
     config = _parse(MainStackConfig, raw, source)
     secret_keys = _kubeconfig_keys("clusters", config.clusters)
-    problems = rules.check_main_stack(config)
+    patched = _patched_objects(names.FLUX_NAMESPACE, config.flux.interval)
+    problems = rules.check_main_stack(config, patched)
     if config.repository.token_secret:
         secret_keys.append(
             SecretKey(config.repository.token_secret, "fleet:repository.tokenSecret")
@@ -536,6 +537,7 @@ def load_environment(
         lockdown=fleet.flux.multitenant,
         fleet_vars=fleet.vars,
         fleet_members=[m.name for c in fleet.clusters if c.members for m in c.physical],
+        patched=_patched_objects(names.environment_namespace(name), fleet.flux.interval),
     )
     problems += _check_secret_keys(raw, EnvironmentStackConfig, secret_keys, secrets_required)
     problems += _tenant_keys_of_the_platform(config, platform_keys)
@@ -579,6 +581,29 @@ def load_environment(
         max_removals=config.max_removals,
         selections=tuple(pick.picked),
     )
+
+
+def _patched_objects(platform_namespace: str, interval: str) -> rules.PatchedObjects:
+    """What a cluster's patches of a component apply to, from the functions that write the
+    component's folders: a patch is checked against what the branch will hold."""
+    # The tree renders from this model, so it is imported where it is used.
+    from fleet import tree
+
+    def patched(
+        component: ComponentConfig, namespace: str, cluster: str, role: ClusterRole | None
+    ) -> list[Mapping[str, Any]]:
+        spec = InfraSpec(
+            name=component.name,
+            namespace=namespace,
+            helm=component.helm,
+            manifests=tuple(component.manifests),
+            clusters=(),
+            overrides=dict(component.overrides),
+            cluster_scoped=component.cluster_scoped,
+        )
+        return tree.patched_objects(spec, cluster, role, platform_namespace, interval)
+
+    return patched
 
 
 def is_environment_stack(raw: Mapping[str, Any]) -> bool:

@@ -43,6 +43,7 @@ from fleet.config import (
     EnvironmentStackConfig,
     MainStackConfig,
     MemberConfig,
+    PatchConfig,
     SecretVar,
     TenantConfig,
     TenantRepositoryConfig,
@@ -596,10 +597,12 @@ def check_components(
     defined: Callable[[Placed], frozenset[str]],
     taken: Mapping[str, str] | None = None,
     every: Collection[str] = (),
+    patched: PatchedObjects | None = None,
 ) -> None:
     """Infra components at `fleet:infra`, over the clusters of the stack; `defined` names the
     variables Flux has on a cluster; `taken` are the namespaces others have, with whose
-    they are; `every` names every cluster of the fleet, which an override may name."""
+    they are; `every` names every cluster of the fleet, which an override may name; `patched`
+    gives what a cluster's patches apply to (without it, targets are not matched)."""
     known = {c.name: c for c in clusters}
     owners = dict(taken or {})
     for index, component in enumerate(components):
@@ -674,7 +677,147 @@ def check_components(
                     (*path, "overrides", name, "values"),
                     "values override a Helm chart; this component has manifests: use patches",
                 )
+            role = known[name].role if name in known else None
+            _check_patches(
+                problems, path, component, namespace, name, override.patches, role, patched
+            )
     check_unique(problems, ("infra",), [c.name for c in components], "component")
+
+
+PatchedObjects = Callable[
+    [ComponentConfig, str, str, ClusterRole | None], Sequence[Mapping[str, Any]]
+]
+"""(component, its namespace, cluster, the cluster's role or None) -> the objects the
+cluster's patches of the component apply to, as its folders in git hold them
+(`fleet.tree.patched_objects`)."""
+
+
+def _check_patches(
+    problems: Problems,
+    path: tuple[str | int, ...],
+    component: ComponentConfig,
+    namespace: str,
+    cluster: str,
+    patches: Sequence[PatchConfig],
+    role: ClusterRole | None,
+    patched: PatchedObjects | None,
+) -> None:
+    """A patch says what it patches, and that is an object of the component on the cluster:
+    kustomize stops at a patch without a target whose body names no object, and a target that
+    selects nothing changes nothing, silently. A label selector is not matched: it is taken to
+    select something."""
+    for index, patch in enumerate(patches):
+        at = (*path, "overrides", cluster, "patches", index)
+        body = patch.patch
+        selector: dict[str, str]
+        if patch.target is not None:
+            selector = patch.target.model_dump(exclude_none=True)
+            if selector.pop("label_selector", None) is not None:
+                continue
+            where = (*at, "target")
+        elif isinstance(body, list):
+            problems.add(
+                (*at, "target"),
+                "a list of JSON 6902 operations applies to the objects its target selects: give "
+                "target: {kind: ..., name: ...}",
+            )
+            continue
+        else:
+            metadata = body.get("metadata")
+            name = metadata.get("name") if isinstance(metadata, dict) else None
+            kind = body.get("kind")
+            if not isinstance(kind, str) or not isinstance(name, str):
+                problems.add(
+                    at,
+                    "a patch without target must say what it patches: give target: "
+                    "{kind: ..., name: ...}, or kind and metadata.name in the patch",
+                )
+                continue
+            selector = {"kind": kind, "name": name}
+            patch_namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+            if isinstance(patch_namespace, str):
+                selector["namespace"] = patch_namespace
+            where = (*at, "patch")
+        if patched is None or not selector:
+            continue
+        candidates = patched(component, namespace, cluster, role)
+        rewrites = component.helm is None  # its kustomization sets the namespace of manifests
+        if not any(_selects(selector, obj, namespace, rewrites) for obj in candidates):
+            chart = (
+                "; the chart's own objects are Helm's to make: change them with "
+                f"overrides.{cluster}.values"
+                if component.helm is not None
+                else ""
+            )
+            problems.add(
+                where,
+                f"{_selector_text(selector)} is no object of component {component.name} on "
+                f"{cluster}, so the patch would change nothing; there it has "
+                f"{_objects_text(candidates)}{chart}",
+            )
+
+
+def _selects(
+    selector: Mapping[str, str], obj: Mapping[str, Any], namespace: str, rewrites: bool
+) -> bool:
+    """kustomize's selection of a patch target (`types.Selector`): group, version and kind
+    equal, name and namespace as anchored regular expressions. An object written without a
+    namespace, or one in a component of plain manifests, may be in the component's namespace
+    (kustomize knows which kinds are namespaced; this does not, so it takes either)."""
+    api_version = str(obj.get("apiVersion", ""))
+    group, _, version = api_version.rpartition("/")
+    metadata = _metadata_of(obj)
+    own_namespace = str(metadata.get("namespace") or "")
+    namespaces = {own_namespace}
+    if rewrites or not own_namespace:
+        namespaces.add(namespace)
+    given = {
+        "kind": [str(obj.get("kind", ""))],
+        "group": [group],
+        "version": [version],
+        "name": [str(metadata.get("name", ""))],
+        "namespace": sorted(namespaces),
+    }
+    for field, wanted in selector.items():
+        if field in ("name", "namespace"):
+            if not any(_full_match(wanted, value) for value in given[field]):
+                return False
+        elif wanted not in given[field]:
+            return False
+    return True
+
+
+def _metadata_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An object's metadata; none where a manifest's is not a mapping (reported as such)."""
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def _full_match(pattern: str, value: str) -> bool:
+    try:
+        return re.fullmatch(pattern, value) is not None
+    except re.error:
+        return pattern == value
+
+
+def _selector_text(selector: Mapping[str, str]) -> str:
+    return (
+        "{" + ", ".join(f"{_PATCH_TARGET_KEYS.get(k, k)}: {v}" for k, v in selector.items()) + "}"
+    )
+
+
+_PATCH_TARGET_KEYS = {"label_selector": "labelSelector"}
+
+
+def _objects_text(found: Sequence[Mapping[str, Any]], most: int = 6) -> str:
+    described = []
+    for obj in found:
+        metadata = _metadata_of(obj)
+        namespace = metadata.get("namespace")
+        name = f"{namespace}/{metadata.get('name')}" if namespace else f"{metadata.get('name')}"
+        described.append(f"{obj.get('kind')} {name}")
+    shown = ", ".join(described[:most])
+    return shown + (f" and {len(described) - most} more" if len(described) > most else "")
 
 
 def _check_references(
@@ -703,28 +846,35 @@ def _check_references(
         found = variables.references(text)
         if not found:
             continue
+        undefined: dict[str, list[str]] = {}
+        remote_forms: list[str] = []
+        forms = sorted({r.operation for r in found if r.operation and not r.has_default})
         for cluster in clusters:
             if only is not None and cluster.name != only:
                 continue
             have = defined(cluster)
-            missing = sorted({r.name for r in found if not r.has_default and r.name not in have})
-            if missing:
-                problems.add(
-                    where,
-                    f"{', '.join('${' + m + '}' for m in missing)} is defined at no level for "
-                    f"cluster {cluster.name} (fleet:vars, the cluster's vars, an environment's "
-                    "vars) and Flux would write an empty string: define it, give a default "
-                    "(${NAME:=value}), or write $${NAME} for a literal ${NAME}",
-                )
-                break
-            forms = sorted({r.operation for r in found if r.operation and not r.has_default})
+            for name in sorted({r.name for r in found if not r.has_default} - have):
+                undefined.setdefault(name, []).append(cluster.name)
             if cluster.role == "remote" and component.helm is not None and forms:
-                problems.add(
-                    where,
-                    f"a chart for remote cluster {cluster.name} is substituted when rendered, "
-                    f"which supports ${{NAME}} and ${{NAME:=default}} only, not {forms[0]!r}",
-                )
-                break
+                remote_forms.append(cluster.name)
+        for name, on in undefined.items():
+            problems.add(
+                where,
+                f"${{{name}}} is defined at no level for {_clusters_named(on)} (fleet:vars, the "
+                "cluster's vars, an environment's vars) and Flux would write an empty string: "
+                "define it, give a default (${NAME:=value}), or write $${NAME} for a literal "
+                "${NAME}",
+            )
+        if remote_forms:
+            problems.add(
+                where,
+                f"a chart for a remote ({_clusters_named(remote_forms)}) is substituted when "
+                f"rendered, which supports ${{NAME}} and defaults only, not {forms[0]!r}",
+            )
+
+
+def _clusters_named(names_: list[str]) -> str:
+    return f"cluster {names_[0]}" if len(names_) == 1 else f"clusters {', '.join(names_)}"
 
 
 def _text(value: Any) -> str:
@@ -739,7 +889,10 @@ def _unknown_cluster(name: str, known: Iterable[str]) -> str:
 # ---------------------------------------------------------------- stacks
 
 
-def check_main_stack(config: MainStackConfig) -> list[Problem]:
+def check_main_stack(
+    config: MainStackConfig, patched: PatchedObjects | None = None
+) -> list[Problem]:
+    """The main stack; `patched` gives what a cluster's patches of a component apply to."""
     problems = Problems()
     repository = config.repository
     check_git_url(problems, ("repository", "url"), repository.url, credentials=FLEET_CREDENTIALS)
@@ -780,6 +933,7 @@ def check_main_stack(config: MainStackConfig) -> list[Problem]:
         config.clusters,
         main_component_namespace,
         lambda cluster: defined_variables(cluster, None, config.vars),
+        patched=patched,
     )
     return problems.items
 
@@ -815,9 +969,11 @@ def check_environment_stack(
     lockdown: bool = True,
     fleet_vars: Mapping[str, VarValue] | None = None,
     fleet_members: Collection[str] = (),
+    patched: PatchedObjects | None = None,
 ) -> list[Problem]:
     """An environment stack against the fleet's clusters, variables and common infra's
-    namespaces (from the main stack), and its Flux lockdown."""
+    namespaces (from the main stack), and its Flux lockdown; `patched` gives what a cluster's
+    patches of a component apply to."""
     problems = Problems()
     if config.tenants and not lockdown:
         problems.add(
@@ -907,6 +1063,7 @@ def check_environment_stack(
         lambda cluster: defined_variables(cluster, environment, fleet_vars or {}, config.vars),
         taken,
         every=[*fleet_clusters, *taking_part],
+        patched=patched,
     )
     for index, tenant in enumerate(config.tenants):
         _check_tenant(

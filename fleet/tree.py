@@ -22,7 +22,7 @@ from typing import Any
 
 from fleet import layout, names, objects, variables, wiring, yamldoc
 from fleet.access import GitSource
-from fleet.config import PatchConfig
+from fleet.config import ClusterRole, PatchConfig
 from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, InfraSpec, TenantSpec
 from fleet.objects import K8sObject
 
@@ -93,6 +93,51 @@ class _Branch:
         return [c for c in self.components if c.runs_on(cluster)]
 
 
+@dataclass(frozen=True)
+class _Base:
+    """The objects of `infra/base/<component>/`, file by file."""
+
+    namespace: K8sObject
+    manifests: tuple[Mapping[str, Any], ...] = ()
+    """A component of plain manifests: them, as written (its kustomization sets their namespace)."""
+    repository: K8sObject | None = None
+    """A chart's HelmRepository (`infra/base/<component>/sources/`)."""
+    rbac: tuple[K8sObject, ...] = ()
+    release: K8sObject | None = None
+
+    @property
+    def objects(self) -> list[Mapping[str, Any]]:
+        found: list[Mapping[str, Any]] = [self.namespace, *self.manifests, *self.rbac]
+        found += [o for o in (self.repository, self.release) if o is not None]
+        return found
+
+
+def _base(component: InfraSpec, interval: str) -> _Base:
+    """What the component's base holds: its namespace, and its manifests or its chart (the
+    HelmRepository, the account it installs as, the HelmRelease)."""
+    namespace = objects.namespace(component.namespace, annotations=objects.IF_NOT_PRESENT)
+    helm = component.helm
+    if helm is None:
+        return _Base(namespace, manifests=component.manifests)
+    return _Base(
+        namespace,
+        repository=objects.helm_repository(
+            component.name, component.namespace, helm.repository, interval
+        ),
+        rbac=tuple(_deployer(component)),
+        release=objects.helm_release(
+            component.name,
+            component.namespace,
+            helm.chart,
+            helm.version,
+            component.name,
+            interval,
+            helm.values,
+            service_account=names.DEPLOYER_ACCOUNT,
+        ),
+    )
+
+
 def _component_base(tree: _Tree, branch: _Branch, component: InfraSpec) -> None:
     """`infra/base/<component>/`: the component as a management cluster runs it.
 
@@ -100,39 +145,62 @@ def _component_base(tree: _Tree, branch: _Branch, component: InfraSpec) -> None:
     neither takes over nor deletes one that existed."""
     folder = layout.component_base(component.name)
     namespace = component.namespace
+    base = _base(component, branch.interval)
     namespace_file = layout.file(folder, "namespace.yaml")
-    tree.write(namespace_file, [objects.namespace(namespace, annotations=objects.IF_NOT_PRESENT)])
-    if component.helm is None:
+    tree.write(namespace_file, [base.namespace])
+    if base.release is None or base.repository is None:
         manifests = layout.file(folder, "manifests.yaml")
-        tree.write(manifests, component.manifests)
+        tree.write(manifests, base.manifests)
         tree.kustomization(folder, [namespace_file, manifests], namespace=namespace)
         return
-    helm = component.helm
     sources = layout.component_sources(component.name)
     repository = layout.file(sources, "helm-repository.yaml")
-    tree.write(
-        repository,
-        [objects.helm_repository(component.name, namespace, helm.repository, branch.interval)],
-    )
+    tree.write(repository, [base.repository])
     tree.kustomization(sources, [repository])
     rbac, release = layout.file(folder, "rbac.yaml"), layout.file(folder, "release.yaml")
-    tree.write(rbac, _deployer(component))
-    tree.write(
-        release,
-        [
-            objects.helm_release(
-                component.name,
-                namespace,
-                helm.chart,
-                helm.version,
-                component.name,
-                branch.interval,
-                helm.values,
-                service_account=names.DEPLOYER_ACCOUNT,
-            )
-        ],
-    )
+    tree.write(rbac, base.rbac)
+    tree.write(release, [base.release])
     tree.kustomization(folder, [sources, namespace_file, rbac, release])
+
+
+def _remote_release(
+    component: InfraSpec, remote: str, platform_namespace: str, interval: str
+) -> K8sObject:
+    """A chart for remote `remote`: a HelmRelease on its management cluster, in the platform's
+    namespace beside the remote's kubeconfig, installing into the component's namespace there."""
+    helm = component.helm
+    if helm is None:
+        raise ValueError(f"component {component.name} has no chart")
+    return objects.helm_release(
+        names.remote_app(remote, component.name),
+        platform_namespace,
+        helm.chart,
+        helm.version,
+        component.name,
+        interval,
+        helm.values,
+        service_account=names.PLATFORM_ACCOUNT,
+        target_namespace=component.namespace,
+        kubeconfig_secret=names.kubeconfig_secret(remote),
+    )
+
+
+def patched_objects(
+    component: InfraSpec,
+    cluster: str,
+    role: ClusterRole | None,
+    platform_namespace: str,
+    interval: str,
+) -> list[Mapping[str, Any]]:
+    """The objects a cluster's patches of the component apply to, as its folders hold them: the
+    base (`_component_overlay`), or for a chart on a remote, its HelmRelease on the management
+    cluster (`_remote_charts`); for a cluster whose role is not known, either."""
+    found: list[Mapping[str, Any]] = []
+    if role != "remote" or component.helm is None:
+        found += _base(component, interval).objects
+    if role != "management" and component.helm is not None:
+        found.append(_remote_release(component, cluster, platform_namespace, interval))
+    return found
 
 
 def _deployer(component: InfraSpec) -> list[K8sObject]:
@@ -248,18 +316,7 @@ def _remote_charts(
             name = names.remote_app(remote.name, component.name)
             release_folder = layout.remote_chart(management, remote.name, component.name)
             release_file = layout.file(release_folder, "release.yaml")
-            release = objects.helm_release(
-                name,
-                namespace,
-                helm.chart,
-                helm.version,
-                component.name,
-                branch.interval,
-                helm.values,
-                service_account=names.PLATFORM_ACCOUNT,
-                target_namespace=component.namespace,
-                kubeconfig_secret=names.kubeconfig_secret(remote.name),
-            )
+            release = _remote_release(component, remote.name, namespace, branch.interval)
             patches = _overlay_patches(
                 component, remote.name, {"name": name, "namespace": namespace}
             )

@@ -500,6 +500,97 @@ RULES: list[tuple[str, str, Any, str]] = [
         "mapping or a list of JSON 6902 operations",
     ),
     (
+        "patch-without-target-naming-nothing",
+        "dev",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"]["patches"][0].pop("target"),
+        "fleet:infra[0].overrides.k3d-america.patches[0]: a patch without target must say what it "
+        "patches: give target: {kind: ..., name: ...}, or kind and metadata.name in the patch",
+    ),
+    (
+        "json-patch-without-target",
+        "dev",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"]["patches"][0].update(
+            target=None, patch=[{"op": "add", "path": "/spec/replicas", "value": 2}]
+        ),
+        "fleet:infra[0].overrides.k3d-america.patches[0].target: a list of JSON 6902 operations "
+        "applies to the objects its target selects: give target: {kind: ..., name: ...}",
+    ),
+    (
+        "patch-of-a-manifest-without-metadata",
+        "dev",
+        lambda raw: raw["infra"][0]["manifests"][0].update(metadata="redis"),
+        "fleet:infra[0].manifests[0]: a manifest needs apiVersion, kind and metadata.name",
+    ),
+    (
+        "patch-target-of-no-manifest",
+        "dev",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"]["patches"][0]["target"].update(
+            name="redis-master"
+        ),
+        "fleet:infra[0].overrides.k3d-america.patches[0].target: {kind: Deployment, name: "
+        "redis-master} is no object of component redis on k3d-america, so the patch would change "
+        "nothing; there it has Namespace dev-redis, Deployment redis",
+    ),
+    (
+        "patch-target-in-another-namespace",
+        "dev",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"]["patches"][0]["target"].update(
+            namespace="redis"
+        ),
+        "fleet:infra[0].overrides.k3d-america.patches[0].target: {kind: Deployment, name: redis, "
+        "namespace: redis} is no object of component redis on k3d-america",
+    ),
+    (
+        "patch-target-of-another-group",
+        "dev",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"]["patches"][0]["target"].update(
+            group="extensions"
+        ),
+        "fleet:infra[0].overrides.k3d-america.patches[0].target: {kind: Deployment, name: redis, "
+        "group: extensions} is no object of component redis on k3d-america",
+    ),
+    (
+        "untargeted-patch-of-no-manifest",
+        "dev",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"]["patches"][0].update(
+            target=None,
+            patch={"kind": "StatefulSet", "metadata": {"name": "redis"}, "spec": {"replicas": 2}},
+        ),
+        "fleet:infra[0].overrides.k3d-america.patches[0].patch: {kind: StatefulSet, name: redis} "
+        "is no object of component redis on k3d-america",
+    ),
+    (
+        "patch-of-a-charts-own-object",
+        "main",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"].update(
+            patches=[{"target": {"kind": "Deployment"}, "patch": {"spec": {"replicas": 2}}}]
+        ),
+        "fleet:infra[0].overrides.k3d-america.patches[0].target: {kind: Deployment} is no object "
+        "of component nginx on k3d-america, so the patch would change nothing; there it has "
+        "Namespace nginx, ServiceAccount nginx/flux-deployer, ClusterRoleBinding "
+        "flux-deployer-nginx, HelmRepository nginx/nginx, HelmRelease nginx/nginx; the chart's own "
+        "objects are Helm's to make: change them with overrides.k3d-america.values",
+    ),
+    (
+        "patch-of-a-remotes-chart-by-its-management-name",
+        "main",
+        lambda raw: raw["infra"][0]["overrides"].update(
+            {
+                "k3s-america-south": {
+                    "patches": [
+                        {
+                            "target": {"kind": "HelmRelease", "name": "nginx"},
+                            "patch": {"spec": {"timeout": "10m"}},
+                        }
+                    ]
+                }
+            }
+        ),
+        "fleet:infra[0].overrides.k3s-america-south.patches[0].target: {kind: HelmRelease, name: "
+        "nginx} is no object of component nginx on k3s-america-south, so the patch would change "
+        "nothing; there it has HelmRelease flux-system/k3s-america-south-nginx",
+    ),
+    (
         "environment-cluster-not-in-fleet",
         "dev",
         lambda raw: raw["clusters"].append("k3d-europe"),
