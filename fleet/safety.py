@@ -11,7 +11,7 @@ environment is deleted and made anew).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleet.errors import ConfigError, Problem
@@ -20,6 +20,7 @@ from fleet.model import FleetSpec, StackSpec
 Inventory = dict[str, Any]
 CLUSTERS, TENANTS, PLACEMENTS = "clusters", "tenants", "placements"
 APPS, COMPONENTS, IDENTITY = "apps", "components", "identity"
+APP_PLACEMENTS, COMPONENT_PLACEMENTS = "appPlacements", "componentPlacements"
 _KINDS = {CLUSTERS: "cluster", TENANTS: "tenant", COMPONENTS: "infra component"}
 
 
@@ -29,6 +30,11 @@ def inventory(model: StackSpec) -> Inventory:
     stack's objects (its environment, branch and repository)."""
     clusters = [member.name for c in model.clusters for member in c.physical]
     components = [c.name for c in model.infra]
+
+    def on(names: Sequence[str]) -> list[str]:
+        return [m.name for c in model.clusters if c.name in names for m in c.physical]
+
+    component_placements = [f"{x.name}@{m}" for x in model.infra for m in on(x.clusters)]
     if isinstance(model, FleetSpec):
         identity = f"branch main of {model.repository.url}"
         return {
@@ -38,6 +44,8 @@ def inventory(model: StackSpec) -> Inventory:
             APPS: [],
             COMPONENTS: components,
             IDENTITY: identity,
+            APP_PLACEMENTS: [],
+            COMPONENT_PLACEMENTS: component_placements,
         }
     placements = []
     for tenant in model.tenants:
@@ -58,6 +66,10 @@ def inventory(model: StackSpec) -> Inventory:
         IDENTITY: (
             f"environment {model.name} on branch {model.branch} of {model.fleet.repository.url}"
         ),
+        APP_PLACEMENTS: [
+            f"{t.name}/{a.name}@{m}" for t in model.tenants for a in t.apps for m in on(a.clusters)
+        ],
+        COMPONENT_PLACEMENTS: component_placements,
     }
 
 
@@ -85,6 +97,18 @@ def removals(previous: Mapping[str, Any], current: Inventory) -> list[str]:
     for app in _listed(previous, APPS):
         if app.split("/", 1)[0] in current[TENANTS] and app not in current[APPS]:
             gone.append(f"app {app}")
+    # An app or component that stays but leaves a cluster that stays prunes what it ran there.
+    for key, kind, owners in (
+        (APP_PLACEMENTS, "app", APPS),
+        (COMPONENT_PLACEMENTS, "infra component", COMPONENTS),
+    ):
+        for placement in _listed(previous, key):
+            owner, _, cluster = placement.rpartition("@")
+            stays = owner in current[owners] and cluster in current[CLUSTERS]
+            # An app whose tenant left the cluster is counted with the tenant.
+            tenant_left = f"tenant {owner.split('/')[0]} from cluster {cluster}" in gone
+            if stays and not tenant_left and placement not in current.get(key, []):
+                gone.append(f"{kind} {owner} from cluster {cluster}")
     return gone
 
 

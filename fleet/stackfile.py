@@ -5,6 +5,7 @@ Secret values stay encrypted in those files; here they are only known to be secr
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
@@ -113,8 +114,20 @@ def read_raw_config(path: Path) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     for key, value in config.items():
         if isinstance(key, str) and key.startswith(PREFIX):
-            raw[key.removeprefix(PREFIX)] = _secrets_hidden(value)
+            raw[key.removeprefix(PREFIX)] = _as_the_program_reads(_secrets_hidden(value))
     return raw
+
+
+def _as_the_program_reads(value: Any) -> Any:
+    """A top-level string as the program reads it under `pulumi up`: JSON where it parses
+    (`pulumi config set fleet:maxRemovals 2` writes the string "2"; the program reads 2, see
+    `components.stack_config.raw_config`), so both readers agree."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def _settings_text(path: Path) -> str:

@@ -106,6 +106,7 @@ def of_app(
 
 # ---------------------------------------------------------------- references in text
 
+_DEFAULTS = (":=", "=", ":-", "-")
 _REFERENCE = re.compile(r"\$\$\{|\$\{([_A-Za-z][_A-Za-z0-9]*)([^}]*)\}")
 
 
@@ -117,7 +118,8 @@ class Reference:
 
     @property
     def has_default(self) -> bool:
-        return self.operation.startswith(":=")
+        """`${NAME:=d}`, `${NAME=d}`, `${NAME:-d}` and `${NAME-d}` fall back to `d`."""
+        return self.operation.startswith(_DEFAULTS)
 
 
 def references(text: str) -> list[Reference]:
@@ -126,15 +128,17 @@ def references(text: str) -> list[Reference]:
 
 
 def substitute(text: str, values: Mapping[str, str]) -> str:
-    """`text` as Flux's substitution leaves it, for the forms `${NAME}`, `${NAME:=default}` and
-    `$${...}`; the caller refuses any other form beforehand (`references`)."""
+    """`text` as Flux's substitution leaves it, for the forms `${NAME}`, a default
+    (`${NAME:=d}`, `${NAME:-d}`, `${NAME=d}`, `${NAME-d}`) and `$${...}`; the caller refuses any
+    other form beforehand (`references`)."""
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
         if name is None:
             return "${"
         operation = match.group(2)
-        default = operation[2:] if operation.startswith(":=") else ""
+        marker = next((m for m in _DEFAULTS if operation.startswith(m)), None)
+        default = operation[len(marker) :] if marker else ""
         return values.get(name) or default
 
     return _REFERENCE.sub(one, text)

@@ -72,12 +72,20 @@ DESTRUCTIVE_SCOPE = "destructive: what goes, with everything in it"
 
 def _destructive(base: StackRender, head: StackRender) -> list[Change]:
     """First what the removal guard counts (clusters, tenants and apps gone, a renamed
-    environment), then every Namespace deleted on a cluster: a reviewer sees these first."""
+    environment), then every Namespace that leaves a branch (Flux prunes it) or that Pulumi
+    deletes on a cluster: a reviewer sees these first."""
     found = []
     if base.inventory is not None and head.inventory is not None:
         found += [
             Change(DESTRUCTIVE_SCOPE, "removed", item, "")
             for item in removals(base.inventory, head.inventory)
+        ]
+    for branch, files in base.branches.items():
+        kept_in_git = {name for _, name in _namespaces(head.branches.get(branch, {}))}
+        found += [
+            Change(DESTRUCTIVE_SCOPE, "removed", f"Namespace {name} (from {branch}: {path})", "")
+            for path, name in sorted(_namespaces(files))
+            if name not in kept_in_git
         ]
     for cluster in sorted(base.clusters):
         kept = {objects.object_id(o) for o in head.clusters.get(cluster, [])}
@@ -88,6 +96,19 @@ def _destructive(base: StackRender, head: StackRender) -> list[Change]:
             for o in base.clusters[cluster]
             if o.get("kind") == "Namespace" and objects.object_id(o) not in kept
         ]
+    return found
+
+
+def _namespaces(files: Mapping[str, str]) -> set[tuple[str, str]]:
+    """(file, name) of each Namespace a branch declares (Flux prunes one that leaves the
+    branch, with everything in it)."""
+    found = set()
+    for path, text in files.items():
+        if "kind: Namespace" not in text:
+            continue
+        for document in yamldoc.load_all(text):
+            if isinstance(document, dict) and document.get("kind") == "Namespace":
+                found.add((path, str(document.get("metadata", {}).get("name"))))
     return found
 
 

@@ -226,7 +226,8 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="fleet",
         description="See and check the fleet offline: no credentials, no clusters needed.",
-        epilog="exit codes: 0 success, 1 validate found problems, 2 the input is wrong",
+        epilog="exit codes: 0 success, 1 validate or simulate found problems, 2 the input is "
+        "wrong (one line naming the file or argument)",
     )
     root.add_argument("--project", type=Path, default=None, help=PROJECT_HELP)
     root.add_argument("--version", action="version", version=f"fleet {_version()}")
@@ -275,7 +276,8 @@ def parser() -> argparse.ArgumentParser:
         "check that everything the stack deploys lands, as Flux and Kubernetes would decide",
         "Deploy the stack alone, offline: its program, its branch into a temporary repository, "
         "its objects onto simulated clusters (its main stack's Flux assumed installed), then "
-        "reconcile Flux and check every object against Kubernetes authorization. Exit 0, or 1 "
+        "reconcile Flux and check every object against Kubernetes authorization. Exit 0, 2 on "
+        "a config problem, or 1 "
         "listing every problem.",
         _validate,
     )
@@ -298,7 +300,8 @@ def parser() -> argparse.ArgumentParser:
         "writer into a bare repository, its objects applied to simulated clusters, each stack's "
         "outputs handed to the stacks that read them; then reconcile every cluster as Flux "
         "would, reading the branches from that repository, and check every object against "
-        "Kubernetes authorization and Flux's lockdown. Exit 0, or 1 listing every problem.",
+        "Kubernetes authorization and Flux's lockdown. Exit 0, 2 on a config problem, or 1 "
+        "listing every problem.",
     )
     simulate_parser.add_argument(
         "stacks", nargs="*", metavar="STACK", help="the stacks to deploy (default: all, in order)"

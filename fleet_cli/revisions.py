@@ -68,6 +68,12 @@ def render_at(ref: str, stack_path: Path) -> StackRender:
         stack_then = project_then / stack_path.resolve().relative_to(project)
         if not stack_then.exists():
             return StackRender(stack, {}, {}, [])
+        if not any((project_then / m / "__main__.py").exists() for m in ("fleet_cli", "fleet")):
+            raise RevisionError(
+                f"cannot render stack {stack} at {ref} ({commit[:12]}): that revision holds no "
+                "fleet code, and fleet diff renders a revision with its own code; keep the "
+                "program and its stack files in one repository"
+            )
         out = Path(scratch) / "out"
         command = [sys.executable, "-m", _command_module(project_then), "--project"]
         command += [str(project_then), "render"]

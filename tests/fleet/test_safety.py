@@ -47,6 +47,11 @@ DEV_INVENTORY = {
     "apps": ["kaizentm/azure-vote", "yakuza/katana-vote"],
     "components": ["redis"],
     "identity": "environment dev on branch dev of https://github.com/kaizentm/multicluster-gitops",
+    "appPlacements": [
+        *(f"kaizentm/azure-vote@{c}" for c in DEV_CLUSTERS),
+        *(f"yakuza/katana-vote@{c}" for c in DEV_CLUSTERS),
+    ],
+    "componentPlacements": [f"redis@{c}" for c in DEV_CLUSTERS],
 }
 
 
@@ -96,6 +101,18 @@ def test_an_app_removed_counts_and_a_renamed_environment_counts_everything() -> 
         f"tenant yakuza {change}",
         f"infra component redis {change}",
         *(f"what the stack applies on {c} {change}" for c in DEV_CLUSTERS),
+    ]
+
+
+def test_an_app_or_a_component_leaving_a_cluster_counts() -> None:
+    def narrowed(raw: dict[str, Any]) -> None:
+        raw["tenants"][1]["apps"][0]["clusters"] = ["k3d-america"]
+        raw["infra"][0]["clusters"] = ["k3d-america", "pacific-aks"]
+
+    assert removals(DEV_INVENTORY, inventory(load_sample("dev", narrowed))) == [
+        "app yakuza/katana-vote from cluster pacific-aks",
+        "app yakuza/katana-vote from cluster k3s-america-south",
+        "infra component redis from cluster k3s-america-south",
     ]
 
 
@@ -188,6 +205,8 @@ def test_the_program_goes_ahead_when_the_config_allows_it() -> None:
         "apps": ["kaizentm/azure-vote"],
         "components": ["redis"],
         "identity": DEV_INVENTORY["identity"],
+        "appPlacements": [f"kaizentm/azure-vote@{c}" for c in ("k3d-america", "pacific-aks")],
+        "componentPlacements": [f"redis@{c}" for c in ("k3d-america", "pacific-aks")],
     }
 
 

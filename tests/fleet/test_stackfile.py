@@ -240,3 +240,13 @@ def test_a_file_that_is_not_a_mapping_with_config_is_refused(
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(text, encoding="utf-8")
     assert problems(path) == [f"{path}: {message}"]
+
+
+def test_a_number_set_with_pulumi_config_set_reads_as_the_program_reads_it(
+    tmp_path: Path,
+) -> None:
+    """`pulumi config set fleet:maxRemovals 2` writes the string "2"; under `pulumi up` the
+    program JSON-decodes it (components.stack_config.raw_config): offline reads agree."""
+    settings = tmp_path / "Pulumi.dev.yaml"
+    settings.write_text('config:\n  fleet:maxRemovals: "2"\n  fleet:name: "not json"\n')
+    assert read_raw_config(settings) == {"maxRemovals": 2, "name": "not json"}

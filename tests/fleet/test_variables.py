@@ -150,7 +150,12 @@ def manifest_with(text: str) -> dict[str, Any]:
         ("${CLUSTER_NAME}-${ENVIRONMENT}-${CLUSTER_LABEL_REGION}", None),
         ("${UNSET:=fallback}", None),
         ("$${UNSET}", None),  # a literal ${UNSET}
-        ("${UNSET}", "${UNSET} is defined at no level for cluster k3d-america"),
+        (
+            "${UNSET}",
+            "${UNSET} is defined at no level for clusters k3d-america, pacific-aks, "
+            "k3s-america-south",
+        ),
+        ("${UNSET:-fallback}", None),
         ("${CLUSTER_LABEL_TIER}", "${CLUSTER_LABEL_TIER} is defined at no level"),
     ],
 )
@@ -179,17 +184,18 @@ def test_forms_beyond_a_default_are_refused_in_a_chart_for_a_remote() -> None:
         raw["infra"][0]["helm"]["values"] = {"short": "${DB_HOST:0:3}"}
 
     (line,) = problems_of("main", edit)
-    assert "chart for remote cluster k3s-america-south is substituted when rendered" in line
+    assert "a chart for a remote (cluster k3s-america-south) is substituted when rendered" in line
 
 
 def test_references_and_substitution_follow_fluxs_envsubst() -> None:
-    text = "a=${A} b=${B:=dflt} c=$${C} d=${D}"
+    text = "a=${A} b=${B:=dflt} c=$${C} d=${D} e=${E:-e}"
     assert [(r.name, r.has_default) for r in variables.references(text)] == [
         ("A", False),
         ("B", True),
         ("D", False),
+        ("E", True),
     ]
-    assert variables.substitute(text, {"A": "1"}) == "a=1 b=dflt c=${C} d="
+    assert variables.substitute(text, {"A": "1"}) == "a=1 b=dflt c=${C} d= e=e"
     assert variables.label_variable("topology.kubernetes.io/region") == (
         "CLUSTER_LABEL_TOPOLOGY_KUBERNETES_IO_REGION"
     )

@@ -413,6 +413,11 @@ def test_diff_predicts_the_removal_guard_and_lists_destruction_first(
     block = out[first + 2 : out.index("```", first + 2)]
     assert block[:2] == ["- tenant yakuza", "- app kaizentm/azure-vote"]
     assert "- Namespace dev-yakuza on k3d-america" in block
+    # On the remote, Flux makes and prunes it, from the branch.
+    assert (
+        "- Namespace dev-yakuza (from dev: infra/k3d-america/clusters/k3s-america-south/"
+        "tenants/yakuza/dev-yakuza.yaml)"
+    ) in block
 
 
 def test_diff_shows_files_edited_by_hand_on_a_local_branch(
@@ -506,6 +511,21 @@ def test_diff_against_a_revision_whose_command_cannot_render(
     err = capsys.readouterr().err
     assert "the fleet command of that revision predates `fleet render`" in err
     assert "usage:" not in err
+
+
+def test_diff_in_a_repository_of_stack_files_only_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("Pulumi.yaml", "__main__.py", *(f"Pulumi.{s}.yaml" for s in SAMPLE_STACKS)):
+        shutil.copy(PROJECT / name, tmp_path / name)
+    for command in (
+        ["init", "-q", "-b", "main"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "config"],
+    ):
+        subprocess.run(["git", *command], cwd=tmp_path, check=True)
+    assert main(["--project", str(tmp_path), "diff", "qa", "--base", "HEAD"]) == EXIT_CONFIG
+    assert "that revision holds no fleet code" in capsys.readouterr().err
 
 
 def test_graph_with_a_broken_sibling_stack_names_it(
