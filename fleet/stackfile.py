@@ -44,6 +44,12 @@ def stack_file(stack: str, project_dir: Path) -> Path:
     if not STACK_NAME.match(stack) or stack in (".", ".."):
         raise ConfigError([Problem(stack, "not a stack name (letters, digits, -, _ and .)")], stack)
     path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file() and not (project_dir / PROJECT_FILE).is_file():
+        message = (
+            f"no {PROJECT_FILE} in {project_dir} or above it: run fleet inside the project, or "
+            "give --project DIR"
+        )
+        raise ConfigError([Problem(str(path), message)], str(path))
     if not path.is_file():
         known = ", ".join(stack_files(project_dir)) or "none"
         message = f"no stack '{stack}' in {project_dir} (its stacks: {known})"

@@ -60,9 +60,17 @@ def _render(path: Path, model: StackSpec) -> render.StackRender:
         progress.clear()
 
 
+def _shown(path: Path) -> str:
+    """A path as the user would write it from here: relative below the current folder."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _check(args: argparse.Namespace) -> int:
     path, model = _load(args)
-    print(f"{path}: ok: {summary(model)}")
+    print(f"{_shown(path)}: ok: {summary(model)}")
     for line in placement_lines(model, None if args.verbose else 6):
         print(line)
     return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,8 @@ def copy_project(tmp_path: Path) -> Path:
 def test_check_sample_stack(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--project", str(PROJECT), "check", stack]) == EXIT_OK
     out = capsys.readouterr().out
-    assert out.startswith(f"{PROJECT / f'Pulumi.{stack}.yaml'}: ok: ")
+    # Shown as the user would write it from the current folder.
+    assert out.startswith(f"{os.path.relpath(PROJECT / f'Pulumi.{stack}.yaml')}: ok: ")
     assert "3 clusters (2 management, 1 remote)" in out
 
 
@@ -98,7 +100,11 @@ def test_check_reports_a_broken_file(
 
 def test_check_reports_a_missing_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--project", str(tmp_path), "check", "prod"]) == EXIT_CONFIG
-    assert f"no stack 'prod' in {tmp_path} (its stacks: none)" in capsys.readouterr().err
+    assert f"no Pulumi.yaml in {tmp_path} or above it" in capsys.readouterr().err
+    (tmp_path / "Pulumi.yaml").write_text("name: fleet\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
+    assert main(["--project", str(tmp_path), "check", "prod"]) == EXIT_CONFIG
+    assert f"no stack 'prod' in {tmp_path} (its stacks: dev)" in capsys.readouterr().err
 
 
 def test_secure_values_count_as_set_secrets(tmp_path: Path) -> None:
