@@ -616,16 +616,42 @@ def main_stack_name(reference: str) -> str:
     return reference.rstrip("/").rsplit("/", 1)[-1]
 
 
+ENCRYPTED_INSIDE = (
+    "an encrypted value here would be decrypted into what the fleet writes (git, Kubernetes "
+    "objects, Pulumi's inputs): a secret is a top-level key of its own (`pulumi config set "
+    "--secret KEY`) that a key such as kubeconfigSecret, credentialsSecret or {secret: KEY} names"
+)
+
+
 def _parse(schema: type[SchemaT], raw: Mapping[str, Any], source: str) -> SchemaT:
     known = STACK_KEYS[schema]
+    encrypted = {
+        rules.config_path(*at) for key in known if key in raw for at in _encrypted(raw[key], (key,))
+    }
+    problems = [Problem(at, ENCRYPTED_INSIDE) for at in sorted(encrypted)]
     try:
-        return schema.model_validate({k: v for k, v in raw.items() if k in known})
+        config = schema.model_validate({k: v for k, v in raw.items() if k in known})
     except ValidationError as error:
-        problems = rules.schema_problems(error, schema)
+        problems += [p for p in rules.schema_problems(error, schema) if p.path not in encrypted]
         # A secret key holds an encrypted value; any other unknown key is a mistake.
         unknown = [k for k in raw if k not in known and not isinstance(raw[k], Encrypted)]
         problems += rules.unknown_key_problems(sorted(unknown), known)
         raise ConfigError(problems, source) from None
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def _encrypted(value: Any, at: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    """Where an encrypted value is within a key of the schema (a `secure:` value nested in
+    structured config, which Pulumi decrypts for the program)."""
+    if isinstance(value, Encrypted):
+        return [at]
+    if isinstance(value, Mapping):
+        return [found for k, v in value.items() for found in _encrypted(v, (*at, str(k)))]
+    if isinstance(value, list):
+        return [found for i, v in enumerate(value) for found in _encrypted(v, (*at, i))]
+    return []
 
 
 def _secret_vars(tenant: TenantConfig, at: str) -> list[tuple[str, str, str]]:

@@ -912,6 +912,15 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:tenants[0].podSecurity: ",
     ),
     (
+        "encrypted-value-inside-a-manifest",
+        "dev",
+        lambda raw: raw["infra"][0]["manifests"][0]["spec"].update(replicas=ENCRYPTED),
+        "fleet:infra[0].manifests[0].spec.replicas: an encrypted value here would be decrypted "
+        "into what the fleet writes (git, Kubernetes objects, Pulumi's inputs): a secret is a "
+        "top-level key of its own (`pulumi config set --secret KEY`) that a key such as "
+        "kubeconfigSecret, credentialsSecret or {secret: KEY} names",
+    ),
+    (
         "plain-text-secret",
         "main",
         lambda raw: raw.update(k3sAmericaSouthKubeconfig="apiVersion: v1"),
@@ -977,6 +986,13 @@ def test_the_ssh_user_is_no_credential(url: str) -> None:
     env = load_sample("dev", ssh)
     assert isinstance(env, EnvironmentSpec)
     assert env.tenants[1].source.access == "ssh-key"
+
+
+def test_an_encrypted_value_inside_a_key_is_one_problem() -> None:
+    """Where the schema wants a string, the encrypted value is not reported a second time."""
+    problems = problems_of("main", lambda raw: raw["infra"][0].update(name=ENCRYPTED))
+    assert [p.split(":", 2)[:2] for p in problems] == [["fleet", "infra[0].name"]]
+    assert "an encrypted value here" in problems[0]
 
 
 def test_a_value_of_several_types_is_reported_as_the_user_meant_it() -> None:
