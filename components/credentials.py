@@ -1,5 +1,5 @@
 """The data of the Secrets Pulumi applies: kubeconfigs, git credentials, image pull secrets,
-tenants' secret variables.
+tenants' secret variables, charts' values from secret config.
 
 `fleet.wiring` says which Secrets a cluster needs and what each holds (`SecretContent`); this
 module fills in their data. Values stay Pulumi secrets from their source (secret config read
@@ -22,6 +22,7 @@ from fleet.wiring import (
     AppliedSecret,
     DockerConfig,
     GitCredentials,
+    HelmValues,
     Kubeconfig,
     SecretVariables,
 )
@@ -82,4 +83,6 @@ def secret_object(secret: AppliedSecret, values: SecretValues) -> K8sObject:
             data = {objects.DOCKER_CONFIG_KEY: values.config[key]}
         case SecretVariables(keys):
             data = {variable: values.config[key] for variable, key in keys}
+        case HelmValues(keys):
+            data = {values_key: values.config[key] for values_key, key in keys}
     return {**objects.secret(secret.name, secret.namespace, secret_type), "stringData": data}

@@ -34,6 +34,8 @@ some charts publish (cert-manager's `v1.14.4`); never a range or a wildcard."""
 CONFIG_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 NODE_POOL_PATTERN = r"^[a-z][a-z0-9]{0,11}$"
 """An AKS node pool name (Linux pools: at most 12 characters)."""
+SECRET_DATA_KEY_PATTERN = r"^[-._a-zA-Z0-9]{1,253}$"
+"""A key of a Secret's data, as Kubernetes validates it (`IsConfigMapKey`)."""
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
 Version = Annotated[str, Field(pattern=VERSION_PATTERN)]
 ConfigKey = Annotated[str, Field(pattern=CONFIG_KEY_PATTERN)]
@@ -224,12 +226,27 @@ class ClusterConfig(Schema):
 # ---------------------------------------------------------------- infra components
 
 
+class ValuesFrom(Schema):
+    """Helm values from a secret config key, through a Secret Pulumi makes beside the
+    HelmRelease (Flux's `valuesFrom`): secret values never reach git.
+    https://fluxcd.io/flux/components/helm/helmreleases/#values-references"""
+
+    key: ConfigKey
+    """The secret config key holding the value (`pulumi config set --secret`)."""
+    values_key: Annotated[str, Field(pattern=SECRET_DATA_KEY_PATTERN)] = "values.yaml"
+    """Its name in the Secret; without `targetPath`, the value is YAML of values to merge."""
+    target_path: str | None = None
+    """Where in the values the value goes, as `helm --set` writes a path: `auth.password`."""
+
+
 class HelmConfig(Schema):
     repository: str
     """The chart repository URL (https:// or oci://)."""
     chart: str
     version: str
     values: dict[str, Any] = Field(default_factory=dict)
+    values_from: list[ValuesFrom] = Field(default_factory=list)
+    """Values from secret config keys; `values` win over them where both set a value."""
 
 
 class PatchTarget(Schema):

@@ -450,10 +450,15 @@ def load_main(
     secret_keys = _kubeconfig_keys("clusters", config.clusters)
     patched = _patched_objects(names.FLUX_NAMESPACE, config.flux.interval)
     problems = rules.check_main_stack(config, patched)
+    platform_keys = {k.key: f"the kubeconfig named by {k.named_at}" for k in secret_keys}
     if config.repository.token_secret:
         secret_keys.append(
             SecretKey(config.repository.token_secret, "fleet:repository.tokenSecret")
         )
+        platform_keys[config.repository.token_secret] = "the fleet repository's token"
+    values_keys = _values_keys(config.infra)
+    problems += _values_keys_of_the_platform(values_keys, platform_keys)
+    secret_keys += [key for key, _ in values_keys]
     problems += _check_secret_keys(raw, MainStackConfig, secret_keys, secrets_required)
     if problems:
         raise ConfigError(problems, source)
@@ -539,8 +544,17 @@ def load_environment(
         fleet_members=[m.name for c in fleet.clusters if c.members for m in c.physical],
         patched=_patched_objects(names.environment_namespace(name), fleet.flux.interval),
     )
+    values_keys = _values_keys(config.infra)
+    problems += _values_keys_of_the_platform(values_keys, platform_keys)
+    secret_keys += [key for key, _ in values_keys]
     problems += _check_secret_keys(raw, EnvironmentStackConfig, secret_keys, secrets_required)
-    problems += _tenant_keys_of_the_platform(config, platform_keys)
+    problems += _tenant_keys_of_the_platform(
+        config,
+        {
+            **platform_keys,
+            **{k.key: f"the values of component {c}" for k, c in values_keys},
+        },
+    )
     problems += _variable_keys_of_other_tenants(config)
     problems += [
         Problem(k.named_at, f"'{k.key}' holds {platform_keys[k.key]}: one cluster, one kubeconfig")
@@ -619,7 +633,8 @@ def main_stack_name(reference: str) -> str:
 ENCRYPTED_INSIDE = (
     "an encrypted value here would be decrypted into what the fleet writes (git, Kubernetes "
     "objects, Pulumi's inputs): a secret is a top-level key of its own (`pulumi config set "
-    "--secret KEY`) that a key such as kubeconfigSecret, credentialsSecret or {secret: KEY} names"
+    "--secret KEY`) that a key such as kubeconfigSecret, credentialsSecret, {secret: KEY} or "
+    "helm.valuesFrom names"
 )
 
 
@@ -714,6 +729,32 @@ def _tenant_keys_of_the_platform(
                     )
                 )
     return problems
+
+
+def _values_keys(infra: Sequence[ComponentConfig]) -> list[tuple[SecretKey, str]]:
+    """The secret keys of charts' values from secret config, each with its component."""
+    return [
+        (SecretKey(value.key, f"fleet:infra[{i}].helm.valuesFrom[{j}].key"), component.name)
+        for i, component in enumerate(infra)
+        if component.helm is not None
+        for j, value in enumerate(component.helm.values_from)
+    ]
+
+
+def _values_keys_of_the_platform(
+    values_keys: Sequence[tuple[SecretKey, str]], platform_keys: Mapping[str, str]
+) -> list[Problem]:
+    """A chart's values land in a Secret in its namespace, which the chart's own account reads:
+    none may come from a key of the platform's credentials."""
+    return [
+        Problem(
+            key.named_at,
+            f"'{key.key}' holds {platform_keys[key.key]}: the chart's values would carry it into "
+            "its namespace; give the values a key of their own",
+        )
+        for key, _ in values_keys
+        if key.key in platform_keys
+    ]
 
 
 def _kubeconfig_keys(key: str, clusters: list[ClusterConfig]) -> list[SecretKey]:

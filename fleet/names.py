@@ -91,6 +91,11 @@ def app_variables_secret(tenant: str, app: str) -> str:
     return f"{tenant}-{app}-vars"
 
 
+def helm_values_secret(component: str) -> str:
+    """`X-values`: the Helm values of component X from secret config, beside its HelmRelease."""
+    return f"{component}-values"
+
+
 def tenant_quota(tenant: str) -> str:
     return f"{tenant}-quota"
 

@@ -294,10 +294,12 @@ def helm_release(
     service_account: str | None = None,
     target_namespace: str | None = None,
     kubeconfig_secret: str | None = None,
+    values_from: Sequence[Mapping[str, str]] = (),
 ) -> K8sObject:
     """A HelmRelease whose chart comes from the HelmRepository `source` in its own namespace.
 
-    With `kubeconfig_secret` it installs on a remote cluster into `target_namespace` there.
+    With `kubeconfig_secret` it installs on a remote cluster into `target_namespace` there;
+    `values_from` are Flux's references to values in Secrets beside it, merged under `values`.
     """
     spec: dict[str, Any] = {
         "interval": interval,
@@ -310,6 +312,8 @@ def helm_release(
         },
         "values": dict(values),
     }
+    if values_from:
+        spec["valuesFrom"] = [dict(reference) for reference in values_from]
     if service_account is not None:
         spec["serviceAccountName"] = service_account
     if target_namespace is not None:

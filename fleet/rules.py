@@ -34,6 +34,7 @@ from fleet.config import (
     CONFIG_NAMESPACE,
     DURATION_PATTERN,
     NODE_POOL_PATTERN,
+    SECRET_DATA_KEY_PATTERN,
     VAR_NAME_PATTERN,
     VERSION_PATTERN,
     ClusterConfig,
@@ -117,6 +118,7 @@ PATTERN_PHRASES: dict[str, str] = {
     VAR_NAME_PATTERN: "a variable name: letters, digits and _, not starting with a digit",
     NODE_POOL_PATTERN: "a node pool name: up to 12 lowercase letters and digits, starting with a "
     "letter",
+    SECRET_DATA_KEY_PATTERN: "a key of a Secret's data: letters, digits, -, _ and .",
 }
 """What each pattern of `fleet.config` accepts, in words: a user never reads a regex."""
 
@@ -652,6 +654,16 @@ def check_components(
                     (*path, "manifests", m_index),
                     "a manifest needs apiVersion, kind and metadata.name",
                 )
+            if manifest.get("kind") == "Secret" and manifest.get("apiVersion") == "v1":
+                problems.add(
+                    (*path, "manifests", m_index),
+                    "a Secret here would be committed to git in plain text: keep the secret in a "
+                    "secret config key (`pulumi config set --secret KEY`) and hand it to a chart "
+                    "with helm.valuesFrom, or create the Secret outside git",
+                )
+        if component.helm is not None:
+            _check_values_from(problems, (*path, "helm"), component)
+            _check_secret_values(problems, (*path, "helm", "values"), component.helm.values)
         selected = set(known)
         if component.clusters is not None:
             selected = set(
@@ -677,11 +689,83 @@ def check_components(
                     (*path, "overrides", name, "values"),
                     "values override a Helm chart; this component has manifests: use patches",
                 )
+            _check_secret_values(problems, (*path, "overrides", name, "values"), override.values)
             role = known[name].role if name in known else None
             _check_patches(
                 problems, path, component, namespace, name, override.patches, role, patched
             )
     check_unique(problems, ("infra",), [c.name for c in components], "component")
+
+
+_SECRET_WORDS = (
+    *("password", "passwd", "secret", "token"),
+    *("apikey", "api_key", "api-key", "privatekey", "private_key", "private-key"),
+)
+_NOT_A_SECRET = re.compile(
+    r"^existing|(name|names|ref|file|path|store|provider|url|uri|endpoint|issuer|audience"
+    r"|ttl|expiry|expiration|duration|timeout|length|type|mode|policy|algorithm|enabled)$"
+)
+"""Keys that say where a secret is (`existingSecret`, `passwordSecretName`, `tokenFile`,
+`tokenUrl`) or how it is handled (`tokenTTL`, `passwordPolicy`), not the secret itself."""
+_REFERENCE = re.compile(r"^\$\{[^{}]+\}$")
+
+
+def _check_secret_values(
+    problems: Problems, path: tuple[str | int, ...], values: Mapping[str, Any]
+) -> None:
+    """Helm values are written to git: a value under a key that names a secret (a password, a
+    token, an API or private key) must come from secret config instead."""
+    for key, value in values.items():
+        at = (*path, str(key))
+        if isinstance(value, Mapping):
+            _check_secret_values(problems, at, value)
+            continue
+        lowered = str(key).lower()
+        looks_secret = any(word in lowered for word in _SECRET_WORDS)
+        if not looks_secret or _NOT_A_SECRET.search(lowered):
+            continue
+        if isinstance(value, str) and value.strip() and not _REFERENCE.match(value.strip()):
+            target = ".".join(str(part) for part in at[at.index("values") + 1 :])
+            problems.add(
+                at,
+                f"'{key}' looks like a secret, and Helm values are committed to git in plain "
+                "text: keep it in a secret config key (`pulumi config set --secret KEY`) and give "
+                f"it to the chart with helm.valuesFrom: [{{key: KEY, targetPath: {target}}}] (a "
+                "value that is no secret may come from a variable, ${NAME})",
+            )
+
+
+_TARGET_PATH = re.compile(r"^[^\s.]([^\s]*[^\s.])?$")
+
+
+def _check_values_from(
+    problems: Problems, path: tuple[str | int, ...], component: ComponentConfig
+) -> None:
+    """Each value from secret config has its own key in the component's Secret, a path as
+    `helm --set` writes one, and the Secret's name fits."""
+    helm = component.helm
+    if helm is None or not helm.values_from:
+        return
+    taken: dict[str, int] = {}
+    for index, value in enumerate(helm.values_from):
+        at = (*path, "valuesFrom", index)
+        if value.values_key in taken:
+            written = "" if "values_key" in value.model_fields_set else " (the default)"
+            problems.add(
+                (*at, "valuesKey"),
+                f"valuesKey '{value.values_key}'{written} is entry {taken[value.values_key]}'s "
+                "already: give each entry a valuesKey of its own in the Secret, such as "
+                "password",
+            )
+        taken.setdefault(value.values_key, index)
+        target = value.target_path
+        if target is not None and (not _TARGET_PATH.match(target) or ".." in target):
+            problems.add(
+                (*at, "targetPath"),
+                f"'{target}' is not a path in the chart's values: write it as `helm --set` "
+                "does, such as auth.password",
+            )
+    check_derived(problems, (*path, "valuesFrom"), [names.helm_values_secret(component.name)])
 
 
 PatchedObjects = Callable[
@@ -801,12 +885,7 @@ def _full_match(pattern: str, value: str) -> bool:
 
 
 def _selector_text(selector: Mapping[str, str]) -> str:
-    return (
-        "{" + ", ".join(f"{_PATCH_TARGET_KEYS.get(k, k)}: {v}" for k, v in selector.items()) + "}"
-    )
-
-
-_PATCH_TARGET_KEYS = {"label_selector": "labelSelector"}
+    return "{" + ", ".join(f"{key}: {value}" for key, value in selector.items()) + "}"
 
 
 def _objects_text(found: Sequence[Mapping[str, Any]], most: int = 6) -> str:

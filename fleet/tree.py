@@ -134,6 +134,7 @@ def _base(component: InfraSpec, interval: str) -> _Base:
             interval,
             helm.values,
             service_account=names.DEPLOYER_ACCOUNT,
+            values_from=wiring.values_from(component),
         ),
     )
 
@@ -182,6 +183,7 @@ def _remote_release(
         service_account=names.PLATFORM_ACCOUNT,
         target_namespace=component.namespace,
         kubeconfig_secret=names.kubeconfig_secret(remote),
+        values_from=wiring.values_from(component),
     )
 
 

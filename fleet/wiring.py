@@ -8,11 +8,12 @@ these same functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fleet import layout, names, objects, variables
 from fleet.access import GitSource
-from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, TenantSpec
+from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, InfraSpec, TenantSpec
 from fleet.objects import K8sObject
 
 
@@ -44,7 +45,15 @@ class SecretVariables:
     keys: tuple[tuple[str, str], ...]
 
 
-SecretContent = Kubeconfig | GitCredentials | DockerConfig | SecretVariables
+@dataclass(frozen=True)
+class HelmValues:
+    """A chart's values from secret config: (name in the Secret, secret config key) pairs, read
+    by the HelmRelease's `valuesFrom`."""
+
+    keys: tuple[tuple[str, str], ...]
+
+
+SecretContent = Kubeconfig | GitCredentials | DockerConfig | SecretVariables | HelmValues
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,54 @@ def _platform(namespace: str) -> list[K8sObject]:
         objects.service_account(names.PLATFORM_ACCOUNT, namespace),
         objects.platform_cluster_role_binding(namespace),
     ]
+
+
+def helm_values(component: InfraSpec) -> HelmValues | None:
+    """What the Secret of a chart's values from secret config holds, or None without any."""
+    if component.helm is None or not component.helm.values_from:
+        return None
+    return HelmValues(tuple((v.values_key, v.key) for v in component.helm.values_from))
+
+
+def values_from(component: InfraSpec) -> list[dict[str, str]]:
+    """A chart's HelmRelease's `valuesFrom`: each value in the Secret beside it.
+    https://fluxcd.io/flux/components/helm/helmreleases/#values-references"""
+    if component.helm is None:
+        return []
+    secret = names.helm_values_secret(component.name)
+    references = []
+    for value in component.helm.values_from:
+        reference = {"kind": "Secret", "name": secret, "valuesKey": value.values_key}
+        if value.target_path is not None:
+            reference["targetPath"] = value.target_path
+        references.append(reference)
+    return references
+
+
+def _helm_values_secrets(
+    components: Sequence[InfraSpec],
+    cluster: ClusterSpec,
+    remotes: Sequence[ClusterSpec],
+    platform_namespace: str,
+) -> list[AppliedSecret]:
+    """The Secrets of charts' values from secret config on management cluster `cluster`: in
+    the component's namespace where it runs there, and in the platform's namespace, beside the
+    HelmReleases that install it on the cluster's remotes, where it runs on any of them.
+
+    The component's namespace comes from git (Flux creates it if it is missing, and never takes
+    over or deletes one that exists): on a component's first deployment Pulumi may get there
+    before Flux has created it, and the next `pulumi up` applies the Secret."""
+    found = []
+    for component in components:
+        content = helm_values(component)
+        if content is None:
+            continue
+        name = names.helm_values_secret(component.name)
+        if component.runs_on(cluster.folder):
+            found.append(AppliedSecret(name, component.namespace, content))
+        if any(component.runs_on(remote.name) for remote in remotes):
+            found.append(AppliedSecret(name, platform_namespace, content))
+    return found
 
 
 def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
@@ -128,6 +185,9 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
                 post_build=objects.post_build(variables.of_platform(fleet, remote)),
             )
         )
+    wiring.secrets.extend(
+        _helm_values_secrets(fleet.infra, cluster, fleet.remotes_of(cluster.folder), namespace)
+    )
     return wiring
 
 
@@ -208,6 +268,9 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
                 deletion_policy=objects.WAIT_FOR_TERMINATION,
             )
         )
+    wiring.secrets.extend(
+        _helm_values_secrets(env.infra, cluster, env.remotes_of(cluster.folder), namespace)
+    )
     return wiring
 
 

@@ -487,6 +487,103 @@ RULES: list[tuple[str, str, Any, str]] = [
         "user part, which would land in git with the HelmRepository",
     ),
     (
+        "secret-in-manifests",
+        "dev",
+        lambda raw: raw["infra"][0]["manifests"].append(
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "redis-auth"}}
+        ),
+        "fleet:infra[0].manifests[1]: a Secret here would be committed to git in plain text: keep "
+        "the secret in a secret config key (`pulumi config set --secret KEY`) and hand it to a "
+        "chart with helm.valuesFrom, or create the Secret outside git",
+    ),
+    (
+        "password-in-helm-values",
+        "main",
+        lambda raw: raw["infra"][0]["helm"]["values"].update(auth={"rootPassword": "hunter2"}),
+        "fleet:infra[0].helm.values.auth.rootPassword: 'rootPassword' looks like a secret, and "
+        "Helm values are committed to git in plain text: keep it in a secret config key "
+        "(`pulumi config set --secret KEY`) and give it to the chart with helm.valuesFrom: "
+        "[{key: KEY, targetPath: auth.rootPassword}] (a value that is no secret may come from a "
+        "variable, ${NAME})",
+    ),
+    (
+        "token-in-a-clusters-values",
+        "main",
+        lambda raw: raw["infra"][0]["overrides"]["k3d-america"]["values"].update(
+            metrics={"API_KEY": "0123"}
+        ),
+        "fleet:infra[0].overrides.k3d-america.values.metrics.API_KEY: 'API_KEY' looks like a "
+        "secret",
+    ),
+    (
+        "values-from-a-kubeconfig-key",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(
+            valuesFrom=[{"key": "k3sAmericaSouthKubeconfig"}]
+        ),
+        "fleet:infra[0].helm.valuesFrom[0].key: 'k3sAmericaSouthKubeconfig' holds the kubeconfig "
+        "named by fleet:clusters[2].attached.kubeconfigSecret: the chart's values would carry it "
+        "into its namespace; give the values a key of their own",
+    ),
+    (
+        "values-from-the-fleets-token",
+        "main",
+        lambda raw: (
+            raw["repository"].update(tokenSecret="gitToken"),
+            raw["infra"][0]["helm"].update(valuesFrom=[{"key": "gitToken"}]),
+        ),
+        "fleet:infra[0].helm.valuesFrom[0].key: 'gitToken' holds the fleet repository's token",
+    ),
+    (
+        "values-from-two-values-in-one-key",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(
+            valuesFrom=[{"key": "a", "targetPath": "auth.password"}, {"key": "b"}]
+        ),
+        "fleet:infra[0].helm.valuesFrom[1].valuesKey: valuesKey 'values.yaml' (the default) is "
+        "entry 0's already: give each entry a valuesKey of its own in the Secret, such as "
+        "password",
+    ),
+    (
+        "values-from-a-bad-target-path",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(
+            valuesFrom=[{"key": "a", "targetPath": "auth..password"}]
+        ),
+        "fleet:infra[0].helm.valuesFrom[0].targetPath: 'auth..password' is not a path in the "
+        "chart's values: write it as `helm --set` does, such as auth.password",
+    ),
+    (
+        "values-from-a-bad-values-key",
+        "main",
+        lambda raw: raw["infra"][0]["helm"].update(
+            valuesFrom=[{"key": "a", "valuesKey": "root password"}]
+        ),
+        "fleet:infra[0].helm.valuesFrom[0].valuesKey: expected a key of a Secret's data: "
+        "letters, digits, -, _ and . (got 'root password')",
+    ),
+    (
+        "values-from-a-key-in-plain-text",
+        "main",
+        lambda raw: (
+            raw["infra"][0]["helm"].update(valuesFrom=[{"key": "nginxAuth"}]),
+            raw.update(nginxAuth="auth: {password: hunter2}"),
+        ),
+        "fleet:nginxAuth: holds a secret in plain text; run `pulumi config set --secret "
+        "nginxAuth ...`",
+    ),
+    (
+        "values-from-secret-too-long",
+        "main",
+        lambda raw: raw["infra"][0].update(
+            name="n" * 60,
+            namespace="nginx",
+            helm={**raw["infra"][0]["helm"], "valuesFrom": [{"key": "a"}]},
+            overrides={},
+        ),
+        f"fleet:infra[0].helm.valuesFrom: derived name '{'n' * 60}-values' is 67 characters long",
+    ),
+    (
         "values-for-manifests",
         "dev",
         lambda raw: raw["infra"][0]["overrides"]["k3d-america"].update(values={"a": 1}),
@@ -918,7 +1015,7 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:infra[0].manifests[0].spec.replicas: an encrypted value here would be decrypted "
         "into what the fleet writes (git, Kubernetes objects, Pulumi's inputs): a secret is a "
         "top-level key of its own (`pulumi config set --secret KEY`) that a key such as "
-        "kubeconfigSecret, credentialsSecret or {secret: KEY} names",
+        "kubeconfigSecret, credentialsSecret, {secret: KEY} or helm.valuesFrom names",
     ),
     (
         "plain-text-secret",
