@@ -574,3 +574,19 @@ def test_an_aks_group_creates_its_resource_group_once_for_every_member() -> None
         "pacific-aks-1": "./infra/pacific-aks",
         "pacific-aks-2": "./infra/pacific-aks",
     }
+
+
+@pytest.mark.parametrize(
+    ("kubeconfig", "message"),
+    [
+        ("token: s3cr3t-value: [unclosed", "the kubeconfig does not parse as YAML (line 1)"),
+        ("- s3cr3t-value", "the kubeconfig is not a YAML mapping"),
+    ],
+)
+def test_a_kubeconfig_that_does_not_parse_is_reported_without_its_content(
+    kubeconfig: str, message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        select_context(kubeconfig, "admin")
+    assert str(caught.value) == message
+    assert "s3cr3t" not in repr(caught.value) and caught.value.__cause__ is None
