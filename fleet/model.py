@@ -193,8 +193,9 @@ class TenantSpec:
         return next(r.clusters for r in self.releases if r.name == release)
 
     def is_on(self, cluster: str) -> bool:
-        """The tenant has a channel on `cluster`."""
-        return cluster in self.clusters or any(cluster in r.clusters for r in self.releases)
+        """The tenant has a channel on `cluster`: its own clusters, since each release channel
+        runs on some of them."""
+        return cluster in self.clusters
 
 
 @dataclass(frozen=True)
@@ -502,14 +503,15 @@ def load_environment(
     branch = config.environment.branch or name
     fleet_clusters = {c.name: c for c in fleet.clusters}
     secret_keys = _kubeconfig_keys("dedicatedClusters", config.dedicated_clusters)
+    fleet_kubeconfigs = {
+        c.provisioning.kubeconfig_secret: f"the kubeconfig of cluster {c.name}"
+        for group in fleet.clusters
+        for c in group.physical
+        if isinstance(c.provisioning, AttachedConfig)
+    }
     platform_keys = {
         **{k.key: f"the kubeconfig named by {k.named_at}" for k in secret_keys},
-        **{
-            c.provisioning.kubeconfig_secret: f"the kubeconfig of cluster {c.name}"
-            for group in fleet.clusters
-            for c in group.physical
-            if isinstance(c.provisioning, AttachedConfig)
-        },
+        **fleet_kubeconfigs,
     }
     if fleet.repository.token_key:
         platform_keys[fleet.repository.token_key] = "the fleet repository's token"
@@ -559,7 +561,7 @@ def load_environment(
     problems += [
         Problem(k.named_at, f"'{k.key}' holds {platform_keys[k.key]}: one cluster, one kubeconfig")
         for k in _kubeconfig_keys("dedicatedClusters", config.dedicated_clusters)
-        if k.key in platform_keys and "the kubeconfig of cluster" in platform_keys[k.key]
+        if k.key in fleet_kubeconfigs
     ]
     if problems:
         raise ConfigError(problems, source)

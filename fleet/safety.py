@@ -81,11 +81,13 @@ def removals(previous: Mapping[str, Any], current: Inventory) -> list[str]:
     gone = []
     old_identity = previous.get(IDENTITY)
     if isinstance(old_identity, str) and old_identity != current[IDENTITY]:
-        # Every object is named after the environment and read from its branch: all of them go.
+        # Every object is named after the environment and read from its branch: all of them go,
+        # and nothing else needs counting.
         changed = f"({old_identity} becomes {current[IDENTITY]})"
         gone += [f"tenant {t} {changed}" for t in _listed(previous, TENANTS)]
         gone += [f"infra component {c} {changed}" for c in _listed(previous, COMPONENTS)]
         gone += [f"what the stack applies on {c} {changed}" for c in _listed(previous, CLUSTERS)]
+        return gone
     for key, kind in _KINDS.items():
         gone += [f"{kind} {name}" for name in _listed(previous, key) if name not in current[key]]
     for placement in _listed(previous, PLACEMENTS):

@@ -311,6 +311,7 @@ def _remote_charts(
     tree.write(repositories, sources)
     resources = [repositories]
     for remote in remotes:
+        values = branch.variables_of(remote)
         for component in branch.components_on(remote.name):
             helm = component.helm
             if helm is None:
@@ -322,7 +323,6 @@ def _remote_charts(
             patches = _overlay_patches(
                 component, remote.name, {"name": name, "namespace": namespace}
             )
-            values = branch.variables_of(remote)
             tree.write(release_file, [_for_remote(release, values)])
             tree.kustomization(
                 release_folder, [release_file], patches=[_for_remote(p, values) for p in patches]
@@ -340,9 +340,7 @@ def _for_remote(document: dict[str, Any], values: Mapping[str, str]) -> dict[str
     if "patch" in document:
         # A kustomize patch: YAML text already, which kustomize parses.
         return {**document, "patch": variables.substitute(document["patch"], values)}
-    text = yamldoc.dump_all([document])
-    if variables.references(text):
-        document = yamldoc.load(variables.substitute(text, values))
+    document = variables.substitute_object(document, values)
     if document.get("kind") == "HelmRelease":
         metadata = document["metadata"]
         metadata["annotations"] = {**metadata.get("annotations", {}), **variables.DISABLED}

@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from fleet import yamldoc
 from fleet.config import SecretVar, VarValue
 
 if TYPE_CHECKING:
@@ -63,10 +64,6 @@ class Resolved:
     plain: Mapping[str, str]
     secret: Mapping[str, str]
     """Variable name -> the secret config key holding its value."""
-
-    @property
-    def names(self) -> frozenset[str]:
-        return frozenset(self.plain) | frozenset(self.secret)
 
 
 def resolve(levels: Iterable[Mapping[str, VarValue]], builtins: Mapping[str, str]) -> Resolved:
@@ -142,3 +139,22 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
         return values.get(name) or default
 
     return _REFERENCE.sub(one, text)
+
+
+def is_disabled(obj: Mapping[str, Any]) -> bool:
+    """Marked for Flux to leave its `${...}` alone, by a label or an annotation."""
+    ((key, value),) = DISABLED.items()
+    metadata = obj.get("metadata") or {}
+    marks = {**(metadata.get("labels") or {}), **(metadata.get("annotations") or {})}
+    return marks.get(key) == value
+
+
+def substitute_object(obj: Mapping[str, Any], values: Mapping[str, str]) -> Any:
+    """An object as Flux's substitution leaves it: its YAML text substituted, then parsed again
+    (`SubstituteVariables` in github.com/fluxcd/pkg/kustomize), so a value may change a scalar's
+    type, and `$${X}` becomes `${X}`. Raises `yaml.YAMLError` where the result no longer
+    parses."""
+    text = yamldoc.dump_all([obj])
+    if "$" not in text:
+        return obj
+    return yamldoc.load(substitute(text, values))

@@ -274,16 +274,10 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
     return wiring
 
 
-def tenant_namespaces(
-    env: EnvironmentSpec, tenant: TenantSpec, cluster: str | None = None
-) -> list[tuple[str, GitSource]]:
+def tenant_namespaces(env: EnvironmentSpec, tenant: TenantSpec) -> list[tuple[str, GitSource]]:
     """The tenant's namespace on a management cluster, then one per release channel, each with
-    the source its GitRepository reads; with `cluster`, those of the channels it runs there."""
-    return [
-        (namespace, source)
-        for namespace, source, release in _channels(env, tenant)
-        if cluster is None or cluster in tenant.channel_clusters(release)
-    ]
+    the source its GitRepository reads."""
+    return [(namespace, source) for namespace, source, _ in _channels(env, tenant)]
 
 
 def _channels(env: EnvironmentSpec, tenant: TenantSpec) -> list[tuple[str, GitSource, str | None]]:

@@ -512,27 +512,22 @@ def _substitution_values(cluster: ClusterState, obj: K8sObject) -> dict[str, str
 
 
 def post_build(cluster: ClusterState, obj: K8sObject, built: list[K8sObject]) -> list[K8sObject]:
-    """What Flux's post-build substitution leaves of `built` (`SubstituteVariables` in
-    github.com/fluxcd/pkg/kustomize: the object's YAML, substituted, parsed again): nothing
-    happens without a variable; an object marked `kustomize.toolkit.fluxcd.io/substitute:
-    disabled` is left alone; an undefined `${NAME}` becomes empty. Forms beyond `${NAME}` and
-    `${NAME:=default}` are taken as the plain variable (an approximation)."""
+    """What Flux's post-build substitution leaves of `built`: nothing happens without a
+    variable; an object marked `kustomize.toolkit.fluxcd.io/substitute: disabled` is left
+    alone; each other object is substituted as YAML text and parsed again
+    (`variables.substitute_object`); an undefined `${NAME}` becomes empty; `${NAME}` and its
+    defaults are substituted, any other form is taken as the plain variable (an
+    approximation)."""
     values = _substitution_values(cluster, obj)
     if not values:
         return built
-    ((key, disabled),) = variables.DISABLED.items()
     result = []
     for item in built:
-        metadata = item.get("metadata") or {}
-        marks = {**(metadata.get("labels") or {}), **(metadata.get("annotations") or {})}
-        if marks.get(key) == disabled:
+        if variables.is_disabled(item):
             result.append(item)
             continue
-        # As Flux does: into the object's YAML text, then parsed again, so a value may change a
-        # scalar's type or, on several lines, the document.
-        text = variables.substitute(yamldoc.dump_all([item]), values)
         try:
-            result.append(yamldoc.load(text))
+            result.append(variables.substitute_object(item, values))
         except yaml.YAMLError as error:
             raise Failed(
                 "not-reconciled",

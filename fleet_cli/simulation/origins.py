@@ -36,9 +36,16 @@ def origins(models: Mapping[str, StackSpec]) -> Origins:
 
 def _platform(found: Origins, where: str, model: StackSpec, platform: str) -> None:
     fleet = fleet_of(model)
-    clusters_file = f"Pulumi.{fleet.stack}.yaml"
-    for index, cluster in enumerate(fleet.clusters):
-        key = f"{clusters_file} fleet:clusters[{index}]"
+    entries = [
+        (f"Pulumi.{fleet.stack}.yaml fleet:clusters[{index}]", cluster)
+        for index, cluster in enumerate(fleet.clusters)
+    ]
+    if isinstance(model, EnvironmentSpec):
+        entries += [
+            (f"{where} fleet:dedicatedClusters[{index}]", cluster)
+            for index, cluster in enumerate(model.dedicated_clusters)
+        ]
+    for key, cluster in entries:
         for name in (
             names.kubeconfig_secret(cluster.name),
             names.remote_infrastructure(cluster.name),

@@ -523,3 +523,18 @@ def test_a_remote_charts_values_are_substituted_as_flux_would_as_yaml() -> None:
     release = files[layout.file(layout.remote_chart(MANAGEMENT, REMOTE, "nginx"), "release.yaml")]
     assert "      enabled: true\n" in release
     assert "kustomize.toolkit.fluxcd.io/substitute: disabled" in release
+
+
+def test_a_literal_in_a_remote_chart_is_written_out_as_flux_writes_it() -> None:
+    """`$${X}` is Flux's literal `${X}`: on a management cluster Flux writes it so, and a
+    remote's chart, substituted when rendered, must say the same."""
+
+    def edit(raw: Raw) -> None:
+        raw["infra"][0]["helm"]["values"] = {"template": "$${NOT_A_VARIABLE}"}
+
+    fleet = load_sample("main", edit)
+    assert isinstance(fleet, FleetSpec)
+    release = tree.main_branch(fleet)[
+        layout.file(layout.remote_chart(MANAGEMENT, REMOTE, "nginx"), "release.yaml")
+    ]
+    assert "template: ${NOT_A_VARIABLE}\n" in release
