@@ -98,6 +98,13 @@ class FluxConfig(Schema):
     """Multi-tenant lockdown: no cross-namespace references, every Kustomization impersonates."""
     interval: Duration = "10m"
     """Reconcile interval of the platform's Kustomizations."""
+    wait: bool = True
+    """The platform's infra Kustomizations are Ready only once what they applied is (Flux's
+    health checks), so the tenants, which depend on them, wait for it."""
+    timeout: Duration = "5m"
+    """How long an infra Kustomization's apply and health checks may take."""
+    retry_interval: Duration = "1m"
+    """How soon a failed infra Kustomization is tried again."""
     source_interval: Duration = "1m"
     """Poll interval of the platform's GitRepositories."""
 

@@ -7,6 +7,7 @@ object. Only GA Flux APIs are used.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fleet import names
@@ -234,6 +235,8 @@ def kustomization(
     labels: Mapping[str, str] | None = None,
     deletion_policy: str | None = None,
     post_build: Mapping[str, Any] | None = None,
+    depends_on: Sequence[str] = (),
+    health: Health | None = None,
 ) -> K8sObject:
     """A Flux Kustomization reading `path` of the GitRepository `source` in its own namespace."""
     spec: dict[str, Any] = {
@@ -251,12 +254,29 @@ def kustomization(
         spec["deletionPolicy"] = deletion_policy
     if post_build:
         spec["postBuild"] = dict(post_build)
+    if depends_on:
+        # Kustomizations of the same namespace: the lockdown refuses cross-namespace ones.
+        spec["dependsOn"] = [{"name": name} for name in depends_on]
+    if health is not None:
+        spec["wait"] = True
+        spec["timeout"] = health.timeout
+        spec["retryInterval"] = health.retry_interval
     return {
         "apiVersion": KUSTOMIZE_API,
         "kind": "Kustomization",
         "metadata": _metadata(name, namespace, labels),
         "spec": spec,
     }
+
+
+@dataclass(frozen=True)
+class Health:
+    """A Kustomization that is Ready only once everything it applied is (`wait`), within
+    `timeout`, tried again after `retry_interval` when it fails:
+    https://fluxcd.io/flux/components/kustomize/kustomizations/#wait"""
+
+    timeout: str
+    retry_interval: str
 
 
 def post_build(substitute: Mapping[str, str], secret: str | None = None) -> dict[str, Any]:

@@ -142,6 +142,12 @@ def _helm_values_secrets(
     return found
 
 
+def infra_health(fleet: FleetSpec) -> objects.Health | None:
+    """How the platform's infra Kustomizations wait for what they apply (`fleet:flux.wait`)."""
+    flux = fleet.flux
+    return objects.Health(flux.timeout, flux.retry_interval) if flux.wait else None
+
+
 def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
     """Branch main on management cluster `cluster`: its infra, and its remotes' infra."""
     namespace = names.FLUX_NAMESPACE
@@ -167,6 +173,7 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
             fleet.flux.interval,
             service_account=names.PLATFORM_ACCOUNT,
             post_build=objects.post_build(variables.of_platform(fleet, cluster)),
+            health=infra_health(fleet),
         )
     )
     for remote in fleet.remotes_of(cluster.folder):
@@ -183,6 +190,7 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
                 service_account=names.PLATFORM_ACCOUNT,
                 kubeconfig_secret=names.kubeconfig_secret(remote.name),
                 post_build=objects.post_build(variables.of_platform(fleet, remote)),
+                health=infra_health(fleet),
             )
         )
     wiring.secrets.extend(
@@ -219,26 +227,31 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
         secrets=[secret] if secret else [],
     )
     infra_variables = variables.of_platform(env.fleet, cluster, env)
-    for name, path, post_build in (
-        (
+    wiring.objects.append(
+        objects.kustomization(
             names.INFRASTRUCTURE,
+            namespace,
             layout.kustomization_path(layout.cluster_infra(cluster.folder)),
-            objects.post_build(infra_variables),
-        ),
-        # The tenants' Flux objects, written by the fleet: nothing to substitute.
-        (names.TENANTS, layout.kustomization_path(layout.cluster_tenants(cluster.folder)), None),
-    ):
-        wiring.objects.append(
-            objects.kustomization(
-                name,
-                namespace,
-                path,
-                namespace,
-                interval,
-                service_account=names.PLATFORM_ACCOUNT,
-                post_build=post_build,
-            )
+            namespace,
+            interval,
+            service_account=names.PLATFORM_ACCOUNT,
+            post_build=objects.post_build(infra_variables),
+            health=infra_health(env.fleet),
         )
+    )
+    # The tenants' Flux objects, written by the fleet (nothing to substitute), once the
+    # environment's infrastructure is Ready: what tenants run may need what it installs.
+    wiring.objects.append(
+        objects.kustomization(
+            names.TENANTS,
+            namespace,
+            layout.kustomization_path(layout.cluster_tenants(cluster.folder)),
+            namespace,
+            interval,
+            service_account=names.PLATFORM_ACCOUNT,
+            depends_on=[names.INFRASTRUCTURE],
+        )
+    )
     for remote in env.remotes_of(cluster.folder):
         secret_name = names.kubeconfig_secret(remote.name)
         wiring.secrets.append(AppliedSecret(secret_name, namespace, Kubeconfig(remote.name)))
@@ -252,6 +265,7 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
                 service_account=names.PLATFORM_ACCOUNT,
                 kubeconfig_secret=secret_name,
                 post_build=objects.post_build(variables.of_platform(env.fleet, remote, env)),
+                health=infra_health(env.fleet),
             )
         )
         # No kubeConfig: it creates the tenants' Flux objects on this cluster, which then
@@ -266,6 +280,7 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
                 interval,
                 service_account=names.PLATFORM_ACCOUNT,
                 deletion_policy=objects.WAIT_FOR_TERMINATION,
+                depends_on=[names.remote_infrastructure(remote.name)],
             )
         )
     wiring.secrets.extend(

@@ -19,6 +19,7 @@ Category = Literal[
     "stale",
     "field",
     "pod-security",
+    "ordering",
 ]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 TITLES: dict[Category, str] = {
@@ -33,6 +34,7 @@ TITLES: dict[Category, str] = {
     "stale": "objects left behind",
     "field": "a Flux object's fields",
     "pod-security": "a tenant namespace without Pod Security",
+    "ordering": "applied before the infrastructure it may need was Ready",
 }
 
 

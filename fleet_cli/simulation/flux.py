@@ -470,8 +470,11 @@ def reconcile_kustomization(
         return state, []
     inventory = tuple(applied.objects)
     pruned = [i for i in kept if i not in set(inventory)] if ctx.spec.get("prune") else []
+    unhealthy = _unhealthy(ctx, target, inventory, ready)
     state = Reconciled(
-        True,
+        unhealthy is None,
+        None if unhealthy is None else "not-reconciled",
+        unhealthy or "",
         target=target.cluster.name,
         identity=target.identity,
         inventory=inventory,
@@ -535,6 +538,28 @@ def post_build(cluster: ClusterState, obj: K8sObject, built: list[K8sObject]) ->
                 f"unparsable: {str(error).splitlines()[0]}",
             ) from None
     return result
+
+
+HEALTH_CHECKED = ("HelmRelease", "Kustomization")
+"""The kinds whose readiness `wait` checks here: Flux's own, whose status the simulation keeps.
+Workloads (a Deployment's replicas) count as ready: nothing runs offline."""
+
+
+def _unhealthy(
+    ctx: _Context,
+    target: _Target,
+    inventory: tuple[ObjectId, ...],
+    ready: Callable[[ObjectId], bool],
+) -> str | None:
+    """Why a Kustomization with `wait` is not Ready yet: the first Flux object it applied that
+    is not (kustomize-controller's health checks of everything applied:
+    https://fluxcd.io/flux/components/kustomize/kustomizations/#wait); None when healthy."""
+    if not ctx.spec.get("wait") or target.cluster is not ctx.cluster:
+        return None
+    waiting = [i for i in inventory if i[0] in HEALTH_CHECKED and not ready(i)]
+    if not waiting:
+        return None
+    return f"health check: {describe(waiting[0])} is not Ready"
 
 
 def _external(ctx: _Context, target: _Target, revision: str) -> Reconciled:

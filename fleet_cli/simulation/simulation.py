@@ -601,13 +601,42 @@ class Simulation:
                     and previous.revision in (EXTERNAL, self._revision(cluster, landed.obj))
                 ):
                     continue
+                early = self._infrastructure_not_ready(cluster, landed.obj)
                 state = self._reconcile(cluster, landed.obj, previous)
                 self.status[key] = state
+                if early is not None and state.ready:
+                    self.events.append(
+                        Finding(
+                            name,
+                            "ordering",
+                            f"{describe(object_id)} on {name}",
+                            f"applied while {describe(early)} was not Ready: what the tenants "
+                            "run may need what it installs (CRDs, namespaces, webhooks); give "
+                            "it dependsOn",
+                        )
+                    )
                 for object_id_twice, other in state.twice:
                     self._twice(state.target, object_id_twice, other, applier_of(name, landed.obj))
                 if previous is None or _summary(previous) != _summary(state):
                     changed = True
         return changed
+
+    def _infrastructure_not_ready(self, cluster: ClusterState, obj: K8sObject) -> ObjectId | None:
+        """The infrastructure a tenants Kustomization (`tenants`, `R-tenants`) comes after, when
+        it is on the cluster, not Ready, and not among its `dependsOn`; None otherwise."""
+        name = str(obj["metadata"]["name"])
+        if obj["kind"] != "Kustomization" or not (
+            name == names.TENANTS or name.endswith(f"-{names.TENANTS}")
+        ):
+            return None
+        infrastructure = name.removesuffix(names.TENANTS) + names.INFRASTRUCTURE
+        namespace = str(obj["metadata"].get("namespace", ""))
+        infra_id: ObjectId = ("Kustomization", namespace, infrastructure)
+        waits_for = {d.get("name") for d in (obj.get("spec") or {}).get("dependsOn") or ()}
+        state = self.status.get((cluster.name, infra_id))
+        if not cluster.has(*infra_id) or infrastructure in waits_for:
+            return None
+        return None if state is not None and state.ready else infra_id
 
     def _prebuild(self) -> None:
         """Build every folder a Kustomization reads, all at once: kustomize runs in parallel,

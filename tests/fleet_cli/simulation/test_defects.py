@@ -13,6 +13,7 @@ import yaml
 import components.clusters
 import components.environment
 import fleet.model
+import fleet.wiring
 from components import gitwriter
 from fleet import names, objects, tree
 from fleet.model import ClusterSpec, EnvironmentSpec, TenantSpec
@@ -167,26 +168,32 @@ def deployed_findings(project: Path, *stacks: str) -> list[Finding]:
         return report(sim).findings
 
 
-def test_a_tenant_named_like_the_platforms_account_is_reported_escaping(
+def test_a_tenant_named_like_the_platforms_account_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its account in the environment's namespace would be the platform's: on the remote,
-    its apps would apply as cluster-admin."""
+    """Its account in the environment's namespace would be the platform's: its sandbox on the
+    remote meets the platform's account there (the remote's infrastructure no longer builds),
+    and the tenants' Kustomization applies the platform's account a second time. Its apps never
+    reach the remote: they wait for the remote's infrastructure (`dependsOn`)."""
     monkeypatch.setattr(names, "PLATFORM_ACCOUNTS", ())
 
     def rename(config: dict[str, Any]) -> None:
         config["fleet:tenants"][1]["name"] = names.PLATFORM_ACCOUNT
 
     project = sample_with(tmp_path, "dev", rename)
-    escapes = [
-        f for f in deployed_findings(project, "main", "dev") if f.category == "tenant-escape"
-    ]
-    identity = f"system:serviceaccount:dev-flux-system:{names.PLATFORM_ACCOUNT}"
-    assert (REMOTE, identity) in {(f.where, f.subject) for f in escapes}
-    (on_remote,) = [f for f in escapes if f.where == REMOTE and f.subject == identity]
-    assert "acts for tenant flux-platform" in on_remote.message
-    assert "may create clusterrolebindings.rbac.authorization.k8s.io cluster-wide" in (
-        on_remote.message
+    found = deployed_findings(project, "main", "dev")
+    account = f"ServiceAccount dev-flux-system/{names.PLATFORM_ACCOUNT}"
+    assert (MANAGEMENT, "applied-twice", account) in {
+        (f.where, f.category, f.subject) for f in found
+    }
+    blocked = {f.subject: f.message for f in found if f.category == "not-reconciled"}
+    remote_tenants = f"Kustomization dev-flux-system/{names.remote_tenants(REMOTE)} on {MANAGEMENT}"
+    assert "is not ready" in blocked[remote_tenants]
+    assert (
+        "may not add resource with an already registered id"
+        in blocked[
+            f"Kustomization dev-flux-system/{names.remote_infrastructure(REMOTE)} on {MANAGEMENT}"
+        ]
     )
 
 
@@ -216,3 +223,51 @@ def test_a_tenant_key_holding_the_fleets_token_is_reported_exposed(
         ("pacific-aks", secret),
     }
     assert all("holds the fleet repository's token" in f.message for f in exposed)
+
+
+def test_tenants_applied_before_their_infrastructure_is_ready_are_reported(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The environment's infrastructure installs a chart; its `tenants` Kustomization waits for
+    it (`dependsOn`, and `wait` makes the infrastructure Ready only once the chart is). Without
+    `dependsOn`, the tenants are applied first: reported."""
+    for path in PROJECT.glob("Pulumi*.yaml"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "__main__.py").write_bytes((PROJECT / "__main__.py").read_bytes())
+    settings = tmp_path / "Pulumi.dev.yaml"
+    document = yaml.safe_load(settings.read_text())
+    document["config"]["fleet:infra"].append(
+        {
+            "name": "operators",
+            "helm": {
+                "repository": "https://charts.example.com",
+                "chart": "operators",
+                "version": "1.0.0",
+            },
+        }
+    )
+    settings.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def deploy() -> list[Finding]:
+        with simulation(tmp_path) as sim:
+            for stack in ("main", "dev"):
+                sim.step(f"pulumi up -s {stack}", stack)
+            return report(sim).findings
+
+    assert [str(f) for f in deploy()] == []
+
+    real = fleet.wiring.environment_wiring
+
+    def without_depends_on(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
+        wiring = real(env, cluster)
+        for obj in wiring.objects:
+            obj.get("spec", {}).pop("dependsOn", None)
+        return wiring
+
+    monkeypatch.setattr(components.environment, "environment_wiring", without_depends_on)
+    early = [f for f in deploy() if f.category == "ordering"]
+    assert {f.subject for f in early} == {
+        "Kustomization dev-flux-system/tenants on k3d-america",
+        "Kustomization dev-flux-system/tenants on pacific-aks",
+    }
+    assert "while Kustomization dev-flux-system/infrastructure was not Ready" in early[0].message
