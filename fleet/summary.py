@@ -7,7 +7,8 @@ from fleet.model import EnvironmentSpec, FleetSpec, StackSpec
 
 def count(number: int, thing: str) -> str:
     """`1 cluster`, `2 clusters`: a number with its noun in agreement."""
-    return f"{number} {thing}{'' if number == 1 else 's'}"
+    plural = thing + ("es" if thing.endswith(("s", "sh", "ch", "x")) else "s")
+    return f"{number} {thing if number == 1 else plural}"
 
 
 def summary(model: StackSpec) -> str:

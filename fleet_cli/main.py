@@ -86,8 +86,9 @@ def _render_command(args: argparse.Namespace) -> int:
     files = sum(len(f) for f in stack_render.branches.values())
     objects = sum(len(o) for o in stack_render.clusters.values())
     print(
-        f"{root}: {files} files on {len(stack_render.branches)} branches, {objects} objects on "
-        f"{len(stack_render.clusters)} clusters, {len(stack_render.resources)} Pulumi resources"
+        f"{root}: {count(files, 'file')} on {count(len(stack_render.branches), 'branch')}, "
+        f"{count(objects, 'object')} on {count(len(stack_render.clusters), 'cluster')}, "
+        f"{count(len(stack_render.resources), 'Pulumi resource')}"
     )
     return EXIT_OK
 
