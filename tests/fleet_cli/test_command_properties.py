@@ -5,8 +5,6 @@ traceback."""
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -19,24 +17,15 @@ from hypothesis import strategies as st
 
 from fleet_cli.main import main
 from tests.fleet.test_config_properties import ANY_VALUE, edited
-from tests.support.sample import PROJECT, SAMPLE_STACKS
-
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", *(f"Pulumi.{s}.yaml" for s in SAMPLE_STACKS))
+from tests.support.sample import SAMPLE_STACKS, commit_all, copy_settings
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The sample project's settings and program, committed in a git repository of its own
     (`fleet diff --base HEAD` renders the committed sample)."""
-    folder = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        shutil.copy(PROJECT / name, folder / name)
-    for command in (
-        ["init", "-q", "-b", "main"],
-        ["add", "."],
-        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "sample"],
-    ):
-        subprocess.run(["git", *command], cwd=folder, check=True)
+    folder = copy_settings(tmp_path_factory.mktemp("project"))
+    commit_all(folder, "sample")
     yield folder
 
 

@@ -20,7 +20,7 @@ from fleet_cli.engine import render_stack
 from fleet_cli.main import EXIT_CONFIG, EXIT_OK, EXIT_PROBLEMS, main
 from fleet_cli.progress import Progress
 from fleet_cli.render import REDACTED, read
-from tests.support.sample import PROJECT, SAMPLE_STACKS, load_sample
+from tests.support.sample import PROJECT, SAMPLE_STACKS, commit_all, copy_settings, load_sample
 
 OTHER = "pacific-aks"
 CODE = ("fleet", "fleet_cli", "components", "__main__.py", "Pulumi.yaml")
@@ -36,12 +36,7 @@ def copy_project(target: Path) -> Path:
             shutil.copy(source, target / name)
     for stack in SAMPLE_STACKS:
         shutil.copy(PROJECT / f"Pulumi.{stack}.yaml", target)
-    for command in (
-        ["init", "-q", "-b", "main"],
-        ["add", "."],
-        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base"],
-    ):
-        subprocess.run(["git", *command], cwd=target, check=True)
+    commit_all(target, "base")
     return target
 
 
@@ -516,14 +511,7 @@ def test_diff_against_a_revision_whose_command_cannot_render(
 def test_diff_in_a_repository_of_stack_files_only_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("Pulumi.yaml", "__main__.py", *(f"Pulumi.{s}.yaml" for s in SAMPLE_STACKS)):
-        shutil.copy(PROJECT / name, tmp_path / name)
-    for command in (
-        ["init", "-q", "-b", "main"],
-        ["add", "."],
-        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "config"],
-    ):
-        subprocess.run(["git", *command], cwd=tmp_path, check=True)
+    commit_all(copy_settings(tmp_path), "config")
     assert main(["--project", str(tmp_path), "diff", "qa", "--base", "HEAD"]) == EXIT_CONFIG
     assert "that revision holds no fleet code" in capsys.readouterr().err
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,3 +64,25 @@ def cluster(raw: Raw, name: str) -> dict[str, Any]:
     """A cluster entry of the main stack's raw config, by name."""
     found: dict[str, Any] = next(c for c in raw["clusters"] if c["name"] == name)
     return found
+
+
+SETTINGS_FILES = ("Pulumi.yaml", "__main__.py", *(f"Pulumi.{s}.yaml" for s in SAMPLE_STACKS))
+"""The sample's program and stack settings: a project the installed packages run."""
+
+
+def copy_settings(folder: Path) -> Path:
+    """The sample's program and stack settings files copied into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SETTINGS_FILES:
+        shutil.copy(PROJECT / name, folder / name)
+    return folder
+
+
+def commit_all(folder: Path, message: str) -> None:
+    """`folder` made a git repository of its own, with everything in it committed."""
+    for command in (
+        ["init", "-q", "-b", "main"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", message],
+    ):
+        subprocess.run(["git", *command], cwd=folder, check=True)
