@@ -24,6 +24,7 @@ from fleet.wiring import (
     GitCredentials,
     HelmValues,
     Kubeconfig,
+    NotificationAddress,
     SecretVariables,
 )
 
@@ -81,6 +82,8 @@ def secret_object(secret: AppliedSecret, values: SecretValues) -> K8sObject:
         case DockerConfig(key):
             secret_type = objects.DOCKER_CONFIG_SECRET
             data = {objects.DOCKER_CONFIG_KEY: values.config[key]}
+        case NotificationAddress(key):
+            data = {objects.ADDRESS_KEY: values.config[key]}
         case SecretVariables(keys):
             data = {variable: values.config[key] for variable, key in keys}
         case HelmValues(keys):

@@ -345,6 +345,19 @@ class ReleaseConfig(Schema):
     """Only these of the tenant's clusters run the channel; default: all of them."""
 
 
+class NotificationConfig(Schema):
+    """Where Flux tells about the reconciliations: a chat channel or a webhook."""
+
+    name: str
+    type: Literal["slack", "msteams", "generic"]
+    address_secret: ConfigKey
+    """Secret config key holding the webhook URL (it carries the channel's credential)."""
+    channel: str | None = None
+    """For Slack: the channel, when the webhook does not fix it."""
+    severity: Literal["info", "error"] = "error"
+    """`error`: failures only; `info`: every reconciliation too."""
+
+
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 
 
@@ -355,6 +368,8 @@ class TenantConfig(Schema):
     releases: list[ReleaseConfig] = Field(default_factory=list)
     clusters: list[ClusterRef] | None = None
     """Only these clusters of the environment get the tenant; default: all of them."""
+    notifications: list[NotificationConfig] = Field(default_factory=list)
+    """Alerts on the tenant's own Flux objects only, to the tenant's channels."""
     vars: Vars = Field(default_factory=dict)
     """Variables of the tenant's apps, over the environment's; `{secret: KEY}` values go to
     a Secret in the tenant's namespaces."""
@@ -410,6 +425,8 @@ class EnvironmentStackConfig(Schema):
     dedicated_clusters: list[ClusterConfig] = Field(default_factory=list)
     """Clusters that this stack provisions and owns; they take part in the environment."""
     infra: list[ComponentConfig] = Field(default_factory=list)
+    notifications: list[NotificationConfig] = Field(default_factory=list)
+    """Alerts on the environment's platform Flux objects (infra, the tenants' wiring)."""
     tenants: list[TenantConfig] = Field(default_factory=list)
     vars: Vars = Field(default_factory=dict)
     """Variables for what Flux applies in the environment, over the clusters' (plain only)."""

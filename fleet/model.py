@@ -33,6 +33,7 @@ from fleet.config import (
     K3dConfig,
     MainStackConfig,
     MemberConfig,
+    NotificationConfig,
     PodSecurityLevel,
     Schema,
     SecretVar,
@@ -185,6 +186,7 @@ class TenantSpec:
     isolate_network: bool
     resource_quota: Mapping[str, str | int]
     limit_range: tuple[Mapping[str, Any], ...]
+    notifications: tuple[NotificationConfig, ...] = ()
 
     def channel_clusters(self, release: str | None) -> tuple[str, ...]:
         """Where a channel runs: the tenant's own (`None`) or a release channel's clusters."""
@@ -270,6 +272,7 @@ class EnvironmentSpec:
     max_removals: int
     selections: tuple[Picked, ...] = ()
     """What each list of clusters in the stack's config picked, for showing a user."""
+    notifications: tuple[NotificationConfig, ...] = ()
 
     @property
     def management_clusters(self) -> tuple[ClusterSpec, ...]:
@@ -435,6 +438,7 @@ def _tenant(
         isolate_network=config.isolate_network,
         resource_quota=dict(config.resource_quota),
         limit_range=tuple(config.limit_range),
+        notifications=tuple(config.notifications),
     )
 
 
@@ -533,8 +537,16 @@ def load_environment(
         if tenant.image_pull_secret:
             secret_keys.append(SecretKey(tenant.image_pull_secret, f"{at}.imagePullSecret"))
         secret_keys += [
+            SecretKey(n.address_secret, f"{at}.notifications[{k}].addressSecret")
+            for k, n in enumerate(tenant.notifications)
+        ]
+        secret_keys += [
             SecretKey(key, f"{where}.{name}") for where, name, key in _secret_vars(tenant, at)
         ]
+    secret_keys += [
+        SecretKey(n.address_secret, f"fleet:notifications[{k}].addressSecret")
+        for k, n in enumerate(config.notifications)
+    ]
     problems = rules.check_environment_stack(
         config,
         name,
@@ -550,6 +562,15 @@ def load_environment(
     problems += _values_keys_of_the_platform(values_keys, platform_keys)
     secret_keys += [key for key, _ in values_keys]
     problems += _check_secret_keys(raw, EnvironmentStackConfig, secret_keys, secrets_required)
+    notified = bool(config.notifications) or any(t.notifications for t in config.tenants)
+    if notified and "notification-controller" not in fleet.flux.components:
+        problems.append(
+            Problem(
+                "fleet:notifications",
+                "notifications need Flux's notification-controller: add it to "
+                f"fleet:flux.components of the main stack '{fleet.stack}'",
+            )
+        )
     problems += _tenant_keys_of_the_platform(
         config,
         {
@@ -596,6 +617,7 @@ def load_environment(
         secret_keys=tuple(secret_keys),
         max_removals=config.max_removals,
         selections=tuple(pick.picked),
+        notifications=tuple(config.notifications),
     )
 
 
@@ -721,6 +743,10 @@ def _tenant_keys_of_the_platform(
             (f"{at}.repository.credentialsSecret", tenant.repository.credentials_secret),
             (f"{at}.imagePullSecret", tenant.image_pull_secret),
             *((f"{w}.{n}", k) for w, n, k in _secret_vars(tenant, at)),
+            *(
+                (f"{at}.notifications[{k}].addressSecret", n.address_secret)
+                for k, n in enumerate(tenant.notifications)
+            ),
         ):
             if key is not None and key in platform_keys:
                 problems.append(

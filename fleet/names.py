@@ -96,6 +96,12 @@ def helm_values_secret(component: str) -> str:
     return f"{component}-values"
 
 
+def notification(name: str, tenant: str | None = None) -> str:
+    """`N-notification`: a channel's Provider, Alert and Secret; `T-N-notification` for a
+    tenant's in the environment's namespace, where every tenant's remote apps meet."""
+    return f"{name}-notification" if tenant is None else f"{tenant}-{name}-notification"
+
+
 def tenant_quota(tenant: str) -> str:
     return f"{tenant}-quota"
 

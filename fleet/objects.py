@@ -18,6 +18,10 @@ SOURCE_API = "source.toolkit.fluxcd.io/v1"
 KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
 HELM_API = "helm.toolkit.fluxcd.io/v2"
 FLUX_INSTANCE_API = "fluxcd.controlplane.io/v1"
+NOTIFICATION_API = "notification.toolkit.fluxcd.io/v1beta3"
+"""Flux's Provider and Alert: https://fluxcd.io/flux/components/notification/"""
+ADDRESS_KEY = "address"
+"""The key of a Provider's Secret that holds the webhook URL."""
 
 KUBECONFIG_KEY = "value"
 """The key of a kubeconfig Secret that Flux reads first."""
@@ -277,6 +281,45 @@ class Health:
 
     timeout: str
     retry_interval: str
+
+
+def notification_provider(
+    name: str, namespace: str, kind: str, secret: str, channel: str | None = None
+) -> K8sObject:
+    """A Provider whose address is in the Secret `secret` (key `address`), never in git."""
+    spec: dict[str, Any] = {"type": kind, "secretRef": {"name": secret}}
+    if channel is not None:
+        spec["channel"] = channel
+    return {
+        "apiVersion": NOTIFICATION_API,
+        "kind": "Provider",
+        "metadata": _metadata(name, namespace),
+        "spec": spec,
+    }
+
+
+def alert(
+    name: str,
+    namespace: str,
+    provider: str,
+    severity: str,
+    match_labels: Mapping[str, str] | None = None,
+) -> K8sObject:
+    """An Alert on every Kustomization and HelmRelease of its own namespace (the lockdown
+    refuses others), or of those labelled `match_labels`."""
+    source: dict[str, Any] = {"name": "*"}
+    if match_labels:
+        source["matchLabels"] = dict(match_labels)
+    return {
+        "apiVersion": NOTIFICATION_API,
+        "kind": "Alert",
+        "metadata": _metadata(name, namespace),
+        "spec": {
+            "providerRef": {"name": provider},
+            "eventSeverity": severity,
+            "eventSources": [{"kind": k, **source} for k in ("Kustomization", "HelmRelease")],
+        },
+    }
 
 
 def post_build(substitute: Mapping[str, str], secret: str | None = None) -> dict[str, Any]:

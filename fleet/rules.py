@@ -44,6 +44,7 @@ from fleet.config import (
     EnvironmentStackConfig,
     MainStackConfig,
     MemberConfig,
+    NotificationConfig,
     PatchConfig,
     SecretVar,
     TenantConfig,
@@ -507,6 +508,17 @@ def _check_owners(problems: Problems, key: str, clusters: Sequence[ClusterConfig
                     "cluster, one kubeconfig",
                 )
             kubeconfigs.setdefault(secret, f"cluster {cluster.name}")
+
+
+def check_notifications(
+    problems: Problems, path: tuple[str | int, ...], notifications: Sequence[NotificationConfig]
+) -> None:
+    """Channels' names: DNS labels (they name a Provider, an Alert and a Secret), each once."""
+    for index, notification in enumerate(notifications):
+        at = (*path, "notifications", index, "name")
+        check_name(problems, at, notification.name)
+        check_derived(problems, at, [names.notification(notification.name)])
+    check_unique(problems, (*path, "notifications"), [n.name for n in notifications], "channel")
 
 
 def check_vars(
@@ -1155,6 +1167,7 @@ def check_environment_stack(
             [*fleet_clusters, *taking_part],
         )
     check_unique(problems, ("tenants",), [t.name for t in config.tenants], "tenant")
+    check_notifications(problems, (), config.notifications)
     _check_platform_objects(problems, config, environment, remotes)
     return problems.items
 
@@ -1270,6 +1283,12 @@ def _check_tenant(
         )
     own_clusters = [c for c in clusters if c.name in own]
     check_vars(problems, (*path, "vars"), tenant.vars, secrets=True)
+    check_notifications(problems, path, tenant.notifications)
+    check_derived(
+        problems,
+        (*path, "name"),
+        [names.notification(n.name, tenant.name) for n in tenant.notifications],
+    )
     if tenant.name in names.PLATFORM_ACCOUNTS:
         problems.add(
             (*path, "name"),

@@ -8,11 +8,12 @@ these same functions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fleet import layout, names, objects, variables
 from fleet.access import GitSource
+from fleet.config import NotificationConfig
 from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, InfraSpec, TenantSpec
 from fleet.objects import K8sObject
 
@@ -53,7 +54,38 @@ class HelmValues:
     keys: tuple[tuple[str, str], ...]
 
 
-SecretContent = Kubeconfig | GitCredentials | DockerConfig | SecretVariables | HelmValues
+@dataclass(frozen=True)
+class NotificationAddress:
+    """A Provider's webhook URL, from the secret config key `key`."""
+
+    key: str
+
+
+SecretContent = (
+    Kubeconfig | GitCredentials | DockerConfig | SecretVariables | HelmValues | NotificationAddress
+)
+
+
+def notifications(
+    channels: Sequence[NotificationConfig],
+    namespace: str,
+    tenant: str | None = None,
+    match_labels: Mapping[str, str] | None = None,
+) -> Wiring:
+    """A Provider, an Alert and the Secret of the Provider's address for each channel, in
+    `namespace`: the Alert sees that namespace's Kustomizations and HelmReleases only (those
+    labelled `match_labels` where given), as the lockdown allows."""
+    found = Wiring()
+    for channel in channels:
+        name = names.notification(channel.name, tenant)
+        found.secrets.append(
+            AppliedSecret(name, namespace, NotificationAddress(channel.address_secret))
+        )
+        found.objects.append(
+            objects.notification_provider(name, namespace, channel.type, name, channel.channel)
+        )
+        found.objects.append(objects.alert(name, namespace, name, channel.severity, match_labels))
+    return found
 
 
 @dataclass(frozen=True)
@@ -286,6 +318,9 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
     wiring.secrets.extend(
         _helm_values_secrets(env.infra, cluster, env.remotes_of(cluster.folder), namespace)
     )
+    notified = notifications(env.notifications, namespace)
+    wiring.objects.extend(notified.objects)
+    wiring.secrets.extend(notified.secrets)
     return wiring
 
 
@@ -334,6 +369,9 @@ def tenant_wiring(env: EnvironmentSpec, tenant: TenantSpec, cluster: ClusterSpec
                 )
             )
         wiring.secrets.extend(_app_variables(tenant, namespace, [cluster.folder]))
+        notified = notifications(tenant.notifications, namespace)
+        wiring.objects.extend(notified.objects)
+        wiring.secrets.extend(notified.secrets)
     remotes = [r.name for r in env.remotes_of(cluster.folder) if tenant.is_on(r.name)]
     if remotes:
         platform = names.environment_namespace(env.name)
@@ -343,6 +381,13 @@ def tenant_wiring(env: EnvironmentSpec, tenant: TenantSpec, cluster: ClusterSpec
         if credentials is not None:
             wiring.secrets.append(credentials)
         wiring.secrets.extend(_app_variables(tenant, platform, remotes))
+        # Its apps on the remotes are Kustomizations in the platform's namespace, labelled
+        # with the tenant: its Alerts there see those, and nothing of another tenant's.
+        notified = notifications(
+            tenant.notifications, platform, tenant.name, objects.tenant_labels(tenant.name)
+        )
+        wiring.objects.extend(notified.objects)
+        wiring.secrets.extend(notified.secrets)
     return wiring
 
 
