@@ -20,6 +20,7 @@ from fleet.access import GitSource
 from fleet.objects import K8sObject
 from fleet.wiring import (
     AppliedSecret,
+    CommitStatusToken,
     DockerConfig,
     GitCredentials,
     HelmValues,
@@ -82,6 +83,8 @@ def secret_object(secret: AppliedSecret, values: SecretValues) -> K8sObject:
         case DockerConfig(key):
             secret_type = objects.DOCKER_CONFIG_SECRET
             data = {objects.DOCKER_CONFIG_KEY: values.config[key]}
+        case CommitStatusToken(key):
+            data = {"token": values.config[key]}
         case NotificationAddress(key):
             data = {objects.ADDRESS_KEY: values.config[key]}
         case SecretVariables(keys):

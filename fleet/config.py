@@ -396,6 +396,9 @@ class EnvironmentConfig(Schema):
     """Default: the environment name."""
     required_approvals: Annotated[int, Field(ge=0, le=10)] = 1
     """Approvals a pull request to the branch needs (a GitHub ruleset)."""
+    commit_status_secret: ConfigKey | None = None
+    """Secret config key holding a GitHub token that may write commit statuses of the fleet
+    repository: each cluster then marks the branch's commits it reconciled (or failed)."""
 
 
 class MainStackConfig(Schema):

@@ -273,6 +273,8 @@ class EnvironmentSpec:
     selections: tuple[Picked, ...] = ()
     """What each list of clusters in the stack's config picked, for showing a user."""
     notifications: tuple[NotificationConfig, ...] = ()
+    commit_status_key: str | None = None
+    """The secret config key of the token each cluster sets commit statuses with."""
 
     @property
     def management_clusters(self) -> tuple[ClusterSpec, ...]:
@@ -547,6 +549,10 @@ def load_environment(
         SecretKey(n.address_secret, f"fleet:notifications[{k}].addressSecret")
         for k, n in enumerate(config.notifications)
     ]
+    status_key = config.environment.commit_status_secret
+    if status_key is not None:
+        secret_keys.append(SecretKey(status_key, "fleet:environment.commitStatusSecret"))
+        platform_keys[status_key] = "the token that sets the fleet repository's commit statuses"
     problems = rules.check_environment_stack(
         config,
         name,
@@ -562,7 +568,16 @@ def load_environment(
     problems += _values_keys_of_the_platform(values_keys, platform_keys)
     secret_keys += [key for key, _ in values_keys]
     problems += _check_secret_keys(raw, EnvironmentStackConfig, secret_keys, secrets_required)
+    if status_key is not None and access.parse_github_url(fleet.repository.url) is None:
+        problems.append(
+            Problem(
+                "fleet:environment.commitStatusSecret",
+                "commit statuses are set through GitHub, and the fleet repository "
+                f"{access.redacted(fleet.repository.url)} is not on github.com",
+            )
+        )
     notified = bool(config.notifications) or any(t.notifications for t in config.tenants)
+    notified = notified or status_key is not None
     if notified and "notification-controller" not in fleet.flux.components:
         problems.append(
             Problem(
@@ -618,6 +633,7 @@ def load_environment(
         max_removals=config.max_removals,
         selections=tuple(pick.picked),
         notifications=tuple(config.notifications),
+        commit_status_key=config.environment.commit_status_secret,
     )
 
 

@@ -102,6 +102,10 @@ def notification(name: str, tenant: str | None = None) -> str:
     return f"{name}-notification" if tenant is None else f"{tenant}-{name}-notification"
 
 
+COMMIT_STATUS = "commit-status"
+"""The Provider, Alert and Secret that set commit statuses on the environment's branch."""
+
+
 def tenant_quota(tenant: str) -> str:
     return f"{tenant}-quota"
 

@@ -298,27 +298,43 @@ def notification_provider(
     }
 
 
+def commit_status_provider(name: str, namespace: str, repository: str, secret: str) -> K8sObject:
+    """A GitHub Provider that sets commit statuses on `repository` with the token in `secret`
+    (key `token`): https://fluxcd.io/flux/components/notification/providers/#github"""
+    return {
+        "apiVersion": NOTIFICATION_API,
+        "kind": "Provider",
+        "metadata": _metadata(name, namespace),
+        "spec": {"type": "github", "address": repository, "secretRef": {"name": secret}},
+    }
+
+
 def alert(
     name: str,
     namespace: str,
     provider: str,
     severity: str,
     match_labels: Mapping[str, str] | None = None,
+    metadata: Mapping[str, str] | None = None,
+    kinds: Sequence[str] = ("Kustomization", "HelmRelease"),
 ) -> K8sObject:
     """An Alert on every Kustomization and HelmRelease of its own namespace (the lockdown
     refuses others), or of those labelled `match_labels`."""
     source: dict[str, Any] = {"name": "*"}
     if match_labels:
         source["matchLabels"] = dict(match_labels)
+    spec: dict[str, Any] = {
+        "providerRef": {"name": provider},
+        "eventSeverity": severity,
+        "eventSources": [{"kind": k, **source} for k in kinds],
+    }
+    if metadata:
+        spec["eventMetadata"] = dict(metadata)
     return {
         "apiVersion": NOTIFICATION_API,
         "kind": "Alert",
         "metadata": _metadata(name, namespace),
-        "spec": {
-            "providerRef": {"name": provider},
-            "eventSeverity": severity,
-            "eventSources": [{"kind": k, **source} for k in ("Kustomization", "HelmRelease")],
-        },
+        "spec": spec,
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fleet import layout, names, objects, variables
+from fleet import access, layout, names, objects, variables
 from fleet.access import GitSource
 from fleet.config import NotificationConfig
 from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, InfraSpec, TenantSpec
@@ -61,8 +61,21 @@ class NotificationAddress:
     key: str
 
 
+@dataclass(frozen=True)
+class CommitStatusToken:
+    """The GitHub token commit statuses are set with, from the secret config key `key`."""
+
+    key: str
+
+
 SecretContent = (
-    Kubeconfig | GitCredentials | DockerConfig | SecretVariables | HelmValues | NotificationAddress
+    Kubeconfig
+    | GitCredentials
+    | DockerConfig
+    | SecretVariables
+    | HelmValues
+    | NotificationAddress
+    | CommitStatusToken
 )
 
 
@@ -321,6 +334,26 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
     notified = notifications(env.notifications, namespace)
     wiring.objects.extend(notified.objects)
     wiring.secrets.extend(notified.secrets)
+    repository = access.parse_github_url(env.fleet.repository.url)
+    if env.commit_status_key is not None and repository is not None:
+        # Each cluster marks the commits of branch E its Kustomizations reconciled; the
+        # cluster's name in the event tells the statuses apart.
+        name = names.COMMIT_STATUS
+        address = f"https://github.com/{repository.owner}/{repository.name}"
+        wiring.secrets.append(
+            AppliedSecret(name, namespace, CommitStatusToken(env.commit_status_key))
+        )
+        wiring.objects.append(objects.commit_status_provider(name, namespace, address, name))
+        wiring.objects.append(
+            objects.alert(
+                name,
+                namespace,
+                name,
+                "info",
+                metadata={"cluster": cluster.folder},
+                kinds=("Kustomization",),
+            )
+        )
     return wiring
 
 

@@ -84,3 +84,54 @@ def test_notifications_need_the_notification_controller() -> None:
         "fleet:notifications: notifications need Flux's notification-controller: add it to "
         "fleet:flux.components of the main stack 'main'"
     ]
+
+
+def test_each_cluster_sets_commit_statuses_on_the_environments_branch(tmp_path: Path) -> None:
+    project = copy_settings(tmp_path)
+    settings = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(settings.read_text())
+    document["config"]["fleet:environment"]["commitStatusSecret"] = "statusToken"
+    document["config"]["fleet:statusToken"] = {"secure": "v1:x"}
+    settings.write_text(yaml.safe_dump(document, sort_keys=False))
+    with simulation(project) as sim:
+        for stack in ("main", "dev"):
+            sim.step(f"pulumi up -s {stack}", stack)
+        assert [str(f) for f in report(sim).findings] == []
+        for cluster in ("k3d-america", "pacific-aks"):
+            state = sim.clusters[cluster]
+            provider = state.get(("Provider", PLATFORM, names.COMMIT_STATUS))
+            alert = state.get(("Alert", PLATFORM, names.COMMIT_STATUS))
+            token = state.get(("Secret", PLATFORM, names.COMMIT_STATUS))
+            assert provider is not None and alert is not None and token is not None
+            assert provider.obj["spec"]["type"] == "github"
+            assert provider.obj["spec"]["address"] == (
+                "https://github.com/kaizentm/multicluster-gitops"
+            )
+            assert alert.obj["spec"]["eventMetadata"] == {"cluster": cluster}
+            assert alert.obj["spec"]["eventSources"] == [{"kind": "Kustomization", "name": "*"}]
+            assert token.obj["stringData"] == {"token": "simulated-statusToken"}
+
+
+def test_the_commit_status_token_is_the_platforms_and_needs_github() -> None:
+    def with_status(raw: dict[str, Any]) -> None:
+        raw["environment"]["commitStatusSecret"] = "statusToken"
+        raw["statusToken"] = ENCRYPTED
+        tenants(raw)[0]["imagePullSecret"] = "statusToken"
+
+    assert problems_of("dev", with_status) == [
+        "fleet:tenants[0].imagePullSecret: 'statusToken' holds the token that sets the fleet "
+        "repository's commit statuses: a tenant can read what its keys hold; give it a key of "
+        "its own"
+    ]
+
+    def elsewhere(raw: dict[str, Any]) -> None:
+        raw["repository"]["url"] = "https://gitlab.example.com/fleet/gitops"
+
+    def status_only(raw: dict[str, Any]) -> None:
+        raw["environment"]["commitStatusSecret"] = "statusToken"
+        raw["statusToken"] = ENCRYPTED
+
+    assert problems_of("dev", status_only, elsewhere) == [
+        "fleet:environment.commitStatusSecret: commit statuses are set through GitHub, and the "
+        "fleet repository https://gitlab.example.com/fleet/gitops is not on github.com"
+    ]
