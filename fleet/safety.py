@@ -90,27 +90,31 @@ def removals(previous: Mapping[str, Any], current: Inventory) -> list[str]:
         return gone
     for key, kind in _KINDS.items():
         gone += [f"{kind} {name}" for name in _listed(previous, key) if name not in current[key]]
+    # (tenant, cluster) where the tenant's own channel stopped running: its apps go with it.
+    left: set[tuple[str, str]] = set()
     for placement in _listed(previous, PLACEMENTS):
         channel, _, cluster = placement.rpartition("@")
         tenant = channel.split("/", 1)[0]
         stays = tenant in current[TENANTS] and cluster in current[CLUSTERS]
         if stays and placement not in current[PLACEMENTS]:
             gone.append(f"tenant {channel} from cluster {cluster}")
+            if channel == tenant:
+                left.add((tenant, cluster))
     for app in _listed(previous, APPS):
         if app.split("/", 1)[0] in current[TENANTS] and app not in current[APPS]:
             gone.append(f"app {app}")
     # An app or component that stays but leaves a cluster that stays prunes what it ran there.
-    for key, kind, owners in (
-        (APP_PLACEMENTS, "app", APPS),
-        (COMPONENT_PLACEMENTS, "infra component", COMPONENTS),
-    ):
-        for placement in _listed(previous, key):
-            owner, _, cluster = placement.rpartition("@")
-            stays = owner in current[owners] and cluster in current[CLUSTERS]
-            # An app whose tenant left the cluster is counted with the tenant.
-            tenant_left = f"tenant {owner.split('/')[0]} from cluster {cluster}" in gone
-            if stays and not tenant_left and placement not in current.get(key, []):
-                gone.append(f"{kind} {owner} from cluster {cluster}")
+    for placement in _listed(previous, APP_PLACEMENTS):
+        app, _, cluster = placement.rpartition("@")
+        stays = app in current[APPS] and cluster in current[CLUSTERS]
+        counted = (app.split("/", 1)[0], cluster) in left
+        if stays and not counted and placement not in current[APP_PLACEMENTS]:
+            gone.append(f"app {app} from cluster {cluster}")
+    for placement in _listed(previous, COMPONENT_PLACEMENTS):
+        component, _, cluster = placement.rpartition("@")
+        stays = component in current[COMPONENTS] and cluster in current[CLUSTERS]
+        if stays and placement not in current[COMPONENT_PLACEMENTS]:
+            gone.append(f"infra component {component} from cluster {cluster}")
     return gone
 
 
