@@ -172,6 +172,17 @@ class ReleaseSpec:
 
 
 @dataclass(frozen=True)
+class ChannelSpec:
+    """One copy of a tenant: its own (`release` None) or a release channel's, each in a
+    namespace of its own, reading its own source, on its clusters."""
+
+    release: str | None
+    namespace: str
+    source: GitSource
+    clusters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TenantSpec:
     name: str
     source: GitSource
@@ -188,11 +199,21 @@ class TenantSpec:
     limit_range: tuple[Mapping[str, Any], ...]
     notifications: tuple[NotificationConfig, ...] = ()
 
-    def channel_clusters(self, release: str | None) -> tuple[str, ...]:
-        """Where a channel runs: the tenant's own (`None`) or a release channel's clusters."""
-        if release is None:
-            return self.clusters
-        return next(r.clusters for r in self.releases if r.name == release)
+    def channels(self, environment: str) -> tuple[ChannelSpec, ...]:
+        """The tenant's own channel, then each release channel, in environment `environment`."""
+        own = ChannelSpec(
+            None, names.tenant_namespace(environment, self.name), self.source, self.clusters
+        )
+        releases = (
+            ChannelSpec(
+                r.name,
+                names.release_namespace(environment, r.name, self.name),
+                r.source,
+                r.clusters,
+            )
+            for r in self.releases
+        )
+        return (own, *releases)
 
     def is_on(self, cluster: str) -> bool:
         """The tenant has a channel on `cluster`: its own clusters, since each release channel

@@ -49,14 +49,9 @@ def inventory(model: StackSpec) -> Inventory:
         }
     placements = []
     for tenant in model.tenants:
-        for channel in [None, *(r.name for r in tenant.releases)]:
-            name = tenant.name if channel is None else f"{tenant.name}/{channel}"
-            placements += [
-                f"{name}@{member.name}"
-                for c in model.clusters
-                if c.name in tenant.channel_clusters(channel)
-                for member in c.physical
-            ]
+        for channel in tenant.channels(model.name):
+            name = tenant.name if channel.release is None else f"{tenant.name}/{channel.release}"
+            placements += [f"{name}@{member}" for member in on(channel.clusters)]
     return {
         CLUSTERS: clusters,
         TENANTS: [t.name for t in model.tenants],

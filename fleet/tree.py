@@ -492,29 +492,26 @@ class _Channel:
     source_name: str
     source: GitSource
     release: str | None
+    clusters: tuple[str, ...]
 
 
 def _channels(env: EnvironmentSpec, tenant: TenantSpec) -> list[_Channel]:
-    channels = [
+    """The tenant's channels with their folders in `tenants/base` and their sources' names."""
+    return [
         _Channel(
-            names.tenant_namespace(env.name, tenant.name),
-            layout.tenant_base(tenant.name),
-            names.tenant_source(tenant.name),
-            tenant.source,
-            None,
+            c.namespace,
+            layout.tenant_base(tenant.name)
+            if c.release is None
+            else layout.release_base(tenant.name, c.release),
+            names.tenant_source(tenant.name)
+            if c.release is None
+            else names.release_source(tenant.name, c.release),
+            c.source,
+            c.release,
+            c.clusters,
         )
+        for c in tenant.channels(env.name)
     ]
-    channels += [
-        _Channel(
-            names.release_namespace(env.name, r.name, tenant.name),
-            layout.release_base(tenant.name, r.name),
-            names.release_source(tenant.name, r.name),
-            r.source,
-            r.name,
-        )
-        for r in tenant.releases
-    ]
-    return channels
 
 
 def _reconciler(tenant: TenantSpec, namespace: str, account_namespace: str) -> K8sObject:
@@ -697,7 +694,7 @@ def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) ->
             tree.write(account, [_remote_account(tenant, platform)])
             resources.append(account)
         for channel in _channels(env, tenant):
-            where = tenant.channel_clusters(channel.release)
+            where = channel.clusters
             channel_remotes = any(r.name in where for r in remotes)
             if not (channel_remotes or cluster.name in where):
                 continue
@@ -734,7 +731,7 @@ def _tenant_overlays(tree: _Tree, env: EnvironmentSpec, cluster: ClusterSpec) ->
             folder = layout.remote_tenant(cluster.name, remote.name, tenant.name)
             apps = []
             for channel in _channels(env, tenant):
-                if remote.name not in tenant.channel_clusters(channel.release):
+                if remote.name not in channel.clusters:
                     continue
                 channel_folder = (
                     folder
@@ -790,7 +787,7 @@ def _remote_sandboxes(
         tree.write(account, [objects.service_account(tenant.name, platform, labels)])
         files = [account]
         for channel in _channels(env, tenant):
-            if remote.name not in tenant.channel_clusters(channel.release):
+            if remote.name not in channel.clusters:
                 continue
             path = layout.file(tenant_folder, f"{channel.namespace}.yaml")
             tree.write(

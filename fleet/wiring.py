@@ -360,17 +360,7 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
 def tenant_namespaces(env: EnvironmentSpec, tenant: TenantSpec) -> list[tuple[str, GitSource]]:
     """The tenant's namespace on a management cluster, then one per release channel, each with
     the source its GitRepository reads."""
-    return [(namespace, source) for namespace, source, _ in _channels(env, tenant)]
-
-
-def _channels(env: EnvironmentSpec, tenant: TenantSpec) -> list[tuple[str, GitSource, str | None]]:
-    return [
-        (names.tenant_namespace(env.name, tenant.name), tenant.source, None),
-        *(
-            (names.release_namespace(env.name, r.name, tenant.name), r.source, r.name)
-            for r in tenant.releases
-        ),
-    ]
+    return [(c.namespace, c.source) for c in tenant.channels(env.name)]
 
 
 def app_variables(tenant: TenantSpec, app: AppSpec) -> SecretVariables | None:
@@ -386,8 +376,9 @@ def tenant_wiring(env: EnvironmentSpec, tenant: TenantSpec, cluster: ClusterSpec
     environment's namespace, so their Secrets are there too."""
     wiring = Wiring()
     labels = tenant_namespace_labels(tenant)
-    for namespace, source, release in _channels(env, tenant):
-        if cluster.folder not in tenant.channel_clusters(release):
+    for channel in tenant.channels(env.name):
+        namespace, source = channel.namespace, channel.source
+        if cluster.folder not in channel.clusters:
             continue
         wiring.objects.append(objects.namespace(namespace, labels))
         credentials = _credentials(source, names.tenant_git_credentials(tenant.name), namespace)

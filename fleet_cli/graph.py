@@ -147,15 +147,11 @@ def _tenant_clusters(env: EnvironmentSpec, tenant: TenantSpec) -> tuple[str, ...
 
 def _tenant(env: EnvironmentSpec, tenant: TenantSpec) -> Runs:
     """Its apps on each of its clusters, a release channel's as `CHANNEL: APP`."""
-    channels: list[tuple[str | None, tuple[str, ...]]] = [
-        (None, tenant.clusters),
-        *((r.name, r.clusters) for r in tenant.releases),
-    ]
     return {
         cluster: tuple(
-            app.name if channel is None else f"{channel}: {app.name}"
-            for channel, where in channels
-            if cluster in where
+            app.name if channel.release is None else f"{channel.release}: {app.name}"
+            for channel in tenant.channels(env.name)
+            if cluster in channel.clusters
             for app in tenant.apps
             if cluster in app.clusters
         )

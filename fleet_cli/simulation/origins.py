@@ -62,15 +62,9 @@ def _platform(found: Origins, where: str, model: StackSpec, platform: str) -> No
 def _tenants(found: Origins, where: str, env: EnvironmentSpec, platform: str) -> None:
     for t_index, tenant in enumerate(env.tenants):
         at = f"{where} fleet:tenants[{t_index}]"
-        channels: list[tuple[str | None, str]] = [(None, at)] + [
-            (r.name, f"{at}.releases[{r_index}]") for r_index, r in enumerate(tenant.releases)
-        ]
-        for release, key in channels:
-            namespace = (
-                names.tenant_namespace(env.name, tenant.name)
-                if release is None
-                else names.release_namespace(env.name, release, tenant.name)
-            )
+        keys = [at] + [f"{at}.releases[{r_index}]" for r_index in range(len(tenant.releases))]
+        for channel, key in zip(tenant.channels(env.name), keys, strict=True):
+            namespace, release = channel.namespace, channel.release
             found[(namespace, "*")] = key
             for a_index, app in enumerate(tenant.apps):
                 app_key = f"{at}.apps[{a_index}]"
