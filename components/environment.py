@@ -21,7 +21,12 @@ from components.clusters import (
     RemoteCluster,
 )
 from components.credentials import SecretConfig, SecretValues
-from components.github import GitHubAccess, flux_deploy_key, protect_environment_branch
+from components.github import (
+    GitHubAccess,
+    flux_deploy_key,
+    protect_environment_branch,
+    protect_ring_branches,
+)
 from components.kubernetes_objects import ClusterTarget, apply_wiring
 from fleet import names, outputs
 from fleet.access import github_commit_repository
@@ -92,6 +97,8 @@ class Environment(pulumi.ComponentResource):
             self.review_rule = protect_environment_branch(
                 name, env.branch, env.required_approvals, args.github, self
             )
+            if env.held_branches:
+                protect_ring_branches(name, env.branch, args.github, self)
         reached: list[ManagementCluster | RemoteCluster | ReferencedCluster] = [
             *args.dedicated,
             *self._referenced(name, env, args.dedicated),

@@ -14,6 +14,7 @@ import pulumi_tls as tls
 
 from fleet.access import GitHubRepository, parse_github_url
 from fleet.model import FleetRepository
+from fleet.names import ring_branch
 
 PRIVATE_KEY_TYPE = "tls:index/privateKey:PrivateKey"
 """The type token of the key pairs made for Flux's deploy keys."""
@@ -121,6 +122,27 @@ def protect_environment_branch(
             "non_fast_forward": True,
         },
         bypass_actors=[PUSH_BYPASS_ACTOR],
+        opts=pulumi.ResourceOptions(parent=parent, provider=access.provider),
+    )
+    return ruleset
+
+
+def protect_ring_branches(
+    name: str, branch: str, access: GitHubAccess, parent: pulumi.Resource
+) -> pulumi.CustomResource:
+    """The held refs of a rollout's rings (`rollout/E/RING`): nobody, whatever their role,
+    may delete one or move it back. `fleet rollout` only moves them forward, to commits that
+    branch E's review rule let in."""
+    ruleset: pulumi.CustomResource = github.RepositoryRuleset(
+        f"{name}-rings",
+        name=f"fleet rollout rings of {branch}",
+        repository=access.repository.name,
+        target="branch",
+        enforcement="active",
+        conditions={
+            "ref_name": {"includes": [f"refs/heads/{ring_branch(branch, '*')}"], "excludes": []}
+        },
+        rules={"deletion": True, "non_fast_forward": True},
         opts=pulumi.ResourceOptions(parent=parent, provider=access.provider),
     )
     return ruleset

@@ -80,6 +80,9 @@ class GitOpsBranchArgs:
     files: pulumi.Input[Mapping[str, str]]
     message: pulumi.Input[str]
     token_config_key: str | None = None
+    holds: tuple[str, ...] = ()
+    """Branches that hold the rings of a rollout back: created when missing, never moved
+    (`fleet rollout` moves them)."""
 
 
 def local_path_resolved(url: str) -> str:
@@ -103,6 +106,12 @@ def _hash_map(value: object) -> dict[str, str] | None:
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         return None
     return dict(value)
+
+
+def _holds(props: Mapping[str, Any]) -> list[str]:
+    """The held branches (none in a state from before they existed)."""
+    holds = props.get("holds")
+    return [str(h) for h in holds] if isinstance(holds, list) else []
 
 
 def _state(outputs: Mapping[str, Any]) -> PulumiState:
@@ -137,10 +146,15 @@ class GitOpsBranchProvider(ResourceProvider):
 
     @staticmethod
     def _outputs(
-        target: BranchTarget, commit: str, hashes: Mapping[str, str], left: Mapping[str, str]
+        target: BranchTarget,
+        commit: str,
+        hashes: Mapping[str, str],
+        left: Mapping[str, str],
+        holds: list[str],
     ) -> dict[str, Any]:
         """Outputs carry hashes, never contents, so the state does not duplicate the tree."""
         return {
+            "holds": holds,
             "commit": commit,
             "files": dict(hashes),
             "written": dict(hashes),
@@ -176,6 +190,7 @@ class GitOpsBranchProvider(ResourceProvider):
             or olds.get("owner") != news.get("owner")
             or wanted is None
             or wanted != olds.get("files")
+            or _holds(olds) != _holds(news)
         )
         return DiffResult(changes=changes, replaces=replaces)
 
@@ -184,9 +199,10 @@ class GitOpsBranchProvider(ResourceProvider):
         resource has no state that says what fleet wrote: it deletes nothing already there."""
         target = self._target(props)
         state = PulumiState(written=None)
-        commit, changes = apply(target, props["files"], props["message"], state=state)
+        holds = _holds(props)
+        commit, changes = apply(target, props["files"], props["message"], state=state, holds=holds)
         hashes = _hashes(props["files"]) or {}
-        outputs = self._outputs(target, commit or "", hashes, changes.left)
+        outputs = self._outputs(target, commit or "", hashes, changes.left, holds)
         return CreateResult(f"{strip_credentials(target.url)}#{target.branch}", outputs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -194,17 +210,20 @@ class GitOpsBranchProvider(ResourceProvider):
         the outputs in the state (refreshed, if the update refreshed): they say what fleet
         wrote, and which hand edits a refresh saw."""
         target = self._target(news)
-        commit, changes = apply(target, news["files"], news["message"], state=_state(olds))
+        holds = _holds(news)
+        commit, changes = apply(
+            target, news["files"], news["message"], state=_state(olds), holds=holds
+        )
         hashes = _hashes(news["files"]) or {}
         commit = commit or olds.get("commit", "")
-        return UpdateResult(self._outputs(target, commit, hashes, changes.left))
+        return UpdateResult(self._outputs(target, commit, hashes, changes.left, holds))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Report the owned files as they are on the branch, so hand edits show as drift:
         `files` becomes the branch's hashes, `written` stays what fleet wrote."""
         target = self._target(props)
         written = _hash_map(props.get("written"))
-        outputs = self._outputs(target, props.get("commit", ""), {}, {})
+        outputs = self._outputs(target, props.get("commit", ""), {}, {}, _holds(props))
         outputs["files"] = current_hashes(target, also=written or {})
         for key in ("written", "left"):
             if key in props:
@@ -238,6 +257,7 @@ class GitOpsBranch(Resource, name="GitOpsBranch"):
             "owner": args.owner,
             "files": args.files,
             "message": args.message,
+            "holds": list(args.holds),
             "commit": None,
         }
         super().__init__(GitOpsBranchProvider(args.token_config_key), name, props, opts)

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -204,14 +204,16 @@ def apply(
     *,
     state: PulumiState | None = None,
     timings: Timings | None = None,
+    holds: Sequence[str] = (),
 ) -> tuple[str | None, ChangeSet]:
     """Make the owned files of the branch exactly `files` in one commit (None: nothing changed).
 
     `state` is what the caller's own state says fleet wrote; a caller that keeps one (the
     provider) must pass it. Without it the ownership record on the branch is the only
-    evidence, which anyone who can push may edit."""
+    evidence, which anyone who can push may edit. `holds` are branches that hold rings of a
+    rollout back (`_Git.hold`): the missing ones are created, none is moved."""
     _check_paths(target, files)
-    return _write(target, files, message, remove=False, state=state, timings=timings)
+    return _write(target, files, message, remove=False, state=state, timings=timings, holds=holds)
 
 
 def remove_all(
@@ -232,6 +234,45 @@ def current_hashes(
     """SHA-256 of each owned file, and of each of `also`, as it is on the branch now (deleted
     ones are absent)."""
     return _inspect(target, set(also), timings)
+
+
+def branch_tips(
+    target: BranchTarget, branches: Sequence[str], *, timings: Timings | None = None
+) -> dict[str, str]:
+    """The tip of each of `branches` on the remote; a missing branch is absent."""
+    with _session(target, timings) as git:
+        return git.remote_tips(branches)
+
+
+def fast_forward(
+    target: BranchTarget, source: str, commit: str, *, timings: Timings | None = None
+) -> None:
+    """Move `target.branch` forward to `commit`, which must be the tip of branch `source` (the
+    branch it follows) right now; refuse to move it back or sideways. Creates the branch when
+    it is missing."""
+    with _session(target, timings) as git:
+        refs = [f"+refs/heads/{source}:refs/fleet/source"]
+        held = git.remote_tips([target.branch]).get(target.branch)
+        if held is not None:
+            refs.append(f"+refs/heads/{target.branch}:refs/fleet/held")
+        proc = git.run("fetch", "--quiet", "--no-tags", "--", target.url, *refs, check=False)
+        if proc.returncode != 0:
+            raise git._unreachable(proc)
+        tip = git.run("rev-parse", "refs/fleet/source").stdout.decode().strip()
+        if tip != commit:
+            raise GitWriterError(
+                f"branch {source} moved to {tip[:12]} while its commit {commit[:12]} was "
+                "judged; judge again"
+            )
+        if held is not None:
+            ahead = git.run("merge-base", "--is-ancestor", held, commit, check=False)
+            if ahead.returncode != 0:
+                raise GitWriterError(
+                    f"{target.branch} is at {held[:12]}, which is not behind {commit[:12]} on "
+                    f"branch {source}: it was moved by hand; move it back to a commit of {source}"
+                )
+        if not git.push(commit):
+            raise GitWriterError(f"{target.branch} moved while fleet pushed; judge again")
 
 
 def content_hash(content: str) -> str:
@@ -396,9 +437,9 @@ class _Git:
         record = self.record(entries) if RECORD_PATH in entries else None
         return _Snapshot(parent, exists, entries, record)
 
-    def remote_tips(self) -> dict[str, str]:
-        """The tip of the target branch on the remote (absent when it is missing)."""
-        refs = [f"refs/heads/{self.target.branch}"]
+    def remote_tips(self, branches: Sequence[str] = ()) -> dict[str, str]:
+        """The tip of the target branch (or of `branches`) on the remote; absent when missing."""
+        refs = [f"refs/heads/{b}" for b in branches or [self.target.branch]]
         proc = self.run("ls-remote", "--", self.target.url, *refs, check=False)
         if proc.returncode != 0:
             raise self._unreachable(proc)
@@ -529,6 +570,36 @@ class _Git:
             ["-p", parent] if parent else []
         )
         return self.run(*args, stdin=message.encode()).stdout.decode().strip()
+
+    def hold(self, branches: Sequence[str], before: str | None, head: str) -> list[str]:
+        """Create each of `branches` that is missing; never move one that exists. They hold
+        rings of a rollout back (`fleet rollout` advances them), so a new one starts where the
+        furthest-behind existing one is, or, with none yet, at the commit the branch had before
+        this update (what every cluster ran), or at `head` for a new branch. Returns those
+        created."""
+        if not branches:
+            return []
+        tips = self.remote_tips(branches)
+        missing = [b for b in branches if b not in tips]
+        if not missing:
+            return []
+        held = [tips[b] for b in branches if b in tips]
+        start = held[-1] if held else (before or head)
+        if start not in (before, head):
+            start = self.fetch(next(b for b in reversed(branches) if b in tips))
+        refspecs = [f"{start}:refs/heads/{b}" for b in missing]
+        proc = self.run("push", "--porcelain", "--", self.target.url, *refspecs, check=False)
+        if proc.returncode != 0:
+            # Someone else may have created them meanwhile: that is as good.
+            still = [b for b in missing if b not in self.remote_tips(branches)]
+            if still:
+                raise GitWriterError(
+                    self.redact(
+                        f"the git remote refused to create {', '.join(still)} at {self.where}: "
+                        f"{proc.stderr.decode(errors='replace').strip()}"
+                    )
+                )
+        return missing
 
     def push(self, commit: str) -> bool:
         """Plain push; False when the branch moved meanwhile (fetch and retry)."""
@@ -906,6 +977,7 @@ def _write(
     remove: bool,
     state: PulumiState | None,
     timings: Timings | None,
+    holds: Sequence[str] = (),
 ) -> tuple[str | None, ChangeSet]:
     """Build and push one commit, rebuilding it on the new tip while the branch keeps moving,
     and trying again after a transient failure, with pauses that grow each time."""
@@ -920,8 +992,11 @@ def _write(
                     return None, changes
                 commit = git.commit(snap.parent, updates, _with_report(message, changes))
                 if commit is None:
+                    if snap.parent is not None:
+                        git.hold(holds, snap.parent, snap.parent)
                     return None, changes
                 if git.push(commit):
+                    git.hold(holds, snap.parent, commit)
                     return commit, changes
                 failure = None
             except TransientGitError as error:

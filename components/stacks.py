@@ -45,6 +45,7 @@ def commit_branch(
     files: Mapping[str, str],
     repository: FleetRepository,
     depends_on: Sequence[pulumi.Resource] = (),
+    holds: Sequence[str] = (),
 ) -> GitOpsBranch:
     """The stack's branch as one commit per update; a new branch starts a history of its own.
     The URL stays as configured: a relative path is the project's wherever it is checked out."""
@@ -59,6 +60,7 @@ def commit_branch(
             token_config_key=(
                 f"{CONFIG_NAMESPACE}:{repository.token_key}" if repository.token_key else None
             ),
+            holds=tuple(holds),
         ),
         pulumi.ResourceOptions(depends_on=list(depends_on)),
     )
@@ -110,6 +112,7 @@ def build_environment(env: EnvironmentSpec, secrets: SecretConfig) -> Exports:
         tree.environment_branch(env),
         env.fleet.repository,
         depends_on=[environment.review_rule] if environment.review_rule is not None else [],
+        holds=env.held_branches,
     )
     return {
         outputs.COMMIT: branch.commit,

@@ -389,6 +389,21 @@ class TenantConfig(Schema):
 # ---------------------------------------------------------------- stacks
 
 
+RING_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"
+Ring = Annotated[str, Field(pattern=RING_PATTERN)]
+
+
+class RolloutConfig(Schema):
+    """Roll a change out ring by ring: the clusters of the first ring reconcile branch E's new
+    commit at once, each later ring follows a ref of its own that `fleet rollout` advances once
+    every Flux object of the environment on the ring before is Ready at that commit."""
+
+    label: str = "ring"
+    """The cluster label that names a cluster's ring (in `Pulumi.<main>.yaml`)."""
+    rings: Annotated[list[Ring], Field(min_length=2)]
+    """The rings in rollout order, for example `[canary, early, broad]`."""
+
+
 class EnvironmentConfig(Schema):
     name: str | None = None
     """Default: the stack name."""
@@ -399,6 +414,8 @@ class EnvironmentConfig(Schema):
     commit_status_secret: ConfigKey | None = None
     """Secret config key holding a GitHub token that may write commit statuses of the fleet
     repository: each cluster then marks the branch's commits it reconciled (or failed)."""
+    rollout: RolloutConfig | None = None
+    """Without it every cluster reconciles branch E's commits as they land."""
 
 
 class MainStackConfig(Schema):

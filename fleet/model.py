@@ -35,6 +35,7 @@ from fleet.config import (
     MemberConfig,
     NotificationConfig,
     PodSecurityLevel,
+    RolloutConfig,
     Schema,
     SecretVar,
     TenantConfig,
@@ -274,6 +275,19 @@ class FleetSpec:
 
 
 @dataclass(frozen=True)
+class RolloutSpec:
+    """The rings of an environment in rollout order, and each management cluster's (by its
+    folder: a group's members share their group's ring)."""
+
+    label: str
+    rings: tuple[str, ...]
+    ring_of: Mapping[str, str]
+
+    def clusters_of(self, ring: str) -> tuple[str, ...]:
+        return tuple(c for c, r in self.ring_of.items() if r == ring)
+
+
+@dataclass(frozen=True)
 class EnvironmentSpec:
     """An environment stack, with the fleet it runs on."""
 
@@ -296,6 +310,7 @@ class EnvironmentSpec:
     notifications: tuple[NotificationConfig, ...] = ()
     commit_status_key: str | None = None
     """The secret config key of the token each cluster sets commit statuses with."""
+    rollout: RolloutSpec | None = None
 
     @property
     def management_clusters(self) -> tuple[ClusterSpec, ...]:
@@ -303,6 +318,23 @@ class EnvironmentSpec:
 
     def remotes_of(self, management: str) -> tuple[ClusterSpec, ...]:
         return tuple(c for c in self.clusters if c.managed_by == management)
+
+    @property
+    def held_branches(self) -> tuple[str, ...]:
+        """The refs that hold the rings after the first, in rollout order."""
+        if self.rollout is None:
+            return ()
+        return tuple(names.ring_branch(self.branch, r) for r in self.rollout.rings[1:])
+
+    def source_branch(self, cluster: ClusterSpec) -> str:
+        """What the environment's GitRepository on management cluster `cluster` follows: branch
+        E itself on the first ring (and without rings), the ring's held ref on the others."""
+        if self.rollout is None:
+            return self.branch
+        ring = self.rollout.ring_of[cluster.folder]
+        if ring == self.rollout.rings[0]:
+            return self.branch
+        return names.ring_branch(self.branch, ring)
 
 
 StackSpec = FleetSpec | EnvironmentSpec
@@ -655,7 +687,16 @@ def load_environment(
         selections=tuple(pick.picked),
         notifications=tuple(config.notifications),
         commit_status_key=config.environment.commit_status_secret,
+        rollout=_rollout(config.environment.rollout, clusters),
     )
+
+
+def _rollout(config: RolloutConfig | None, clusters: Sequence[ClusterSpec]) -> RolloutSpec | None:
+    """Each management cluster's ring, from its label (the rules made sure it has one)."""
+    if config is None:
+        return None
+    ring_of = {c.folder: c.labels[config.label] for c in clusters if c.is_management}
+    return RolloutSpec(config.label, tuple(config.rings), ring_of)
 
 
 def _patched_objects(platform_namespace: str, interval: str) -> rules.PatchedObjects:

@@ -28,6 +28,16 @@ def environment_namespace(environment: str) -> str:
     return f"{environment}-{FLUX_NAMESPACE}"
 
 
+ROLLOUT_REFS = "rollout"
+"""Where the held refs of environment branches live: `rollout/E/RING`."""
+
+
+def ring_branch(branch: str, ring: str) -> str:
+    """The branch that holds ring `ring` of environment branch `branch` at the commit it may
+    run: `fleet rollout` moves it forward, nothing else does."""
+    return f"{ROLLOUT_REFS}/{branch}/{ring}"
+
+
 def tenant_namespace(environment: str, tenant: str) -> str:
     return f"{environment}-{tenant}"
 

@@ -46,6 +46,7 @@ from fleet.config import (
     MemberConfig,
     NotificationConfig,
     PatchConfig,
+    RolloutConfig,
     SecretVar,
     TenantConfig,
     TenantRepositoryConfig,
@@ -1077,6 +1078,11 @@ def check_environment_stack(
     check_branch(problems, ("environment", "branch"), branch)
     if branch == names.MAIN_BRANCH:
         problems.add(("environment", "branch"), "branch main belongs to the main stack")
+    if branch.split("/")[0] == names.ROLLOUT_REFS:
+        problems.add(
+            ("environment", "branch"),
+            f"branches under '{names.ROLLOUT_REFS}/' hold the rings of rollouts; name it otherwise",
+        )
     if not config.main_stack.strip("/"):
         problems.add(("mainStack",), "name the main stack, for example organization/fleet/main")
 
@@ -1169,7 +1175,45 @@ def check_environment_stack(
     check_unique(problems, ("tenants",), [t.name for t in config.tenants], "tenant")
     check_notifications(problems, (), config.notifications)
     _check_platform_objects(problems, config, environment, remotes)
+    if config.environment.rollout is not None:
+        _check_rollout(problems, config.environment.rollout, taking_part)
     return problems.items
+
+
+def _check_rollout(
+    problems: Problems, rollout: RolloutConfig, clusters: Mapping[str, Placed]
+) -> None:
+    """Every management cluster is on one of the rings (its label); a remote is reconciled by
+    its management cluster's Flux, from its source, so it can only be on that cluster's ring."""
+    path = ("environment", "rollout")
+    check_unique(problems, (*path, "rings"), rollout.rings, "ring")
+    where = "its labels (fleet:clusters of the main stack, or fleet:dedicatedClusters)"
+    for name, cluster in clusters.items():
+        ring = cluster.labels.get(rollout.label)
+        if ring is None:
+            if cluster.role == "management":
+                problems.add(
+                    (*path, "label"),
+                    f"cluster '{name}' has no label '{rollout.label}': give every management "
+                    f"cluster of the environment one of the rings {list(rollout.rings)} in {where}",
+                )
+            continue
+        if ring not in rollout.rings:
+            problems.add(
+                (*path, "rings"),
+                f"cluster '{name}' is labelled {rollout.label}={ring}, which is not a ring of "
+                f"this environment: add it to the rings or relabel the cluster in {where}",
+            )
+            continue
+        manager = clusters.get(cluster.managed_by or "")
+        if manager is not None and manager.labels.get(rollout.label, ring) != ring:
+            problems.add(
+                (*path, "label"),
+                f"remote cluster '{name}' is labelled {rollout.label}={ring}, but its "
+                f"management cluster '{manager.name}' is on ring "
+                f"{manager.labels[rollout.label]}: Flux there reconciles the remote from its own "
+                "source, so the remote follows its ring; drop the label or make them agree",
+            )
 
 
 def _check_platform_objects(

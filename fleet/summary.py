@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fleet import names as names_
 from fleet.model import EnvironmentSpec, FleetSpec, StackSpec
 
 
@@ -74,4 +75,16 @@ def placement_lines(model: StackSpec, limit: int | None = 6) -> list[str]:
         found = count(len(picked.clusters), "cluster")
         names = listing(list(picked.clusters), limit)
         lines.append(f"  {picked.at}: selector {picked.item} picks {found}: {names}")
+    if isinstance(model, EnvironmentSpec) and model.rollout is not None:
+        for index, ring in enumerate(model.rollout.rings):
+            on = [
+                c.name
+                for c in model.clusters
+                if model.rollout.ring_of.get(c.managed_by or c.folder) == ring
+            ]
+            follows = model.branch if index == 0 else names_.ring_branch(model.branch, ring)
+            lines.append(
+                f"  ring {index} {ring} (follows {follows}): "
+                f"{count(len(on), 'cluster')}: {listing(on, limit)}"
+            )
     return lines

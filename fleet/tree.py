@@ -442,7 +442,7 @@ def environment_branch(env: EnvironmentSpec) -> Files:
 
 def _clusters(tree: _Tree, env: EnvironmentSpec) -> None:
     """`clusters/`: the wiring Pulumi applies, kept for reference; no Kustomization reads it."""
-    source = wiring.environment_source(env)
+    source = wiring.environment_source(env, env.branch)
     base = layout.environment_wiring_base()
     environment = layout.file(base, "environment.yaml")
     tree.write(environment, source)
@@ -476,7 +476,26 @@ def _clusters(tree: _Tree, env: EnvironmentSpec) -> None:
         tenants_file = layout.file(folder, "tenants.yaml")
         tree.write(infra_file, infra_wiring)
         tree.write(tenants_file, [tenants_wiring])
-        tree.kustomization(folder, [base, infra_file, tenants_file, *remote_folders])
+        tree.kustomization(
+            folder,
+            [base, infra_file, tenants_file, *remote_folders],
+            patches=_ring_patch(env, cluster),
+        )
+
+
+def _ring_patch(env: EnvironmentSpec, cluster: ClusterSpec) -> list[dict[str, Any]]:
+    """On a later ring the environment's source follows the ring's held ref, not branch E."""
+    branch = env.source_branch(cluster)
+    if branch == env.branch:
+        return []
+    namespace = names.environment_namespace(env.name)
+    patch = {
+        "apiVersion": objects.SOURCE_API,
+        "kind": "GitRepository",
+        "metadata": {"name": namespace, "namespace": namespace},
+        "spec": {"ref": {"branch": branch}},
+    }
+    return [{"patch": yamldoc.dump_all([patch])}]
 
 
 # ---------------------------------------------------------------- tenants

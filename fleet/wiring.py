@@ -244,10 +244,11 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
     return wiring
 
 
-def environment_source(env: EnvironmentSpec) -> list[K8sObject]:
-    """The namespace and GitRepository of the environment: the same on every cluster."""
+def environment_source(env: EnvironmentSpec, branch: str) -> list[K8sObject]:
+    """The namespace and GitRepository of the environment, following `branch`: branch E, or
+    the held ref of a cluster's ring (`EnvironmentSpec.source_branch`)."""
     namespace = names.environment_namespace(env.name)
-    source = fleet_source(env.fleet, env.branch)
+    source = fleet_source(env.fleet, branch)
     secret = _credentials(source, namespace, namespace)
     return [
         objects.namespace(namespace),
@@ -268,7 +269,7 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
     interval = env.fleet.flux.interval
     secret = _credentials(fleet_source(env.fleet, env.branch), namespace, namespace)
     wiring = Wiring(
-        objects=[*environment_source(env), *_platform(namespace)],
+        objects=[*environment_source(env, env.source_branch(cluster)), *_platform(namespace)],
         secrets=[secret] if secret else [],
     )
     infra_variables = variables.of_platform(env.fleet, cluster, env)

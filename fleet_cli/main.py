@@ -1,7 +1,8 @@
 """The `fleet` command: see and check the whole fleet offline, without credentials or clusters.
 
-Exit codes: 0 success; 1 `validate` found problems; 2 the input is wrong (a config problem, a
-bad argument, a missing tool, or a base that cannot be rendered).
+Exit codes: 0 success; 1 `validate` found problems (`rollout`: a ring failed); 2 the input is
+wrong (a config problem, a bad argument, a missing tool, or a base that cannot be rendered);
+3 `rollout` has not finished.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fleet.errors import ConfigError
-from fleet.model import FleetSpec, StackSpec, fleet_of
+from fleet.model import EnvironmentSpec, FleetSpec, StackSpec, fleet_of
 from fleet.stackfile import (
     concerned_stacks,
     deploy_order,
@@ -26,7 +27,7 @@ from fleet.stackfile import (
     stack_name,
 )
 from fleet.summary import count, placement_lines, summary
-from fleet_cli import diff, graph, render
+from fleet_cli import diff, graph, render, rollout
 from fleet_cli.drift import hand_edits, local_repository
 from fleet_cli.engine import render_stack
 from fleet_cli.kustomize import KustomizeError, kubectl
@@ -124,6 +125,11 @@ def _simulate(args: argparse.Namespace) -> int:
         for stack, settings in steps:
             sim.step(f"then {settings} (pulumi up -s {stack})", stack, settings)
         result = report(sim)
+        if args.status_out is not None:
+            args.status_out.mkdir(parents=True, exist_ok=True)
+            for cluster in sorted(sim.clusters):
+                status = json.dumps(sim.flux_status(cluster), indent=1)
+                (args.status_out / f"{cluster}.json").write_text(status + "\n", encoding="utf-8")
     title = f"fleet simulate {' '.join(stacks)}"
     return _reported(result, args, title, "")
 
@@ -183,6 +189,12 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _stacks(args: argparse.Namespace) -> int:
     project: Path = args.project
+    if args.main_of is not None:
+        _, model = _load(argparse.Namespace(stack=args.main_of, project=project))
+        if not isinstance(model, EnvironmentSpec):
+            raise _Stop(f"{args.main_of} is a main stack: it runs on no other")
+        print(model.main_stack)
+        return EXIT_OK
     try:
         main_of = main_stacks_of(project)
         order = deploy_order(project)
@@ -204,6 +216,69 @@ def _stacks(args: argparse.Namespace) -> int:
         mark = "  (changed)" if args.changed_since is not None and stack in changed else ""
         print(f"{stack}: {role}{mark}")
     return EXIT_OK
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    path, model = _load(args)
+    if not isinstance(model, EnvironmentSpec):
+        raise _Stop(f"{_shown(path)}: `fleet rollout` takes an environment stack")
+    if model.rollout is None:
+        print(
+            f"{_shown(path)}: environment {model.name} has no rings (fleet:environment.rollout): "
+            f"every cluster follows branch {model.branch}; the gate checks them all",
+            file=sys.stderr,
+        )
+    if args.status is not None:
+        read = rollout.recorded(args.status, model)
+    elif args.clusters:
+        try:
+            read = rollout.live(rollout.kubeconfigs(args.clusters), model)
+        except rollout.RolloutError as error:
+            raise _Stop(str(error)) from None
+    else:
+        raise _Stop(
+            "say where the status comes from: --clusters FILE (a stack's `clusters` output, "
+            "`pulumi stack output --stack main --show-secrets --json clusters > FILE`) or "
+            "--status DIR (recorded `kubectl get ... -o json`, one CLUSTER.json each)"
+        )
+    repository = (
+        rollout.Repository(str(args.repository))
+        if args.repository
+        else rollout.repository_of(model, args.project)
+    )
+    try:
+        decided = rollout.run(
+            model,
+            repository,
+            read,
+            move=args.advance,
+            wait=args.wait,
+            interval=args.interval,
+            say=lambda line: print(line, flush=True),
+        )
+    except rollout.RolloutError as error:
+        raise _Stop(str(error)) from None
+    print(rollout.describe(model, decided))
+    if args.json is not None:
+        text_ = json.dumps(rollout.as_json(model, decided), indent=2)
+        if str(args.json) == "-":
+            print(text_)
+        else:
+            args.json.write_text(text_ + "\n", encoding="utf-8")
+    return rollout.exit_code(decided, moved=args.advance)
+
+
+def _seconds(value: str) -> float:
+    """`90`, `90s`, `15m` or `2h`."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (value[:-1], value[-1]) if value and value[-1] in units else (value, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a duration (90s, 15m, 2h)") from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"'{value}' is negative")
+    return seconds
 
 
 def _picture_path(value: str) -> Path:
@@ -328,6 +403,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="then update the stack each file is a copy of (Pulumi.STACK.yaml), in order",
     )
+    simulate_parser.add_argument(
+        "--status-out",
+        type=Path,
+        metavar="DIR",
+        help="write each cluster's Flux status as DIR/CLUSTER.json, as `kubectl get -o json` "
+        "lists it (what `fleet rollout --status DIR` reads)",
+    )
     _report_options(simulate_parser)
     simulate_parser.set_defaults(run=_simulate)
     stacks_parser = commands.add_parser(
@@ -347,6 +429,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print `changed=[...]` and `environments=[...]` for $GITHUB_OUTPUT",
     )
+    stacks_parser.add_argument(
+        "--main-of",
+        metavar="STACK",
+        help="print only the main stack environment STACK runs on, as its fleet:mainStack "
+        "names it (what `pulumi stack output --stack` takes)",
+    )
     stacks_parser.set_defaults(run=_stacks)
     graph_parser = command(
         "graph",
@@ -357,6 +445,61 @@ def parser() -> argparse.ArgumentParser:
     )
     graph_parser.add_argument(
         "--out", type=_picture_path, required=True, help="the picture to write: .svg or .png"
+    )
+    rollout_parser = command(
+        "rollout",
+        "roll branch E's newest commit out ring by ring",
+        "The gate between the rings of an environment (fleet:environment.rollout). Read where "
+        "each ring's ref is and the Flux status of every cluster of the environment, then say "
+        "what comes next: the next ring may take the commit once every Flux object of the "
+        "environment on the rings before is Ready at it; a failure stops the rollout. With "
+        "--advance, move that ring's ref. Exit 0 when every ring is Ready at the commit (or a "
+        "ring was moved, without --wait), 1 when a ring failed, 2 on a wrong input, 3 when "
+        "not finished.",
+        _rollout,
+    )
+    rollout_parser.add_argument(
+        "--clusters",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a stack's `clusters` output with each cluster's kubeconfig "
+        "(`pulumi stack output --stack main --show-secrets --json clusters`); repeatable",
+    )
+    rollout_parser.add_argument(
+        "--status",
+        type=Path,
+        metavar="DIR",
+        help="read recorded statuses instead: DIR/CLUSTER.json, each the output of "
+        f"`kubectl get {rollout.FLUX_RESOURCES} -A -o json`",
+    )
+    rollout_parser.add_argument(
+        "--advance", action="store_true", help="move the next ring's ref when it may move"
+    )
+    rollout_parser.add_argument(
+        "--repository",
+        metavar="URL",
+        help="the fleet repository holding branch E and the rings' refs (default: the "
+        "stack's fleet:repository pushUrl, else url)",
+    )
+    rollout_parser.add_argument(
+        "--wait",
+        type=_seconds,
+        default=0.0,
+        metavar="DURATION",
+        help="keep judging (and with --advance, advancing) until done, failed, or DURATION "
+        "(e.g. 45m) has passed",
+    )
+    rollout_parser.add_argument(
+        "--interval",
+        type=_seconds,
+        default=30.0,
+        metavar="DURATION",
+        help="how long to wait between two looks (default: 30s)",
+    )
+    rollout_parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="also write the plan as JSON (- for stdout)"
     )
     return root
 

@@ -621,6 +621,88 @@ class Simulation:
                     changed = True
         return changed
 
+    def flux_status(self, cluster: str) -> dict[str, Any]:
+        """The cluster's Flux objects as `kubectl get ... -A -o json` would list them, with the
+        status fields the controllers write (`fleet.rollout` reads them): what `fleet rollout
+        --status` reads offline. Generation 2 is the current spec; observedGeneration is 2
+        once it was reconciled, as the controllers set it only on success."""
+        state = self.clusters[cluster]
+        items = []
+        for object_id, landed in state.by_kind("GitRepository", "HelmRepository", *FLUX_KINDS):
+            obj = landed.obj
+            item = {**obj, "metadata": {**obj["metadata"], "generation": 2}}
+            if obj["kind"].endswith("Repository"):
+                item["status"] = self._source_status(obj)
+            else:
+                item["status"] = self._reconciled_status(
+                    state, obj, self.status.get((cluster, object_id))
+                )
+            items.append(item)
+        return {"apiVersion": "v1", "kind": "List", "items": items}
+
+    def _source_status(self, obj: K8sObject) -> dict[str, Any]:
+        spec = obj.get("spec") or {}
+        branch = str((spec.get("ref") or {}).get("branch"))
+        found = (
+            self.artifact(str(spec.get("url")), branch)
+            if obj["kind"] == "GitRepository"
+            else EXTERNAL
+        )
+        if found is None:
+            return {
+                "observedGeneration": 2,
+                "conditions": [
+                    _condition("Ready", False, "GitOperationFailed", f"no branch {branch}")
+                ],
+            }
+        status: dict[str, Any] = {
+            "observedGeneration": 2,
+            "conditions": [_condition("Ready", True, "Succeeded", "stored artifact")],
+        }
+        if isinstance(found, Artifact):
+            status["artifact"] = {"revision": f"{branch}@sha1:{found.revision}"}
+        return status
+
+    def _reconciled_status(
+        self, cluster: ClusterState, obj: K8sObject, state: Reconciled | None
+    ) -> dict[str, Any]:
+        if state is None:
+            return {
+                "observedGeneration": 1,
+                "conditions": [_condition("Ready", None, "Progressing", "")],
+            }
+        current = state.generation == generation(obj)
+        status: dict[str, Any] = {"observedGeneration": 2 if state.ready and current else 1}
+        reason = (
+            "ReconciliationSucceeded"
+            if state.ready
+            else (
+                "DependencyNotReady"
+                if state.reason.startswith("dependency")
+                else "ReconciliationFailed"
+            )
+        )
+        status["conditions"] = [_condition("Ready", state.ready, reason, state.reason)]
+        reference = (obj.get("spec") or {}).get("sourceRef") or {}
+        source = cluster.get(
+            (
+                "GitRepository",
+                str(reference.get("namespace") or obj["metadata"].get("namespace")),
+                str(reference.get("name")),
+            )
+        )
+        if (
+            obj["kind"] == "Kustomization"
+            and source is not None
+            and state.revision not in ("", EXTERNAL)
+        ):
+            branch = ((source.obj.get("spec") or {}).get("ref") or {}).get("branch")
+            revision = f"{branch}@sha1:{state.revision}"
+            status["lastAttemptedRevision"] = revision
+            if state.ready:
+                status["lastAppliedRevision"] = revision
+        return status
+
     def _infrastructure_not_ready(self, cluster: ClusterState, obj: K8sObject) -> ObjectId | None:
         """The infrastructure a tenants Kustomization (`tenants`, `R-tenants`) comes after, when
         it is on the cluster, not Ready, and not among its `dependsOn`; None otherwise."""
@@ -684,6 +766,12 @@ class Simulation:
             return None
         spec = source.obj.get("spec") or {}
         return self.artifact(str(spec.get("url")), str((spec.get("ref") or {}).get("branch")))
+
+
+def _condition(kind: str, status: bool | None, reason: str, message: str) -> dict[str, Any]:
+    """A status condition as the Flux controllers write it (`metav1.Condition`)."""
+    value = {True: "True", False: "False", None: "Unknown"}[status]
+    return {"type": kind, "status": value, "reason": reason, "message": message}
 
 
 def _summary(state: Reconciled) -> tuple[Any, ...]:

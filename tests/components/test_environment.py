@@ -279,6 +279,26 @@ def test_on_github_the_branch_gets_its_review_rule_and_is_never_made_from_main(
     }
 
 
+def test_the_rings_held_refs_are_created_by_the_writer_and_protected_on_github() -> None:
+    deployment = deploy_environment("qa", push_to_github)
+    (branch,) = deployment.of_type("dynamic:GitOpsBranch")
+    assert branch.inputs["holds"] == ["rollout/qa/broad"]
+    rings = deployment.get("RepositoryRuleset", "qa-rings")
+    # Nobody may delete a held ref or move it back; no bypass, not even the writer's key.
+    assert rings.inputs == {
+        "name": "fleet rollout rings of qa",
+        "repository": "multicluster-gitops",
+        "target": "branch",
+        "enforcement": "active",
+        "conditions": {"refName": {"includes": ["refs/heads/rollout/qa/*"], "excludes": []}},
+        "rules": {"deletion": True, "nonFastForward": True},
+    }
+    dev = deploy_environment("dev", push_to_github)
+    assert [r.name for r in dev.of_type("RepositoryRuleset")] == ["dev-review"]
+    (dev_branch,) = dev.of_type("dynamic:GitOpsBranch")
+    assert dev_branch.inputs["holds"] == []
+
+
 def test_qa_has_only_its_tenant() -> None:
     qa = deploy_sample("qa")
     assert {c: set(objs) for c, objs in on_cluster(qa).items()} == {

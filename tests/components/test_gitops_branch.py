@@ -105,6 +105,7 @@ def test_create_writes_and_outputs_only_hashes(remote: Path) -> None:
         "url": str(remote),
         "branch": "dev",
         "owner": "fleet/dev",
+        "holds": [],
     }
     assert "CONTENT-MUST-NOT-BE-IN-OUTPUTS" not in json.dumps(result.outs)
     assert branch_files(remote) == {"a.yaml", RECORD_PATH}
@@ -313,6 +314,7 @@ def test_resource_inputs_carry_no_token() -> None:
         "owner",
         "files",
         "message",
+        "holds",
         "__provider",
     }
 
@@ -361,3 +363,76 @@ def test_a_relative_local_path_is_the_project_folder_s(
     for url in ("/srv/fleet.git", "file:///srv/fleet.git", "git@github.com:o/r.git"):
         assert local_path_resolved(url) == url
     assert local_path_resolved("https://h.example/r.git") == "https://h.example/r.git"
+
+
+# ---------------------------------------------------------------- held branches of a rollout
+
+
+def ref(remote: Path, branch: str) -> str | None:
+    proc = subprocess.run(
+        ["git", "--git-dir", str(remote), "rev-parse", "--verify", "-q", f"refs/heads/{branch}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or None
+
+
+RINGS = ["rollout/dev/early", "rollout/dev/broad"]
+
+
+def created(provider: GitOpsBranchProvider, props: dict[str, Any]) -> dict[str, Any]:
+    outs = provider.create(props).outs
+    assert outs is not None
+    return outs
+
+
+def updated(
+    provider: GitOpsBranchProvider, olds: dict[str, Any], props: dict[str, Any]
+) -> dict[str, Any]:
+    outs = provider.update("id", olds, props).outs
+    assert outs is not None
+    return outs
+
+
+def test_a_new_branch_creates_its_held_branches_at_its_first_commit(remote: Path) -> None:
+    outs = created(GitOpsBranchProvider(None), inputs(remote, {"a.yaml": CONTENT}, holds=RINGS))
+    assert outs["holds"] == RINGS
+    assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == tip(remote) == outs["commit"]
+
+
+def test_held_branches_stay_where_they_are_when_the_branch_moves(remote: Path) -> None:
+    provider = GitOpsBranchProvider(None)
+    first = created(provider, inputs(remote, {"a.yaml": CONTENT}, holds=RINGS))
+    second = updated(provider, first, inputs(remote, {"a.yaml": "b: 2\n"}, holds=RINGS))
+    assert second["commit"] != first["commit"] == ref(remote, RINGS[0]) == ref(remote, RINGS[1])
+
+
+def test_turning_rings_on_holds_them_at_what_clusters_ran_before_the_update(
+    remote: Path,
+) -> None:
+    provider = GitOpsBranchProvider(None)
+    before = created(provider, inputs(remote, {"a.yaml": CONTENT}))
+    assert provider.diff("id", before, inputs(remote, {"a.yaml": CONTENT}, holds=RINGS)).changes
+    after = updated(provider, before, inputs(remote, {"a.yaml": "b: 2\n"}, holds=RINGS))
+    assert after["commit"] == tip(remote) != before["commit"]
+    assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == before["commit"]
+
+
+def test_a_ring_added_later_starts_where_the_furthest_behind_ring_is(remote: Path) -> None:
+    provider = GitOpsBranchProvider(None)
+    first = created(provider, inputs(remote, {"a.yaml": CONTENT}, holds=RINGS[:1]))
+    second = updated(provider, first, inputs(remote, {"a.yaml": "b: 2\n"}, holds=RINGS[:1]))
+    # `fleet rollout` would have advanced early; it has not, so early is the furthest behind.
+    third = updated(provider, second, inputs(remote, {"a.yaml": "c: 3\n"}, holds=RINGS))
+    assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == first["commit"] != third["commit"]
+
+
+def test_an_existing_held_branch_is_never_moved_even_when_nothing_changed(remote: Path) -> None:
+    provider = GitOpsBranchProvider(None)
+    outs = created(provider, inputs(remote, {"a.yaml": CONTENT}))
+    moved = updated(provider, outs, inputs(remote, {"a.yaml": "b: 2\n"}))
+    git("--git-dir", str(remote), "update-ref", f"refs/heads/{RINGS[0]}", outs["commit"])
+    again = updated(provider, moved, inputs(remote, {"a.yaml": "b: 2\n"}, holds=RINGS))
+    assert again["commit"] == moved["commit"] == tip(remote)
+    assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == outs["commit"] != tip(remote)

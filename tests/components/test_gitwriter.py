@@ -30,6 +30,8 @@ from components.gitwriter import (
     PulumiState,
     Timings,
     apply,
+    branch_tips,
+    fast_forward,
     remove_all,
     strip_credentials,
 )
@@ -921,3 +923,38 @@ def test_a_hand_edit_nobody_saw_still_stops_the_write(remote: Path, tmp_path: Pa
     with pytest.raises(OwnershipConflict):
         apply(target(remote), {"a.yaml": "2\n"}, "second", state=stale)
     assert tip(remote) == edited
+
+
+# ---------------------------------------------------------------- held refs of a rollout
+
+
+def test_fast_forward_moves_a_held_ref_only_forward_to_the_tip(remote: Path) -> None:
+    first, _ = apply(target(remote, "qa"), {"a.yaml": "a: 1\n"}, "one")
+    assert first is not None
+    git("--git-dir", str(remote), "update-ref", "refs/heads/rollout/qa/broad", first)
+    second, _ = apply(target(remote, "qa"), {"a.yaml": "a: 2\n"}, "two")
+    assert second is not None
+    held = target(remote, "rollout/qa/broad")
+    with pytest.raises(GitWriterError, match="branch qa moved to"):
+        fast_forward(held, "qa", first)
+    assert tip(remote, "rollout/qa/broad") == first
+    fast_forward(held, "qa", second)
+    assert tip(remote, "rollout/qa/broad") == second
+    assert branch_tips(held, ["qa", "rollout/qa/broad", "rollout/qa/none"]) == {
+        "qa": second,
+        "rollout/qa/broad": second,
+    }
+
+
+def test_fast_forward_refuses_a_held_ref_moved_off_the_branch(remote: Path, tmp_path: Path) -> None:
+    commit, _ = apply(target(remote, "qa"), {"a.yaml": "a: 1\n"}, "one")
+    elsewhere = push_files(remote, "rollout/qa/broad", {"b.yaml": "b: 1\n"}, tmp_path)
+    with pytest.raises(GitWriterError, match="not behind"):
+        fast_forward(target(remote, "rollout/qa/broad"), "qa", str(commit))
+    assert tip(remote, "rollout/qa/broad") == elsewhere
+
+
+def test_fast_forward_creates_a_missing_held_ref(remote: Path) -> None:
+    commit, _ = apply(target(remote, "qa"), {"a.yaml": "a: 1\n"}, "one")
+    fast_forward(target(remote, "rollout/qa/early"), "qa", str(commit))
+    assert tip(remote, "rollout/qa/early") == commit

@@ -36,6 +36,7 @@ def test_the_nearer_level_wins_and_built_ins_describe_the_cluster() -> None:
     assert resolved.plain == {
         "CLUSTER": "c",
         "CLUSTER_LABEL_REGION": "america",
+        "CLUSTER_LABEL_RING": "canary",
         "CLUSTER_NAME": "k3d-america",
         "CLUSTER_ROLE": "management",
         "DB_HOST": "db.america.example",

@@ -46,6 +46,8 @@ def test_check_shows_what_each_selector_picks(capsys: pytest.CaptureFixture[str]
         "  app kaizentm/azure-vote: 3 clusters: k3d-america, pacific-aks, k3s-america-south",
         "  fleet:clusters: selector region picks 3 clusters: k3d-america, pacific-aks, "
         "k3s-america-south",
+        "  ring 0 canary (follows qa): 2 clusters: k3d-america, k3s-america-south",
+        "  ring 1 broad (follows rollout/qa/broad): 1 cluster: pacific-aks",
     ]
 
 

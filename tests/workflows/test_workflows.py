@@ -381,3 +381,15 @@ def test_without_a_writer_key_the_deployment_pushes_as_the_stack_config_says(
     out = install_writer_key(tmp_path, "")
     assert sorted(p.name for p in out.iterdir()) == ["env"]
     assert (out / "env").read_text() == ""
+
+
+def test_each_environment_rolls_out_through_the_gate_after_its_update() -> None:
+    job = workflow("deploy.yml")["jobs"]["environments"]
+    names_ = [s.get("name", s.get("uses", s.get("run", ""))) for s in steps(job)]
+    assert names_.index("Roll out ring by ring") == names_.index("pulumi up") + 1
+    (gate,) = [s for s in steps(job) if s.get("name") == "Roll out ring by ring"]
+    assert 'fleet rollout "$STACK" --advance --wait' in gate["run"]
+    # Kubeconfigs are written only where no one else reads them, and only for this job.
+    assert gate["run"].index("umask 077") < gate["run"].index("--show-secrets")
+    assert "$RUNNER_TEMP/" in gate["run"] and "GITHUB_WORKSPACE" not in gate["run"]
+    assert main(["--project", str(PROJECT), "stacks", "--main-of", "qa"]) == EXIT_OK
