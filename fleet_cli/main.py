@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec, FleetSpec, StackSpec, fleet_of
+from fleet.promotion import Selection
 from fleet.stackfile import (
     concerned_stacks,
     deploy_order,
@@ -27,7 +28,7 @@ from fleet.stackfile import (
     stack_name,
 )
 from fleet.summary import count, placement_lines, summary
-from fleet_cli import diff, graph, render, rollout
+from fleet_cli import diff, graph, promote, render, rollout
 from fleet_cli.drift import hand_edits, local_repository
 from fleet_cli.engine import render_stack
 from fleet_cli.kustomize import KustomizeError, kubectl
@@ -268,6 +269,59 @@ def _rollout(args: argparse.Namespace) -> int:
     return rollout.exit_code(decided, moved=args.advance)
 
 
+def _promote(args: argparse.Namespace) -> int:
+    project: Path = args.project
+    apps = []
+    for value in args.app:
+        tenant, sep, app = value.partition("/")
+        if not sep or not tenant or not app:
+            raise _Stop(f"--app {value}: expected TENANT/APP, for example kaizentm/azure-vote")
+        apps.append((tenant, app))
+    selection = Selection(tuple(args.tenant), tuple(apps), tuple(args.infra))
+    read = None
+    try:
+        for stack in (args.source, args.target):
+            stack_file(stack, project)
+        if args.status is not None or args.clusters:
+            source = load_stack(stack_file(args.source, project))
+            if isinstance(source, EnvironmentSpec):
+                read = (
+                    rollout.recorded(args.status, source)
+                    if args.status is not None
+                    else rollout.live(rollout.kubeconfigs(args.clusters), source)
+                )
+        promotion = promote.prepare(
+            project,
+            args.source,
+            args.target,
+            selection,
+            repository=args.repository,
+            read=read,
+        )
+    except ConfigError as error:
+        raise _Stop(error.render()) from None
+    except (promote.PromoteError, rollout.RolloutError) as error:
+        raise _Stop(str(error)) from None
+    text_ = promote.description(promotion)
+    if args.description is not None:
+        args.description.write_text(text_, encoding="utf-8")
+    if all(p.action == "unchanged" for p in promotion.parts):
+        print(
+            f"{args.target} already runs what {args.source} runs for "
+            + ", ".join(p.part for p in promotion.parts)
+        )
+        return EXIT_OK
+    target = project / f"Pulumi.{args.target}.yaml"
+    if args.write:
+        promote.write_settings(target, promotion.settings)
+        print(f"{_shown(target)}: promoted from {args.source} at {promotion.commit[:12]}")
+    elif args.description is None:
+        print(text_, end="")
+    if not args.write:
+        print(f"(not written: --write edits {_shown(target)})")
+    return EXIT_OK
+
+
 def _seconds(value: str) -> float:
     """`90`, `90s`, `15m` or `2h`."""
     units = {"s": 1, "m": 60, "h": 3600}
@@ -446,6 +500,56 @@ def parser() -> argparse.ArgumentParser:
     graph_parser.add_argument(
         "--out", type=_picture_path, required=True, help="the picture to write: .svg or .png"
     )
+    promote_parser = commands.add_parser(
+        "promote",
+        parents=[project_option],
+        help="bring an environment to what another runs, as an edit of its settings file",
+        description="Edit Pulumi.TO.yaml so that the chosen tenants, apps and infra components "
+        "run there what they run in FROM (their repository branch, apps, release channels, "
+        "variables, chart and manifests; where they run and their sandbox stay TO's). The "
+        "edit is checked like `fleet check`; the pull request description (--description) "
+        "holds it, the per-cluster `fleet diff` of TO, and the commit of branch FROM it was "
+        "taken from. Refused (exit 2) when branch FROM does not hold what Pulumi.FROM.yaml "
+        "renders, or, with --clusters or --status, when a cluster of FROM has not reconciled "
+        "that commit.",
+    )
+    promote_parser.add_argument("source", metavar="FROM", help="the environment promoted from")
+    promote_parser.add_argument("target", metavar="TO", help="the environment promoted to")
+    promote_parser.add_argument(
+        "--tenant", action="append", default=[], metavar="T", help="a whole tenant; repeatable"
+    )
+    promote_parser.add_argument(
+        "--app", action="append", default=[], metavar="T/APP", help="one app; repeatable"
+    )
+    promote_parser.add_argument(
+        "--infra", action="append", default=[], metavar="C", help="an infra component; repeatable"
+    )
+    promote_parser.add_argument(
+        "--write", action="store_true", help="write Pulumi.TO.yaml (default: print the edit)"
+    )
+    promote_parser.add_argument(
+        "--description", type=Path, metavar="FILE", help="write the pull request description"
+    )
+    promote_parser.add_argument(
+        "--repository",
+        metavar="URL",
+        help="the fleet repository holding branch FROM (default: the stack's pushUrl, else url)",
+    )
+    promote_parser.add_argument(
+        "--clusters",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="check FROM's clusters have reconciled the commit (as `fleet rollout --clusters`)",
+    )
+    promote_parser.add_argument(
+        "--status",
+        type=Path,
+        metavar="DIR",
+        help="the same from recorded statuses (as `fleet rollout --status`)",
+    )
+    promote_parser.set_defaults(run=_promote)
     rollout_parser = command(
         "rollout",
         "roll branch E's newest commit out ring by ring",

@@ -26,16 +26,14 @@ from fleet.rollout import (
     verdict,
 )
 from fleet_cli.kustomize import build
-from tests.support.sample import Raw, cluster, load_sample, problems_of
+from tests.support.sample import Edit, Raw, cluster, load_sample, problems_of, sample_environment
 
 NEW = "450796ddb2ab6724ee1cc32a4be56da032d1cca0"
 OLD = "67e2c98a60dc92283531412a9e604dd4bae005a9"
 
 
 def qa() -> EnvironmentSpec:
-    env = load_sample("qa")
-    assert isinstance(env, EnvironmentSpec)
-    return env
+    return sample_environment("qa")
 
 
 # ---------------------------------------------------------------- config
@@ -61,7 +59,7 @@ def test_without_a_rollout_every_cluster_is_one_ring_on_branch_e() -> None:
     assert rings(env) == (Ring("all", "dev", ("k3d-america", "pacific-aks")),)
 
 
-def unlabel(name: str) -> object:
+def unlabel(name: str) -> Edit:
     def edit(raw: Raw) -> None:
         del cluster(raw, name)["labels"]["ring"]
 

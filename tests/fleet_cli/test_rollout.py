@@ -18,7 +18,7 @@ from fleet.rollout import Action, ClusterStatus, Verdict, expected_objects, plan
 from fleet_cli import rollout
 from fleet_cli.main import main
 from fleet_cli.simulation.simulation import Simulation, simulation
-from tests.support.sample import PROJECT, SAMPLE_STACKS, load_sample
+from tests.support.sample import PROJECT, SAMPLE_STACKS, sample_environment
 
 RECORDED = Path(__file__).parent / "recorded"
 NEW = "450796ddb2ab6724ee1cc32a4be56da032d1cca0"
@@ -26,9 +26,7 @@ OLD = "67e2c98a60dc92283531412a9e604dd4bae005a9"
 
 
 def qa() -> EnvironmentSpec:
-    env = load_sample("qa")
-    assert isinstance(env, EnvironmentSpec)
-    return env
+    return sample_environment("qa")
 
 
 def recorded(name: str) -> ClusterStatus:

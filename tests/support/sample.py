@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fleet.errors import ConfigError
-from fleet.model import StackSpec, load_environment, load_main
+from fleet.model import EnvironmentSpec, StackSpec, load_environment, load_main
 from fleet.stackfile import read_raw_config
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -45,6 +45,13 @@ def load_sample(
     if edit is not None:
         edit(raw)
     return load_environment(raw, stack, fleet, source=stack, secrets_required=secrets_required)
+
+
+def sample_environment(stack: str, edit: Edit | None = None) -> EnvironmentSpec:
+    """A sample environment stack's model."""
+    env = load_sample(stack, edit)
+    assert isinstance(env, EnvironmentSpec)
+    return env
 
 
 def problems_of(stack: str, edit: Edit | None = None, edit_main: Edit | None = None) -> list[str]:

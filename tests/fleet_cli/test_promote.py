@@ -1,0 +1,188 @@
+"""`fleet promote dev qa` on the sample deployed offline: exactly the expected edit of
+Pulumi.qa.yaml (comments kept), the per-cluster diff and the dev commit in the description, and
+the refusals: dev not deployed, dev not reconciled, an edit that would not be valid."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fleet_cli.main import EXIT_CONFIG, EXIT_OK, main
+from fleet_cli.simulation.simulation import simulation
+from tests.support.sample import PROJECT, SAMPLE_STACKS
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample's stacks landed in a bare repository, with each cluster's Flux status."""
+    folder = tmp_path_factory.mktemp("deployed")
+    with simulation(PROJECT, folder / "fleet.git") as sim:
+        for stack in SAMPLE_STACKS:
+            sim.step(f"pulumi up -s {stack}", stack)
+        (folder / "status").mkdir()
+        for cluster in sim.clusters:
+            status = json.dumps(sim.flux_status(cluster))
+            (folder / "status" / f"{cluster}.json").write_text(status)
+        (folder / "dev").write_text(sim.repository.tips()["dev"])
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for path in [*PROJECT.glob("Pulumi*.yaml"), PROJECT / "__main__.py"]:
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path
+
+
+def promote(project: Path, deployed: Path, *args: str) -> int:
+    repository = ["--repository", str(deployed / "fleet.git")]
+    return main(["--project", str(project), "promote", "dev", "qa", *repository, *args])
+
+
+EDIT = """\
+@@ -18,8 +18,11 @@
+     - name: kaizentm
+       repository:
+         url: https://github.com/kaizentm/gitops-manifests
+-        branch: qa
++        branch: dev
+       apps:
+         - name: azure-vote
+           paths:
+             pacific-aks: ./azure-vote-manifests/manifest
++      releases:
++        - name: 1-0-x
++          branch: release/1-0-x/dev
+"""
+
+
+def test_one_tenant_from_dev_to_qa_is_exactly_this_edit_with_its_diff_and_commit(
+    project: Path, deployed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (project / "Pulumi.qa.yaml").read_text()
+    description = project / "pr.md"
+    code = promote(
+        project, deployed, "--tenant", "kaizentm", "--write", "--description", str(description)
+    )
+    assert code == EXIT_OK
+    dev = (deployed / "dev").read_text()
+    assert capsys.readouterr().out.endswith(f"Pulumi.qa.yaml: promoted from dev at {dev[:12]}\n")
+    after = (project / "Pulumi.qa.yaml").read_text()
+    # Every line of qa is still there, its comments too; the edit adds and changes these only.
+    assert [line for line in before.splitlines() if line not in after.splitlines()] == [
+        "        branch: qa"
+    ]
+    text = description.read_text()
+    assert EDIT in text
+    assert f"Taken from branch `dev` at commit `{dev}`" in text
+    assert text.rstrip().endswith(f"Promoted-From: dev@{dev}")
+    assert "| tenant kaizentm | updated | `fleet:tenants[0]` |" in text
+    assert "+ k3d-america joins channel kaizentm/1-0-x" in text
+    for cluster in ("k3d-america", "pacific-aks"):
+        assert f"**cluster {cluster}**\n```diff\n+ Namespace qa-1-0-x-kaizentm\n```" in text
+    assert main(["--project", str(project), "check", "qa"]) == EXIT_OK
+    # Promoted once, the second time changes nothing.
+    capsys.readouterr()
+    assert promote(project, deployed, "--tenant", "kaizentm") == EXIT_OK
+    assert "qa already runs what dev runs for tenant kaizentm" in capsys.readouterr().out
+
+
+def test_without_write_the_settings_stay_and_the_description_is_printed(
+    project: Path, deployed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (project / "Pulumi.qa.yaml").read_text()
+    assert promote(project, deployed, "--app", "kaizentm/azure-vote", "--tenant", "yakuza") == 0
+    out = capsys.readouterr().out
+    assert "## Promote tenant yakuza, app kaizentm/azure-vote from dev to qa" in out
+    assert "| tenant yakuza | added | `fleet:tenants[1]` |" in out
+    assert "| app kaizentm/azure-vote | unchanged | `fleet:tenants[0].apps[0]` |" in out
+    assert out.endswith("Pulumi.qa.yaml)\n") and "(not written: --write edits " in out
+    assert (project / "Pulumi.qa.yaml").read_text() == before
+
+
+def test_what_dev_has_not_deployed_is_not_promoted(
+    project: Path, deployed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = project / "Pulumi.dev.yaml"
+    settings.write_text(settings.read_text().replace("branch: multi-dev", "branch: multi-next"))
+    before = (project / "Pulumi.qa.yaml").read_text()
+    assert promote(project, deployed, "--tenant", "yakuza", "--write") == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "branch dev does not hold what Pulumi.dev.yaml renders" in err
+    assert "deploy dev first" in err
+    assert (project / "Pulumi.qa.yaml").read_text() == before
+
+
+def test_what_dev_has_not_reconciled_everywhere_is_not_promoted(
+    project: Path, deployed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = deployed / "status"
+    assert promote(project, deployed, "--tenant", "yakuza", "--status", str(status)) == EXIT_OK
+    capsys.readouterr()
+    failing = tmp_path / "failing"
+    shutil.copytree(status, failing)
+    listing = json.loads((failing / "pacific-aks.json").read_text())
+    [tenants] = [
+        i
+        for i in listing["items"]
+        if (i["metadata"]["namespace"], i["metadata"]["name"]) == ("dev-flux-system", "tenants")
+    ]
+    tenants["status"]["conditions"][0].update(status="False", reason="BuildFailed")
+    (failing / "pacific-aks.json").write_text(json.dumps(listing))
+    before = (project / "Pulumi.qa.yaml").read_text()
+    args = ["--tenant", "yakuza", "--status", str(failing), "--write"]
+    assert promote(project, deployed, *args) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "dev has not reconciled" in err
+    assert "FAILED pacific-aks: Kustomization dev-flux-system/tenants failed: BuildFailed" in err
+    assert (project / "Pulumi.qa.yaml").read_text() == before
+
+
+def test_an_edit_that_would_not_be_valid_is_not_written(
+    project: Path, deployed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = project / "Pulumi.qa.yaml"
+    # qa has a component whose namespace is the one tenant yakuza would get there.
+    settings.write_text(
+        settings.read_text()
+        + "  fleet:infra:\n    - name: yakuza\n      manifests:\n"
+        + "        - {apiVersion: v1, kind: ConfigMap, metadata: {name: settings}}\n"
+    )
+    before = settings.read_text()
+    assert main(["--project", str(project), "check", "qa"]) == EXIT_OK
+    capsys.readouterr()
+    assert promote(project, deployed, "--tenant", "yakuza", "--write") == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "the promoted Pulumi.qa.yaml would not be valid, so nothing was written" in err
+    assert "qa-yakuza" in err
+    assert settings.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "choose what to promote"),
+        (("--app", "kaizentm"), "expected TENANT/APP"),
+        (("--tenant", "nobody"), "tenant 'nobody' is not in"),
+    ],
+)
+def test_bad_choices_are_named(
+    project: Path,
+    deployed: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    message: str,
+) -> None:
+    assert promote(project, deployed, *args) == EXIT_CONFIG
+    assert message in capsys.readouterr().err
+
+
+def test_promotion_is_between_environments(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--project", str(project), "promote", "main", "qa", "--tenant", "x"]) == 2
+    assert "main is a main stack" in capsys.readouterr().err
+    assert main(["--project", str(project), "promote", "prod", "qa", "--tenant", "x"]) == 2
