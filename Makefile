@@ -5,15 +5,27 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 STACKS := main dev qa
 
-.PHONY: install lint test render bench clean
+.PHONY: install lock lint test render bench clean
 
-$(STAMP): pyproject.toml
+# Exactly the reviewed dependencies: every package pinned with its hashes in requirements.lock
+# (the build backend too, so nothing unpinned is fetched), then the project itself.
+$(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(STAMP)
+
+# Re-pin after editing the dependencies in pyproject.toml: resolve from PyPI, with the hashes of
+# every file of each pinned release (all platforms). Needs pip-tools: .venv/bin/pip install pip-tools
+lock:
+	PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(BIN)/pip-compile --quiet --generate-hashes \
+	  --allow-unsafe --extra dev --build-deps-for editable --strip-extras \
+	  --index-url https://pypi.org/simple --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.lock pyproject.toml
+	@# The project is installed from its folder, not from the lock.
+	sed -i -e '/^# WARNING: pip install will require/,/^    # via file:/d' requirements.lock
 
 lint: install
 	$(BIN)/ruff check .

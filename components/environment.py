@@ -24,7 +24,7 @@ from components.credentials import SecretConfig, SecretValues
 from components.github import (
     GitHubAccess,
     flux_deploy_key,
-    protect_environment_branch,
+    protect_branch,
     protect_ring_branches,
 )
 from components.kubernetes_objects import ClusterTarget, apply_wiring
@@ -76,10 +76,10 @@ class EnvironmentArgs:
 
 
 class Environment(pulumi.ComponentResource):
-    """Branch E and its review rule, E's wiring on each management cluster, and the tenants."""
+    """Branch E and its rules, E's wiring on each management cluster, and the tenants."""
 
-    review_rule: pulumi.CustomResource | None
-    """The GitHub ruleset of branch E, which the first commit to it waits for; None when the
+    branch_rules: list[pulumi.CustomResource]
+    """The GitHub rulesets of branch E, which the first commit to it waits for; none when the
     program commits elsewhere than GitHub."""
     tenants: dict[str, Tenant]
 
@@ -89,13 +89,13 @@ class Environment(pulumi.ComponentResource):
         super().__init__(ENVIRONMENT_TYPE, name, None, opts)
         env = args.environment
         repository = env.fleet.repository
-        self.review_rule = None
+        self.branch_rules = []
         if (
             args.github is not None
             and github_commit_repository(repository.url, repository.push_url) is not None
         ):
-            self.review_rule = protect_environment_branch(
-                name, env.branch, env.required_approvals, args.github, self
+            self.branch_rules = protect_branch(
+                name, env.branch, env.required_approvals, env.writer_app_id, args.github, self
             )
             if env.held_branches:
                 protect_ring_branches(name, env.branch, args.github, self)

@@ -40,10 +40,14 @@ GITHUB_KNOWN_HOSTS = "".join(
 )
 """GitHub's published SSH host keys: Flux checks the server against them."""
 
-PUSH_BYPASS_ACTOR = {"actor_type": "DeployKey", "bypass_mode": "always"}
-"""Who may push to an environment branch without a pull request: the repository's deploy keys
-with write access, the identity the program pushes with (see README). Flux's keys are
-read-only, so they cannot push at all."""
+
+def writer(app_id: int | None) -> dict[str, str | int]:
+    """Who may push to a protected branch without a pull request: the program's own identity.
+    By default the repository's deploy keys with write access (see README; Flux's keys are
+    read-only, so they cannot push at all); with a GitHub App, that App alone."""
+    if app_id is None:
+        return {"actor_type": "DeployKey", "bypass_mode": "always"}
+    return {"actor_type": "Integration", "actor_id": app_id, "bypass_mode": "always"}
 
 
 @dataclass(frozen=True)
@@ -100,31 +104,49 @@ def flux_deploy_key(
     return pem
 
 
-def protect_environment_branch(
-    name: str, branch: str, required_approvals: int, access: GitHubAccess, parent: pulumi.Resource
-) -> pulumi.CustomResource:
-    """The review rule of environment branch `branch`; returns it.
+def protect_branch(
+    name: str,
+    branch: str,
+    required_approvals: int,
+    writer_app_id: int | None,
+    access: GitHubAccess,
+    parent: pulumi.Resource | None = None,
+) -> list[pulumi.CustomResource]:
+    """The rules of a branch the program commits to (main, or an environment's); returns them.
 
-    The rule names the branch before it exists: the git writer creates the branch with its
-    first commit, a history of its own (a branch made from main would carry main's files).
-    The branch itself is never the stack's to delete: it holds the environment's history.
+    Two rulesets, because a bypass actor bypasses every rule of its ruleset: `NAME-review` asks
+    for pull requests, which the program's writer (and nobody else) may bypass; `NAME-protect`
+    forbids deleting the branch and moving it back, with no bypass at all, not even the writer.
+    Ref: https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/about-rulesets
+
+    The rules name the branch before it exists: the git writer creates the branch with its first
+    commit, a history of its own (an environment branch made from main would carry main's files).
+    The branch itself is never the stack's to delete: it holds the history.
     """
-    ruleset: pulumi.CustomResource = github.RepositoryRuleset(
+    options = pulumi.ResourceOptions(parent=parent, provider=access.provider)
+    conditions = {"ref_name": {"includes": [f"refs/heads/{branch}"], "excludes": []}}
+    review = github.RepositoryRuleset(
         f"{name}-review",
-        name=f"fleet environment {branch}",
+        name=f"fleet branch {branch}: review",
         repository=access.repository.name,
         target="branch",
         enforcement="active",
-        conditions={"ref_name": {"includes": [f"refs/heads/{branch}"], "excludes": []}},
-        rules={
-            "pull_request": {"required_approving_review_count": required_approvals},
-            "deletion": True,
-            "non_fast_forward": True,
-        },
-        bypass_actors=[PUSH_BYPASS_ACTOR],
-        opts=pulumi.ResourceOptions(parent=parent, provider=access.provider),
+        conditions=conditions,
+        rules={"pull_request": {"required_approving_review_count": required_approvals}},
+        bypass_actors=[writer(writer_app_id)],
+        opts=options,
     )
-    return ruleset
+    protect = github.RepositoryRuleset(
+        f"{name}-protect",
+        name=f"fleet branch {branch}: no deletion, no force push",
+        repository=access.repository.name,
+        target="branch",
+        enforcement="active",
+        conditions=conditions,
+        rules={"deletion": True, "non_fast_forward": True},
+        opts=options,
+    )
+    return [review, protect]
 
 
 def protect_ring_branches(

@@ -18,7 +18,7 @@ from components.clusters import (
 )
 from components.credentials import SecretConfig
 from components.environment import Environment, EnvironmentArgs
-from components.github import GitHubAccess, github_access
+from components.github import GitHubAccess, github_access, protect_branch
 from components.gitops_branch import GitOpsBranch, GitOpsBranchArgs
 from fleet import names, outputs, tree
 from fleet.access import github_commit_repository
@@ -68,7 +68,7 @@ def commit_branch(
 
 def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
     """The shared clusters, Flux on each management cluster, branch main's wiring."""
-    github = _github(fleet.repository, manages_branches=False)
+    github = _github(fleet.repository, manages_branches=True)
     remotes = _remote_clusters(fleet.clusters, secrets, names.FLUX_NAMESPACE)
     # A group's members each get the group's wiring; no remote is managed by a group.
     managements = []
@@ -87,8 +87,23 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
                     ManagementClusterArgs(member, fleet.flux, secrets, branch_main, resource_group),
                 )
             )
+    rules = []
+    repository = fleet.repository
+    if github is not None and github_commit_repository(repository.url, repository.push_url):
+        # Branch main's infra/C is applied as cluster-admin on every cluster: reviewed too.
+        rules = protect_branch(
+            names.MAIN_BRANCH,
+            names.MAIN_BRANCH,
+            repository.main_approvals,
+            repository.writer_app_id,
+            github,
+        )
     branch = commit_branch(
-        fleet.stack, names.MAIN_BRANCH, tree.main_branch(fleet), fleet.repository
+        fleet.stack,
+        names.MAIN_BRANCH,
+        tree.main_branch(fleet),
+        fleet.repository,
+        depends_on=rules,
     )
     return {
         outputs.COMMIT: branch.commit,
@@ -111,7 +126,7 @@ def build_environment(env: EnvironmentSpec, secrets: SecretConfig) -> Exports:
         env.branch,
         tree.environment_branch(env),
         env.fleet.repository,
-        depends_on=[environment.review_rule] if environment.review_rule is not None else [],
+        depends_on=environment.branch_rules,
         holds=env.held_branches,
     )
     return {
@@ -151,8 +166,8 @@ def _remote_clusters(
 
 
 def _github(repository: FleetRepository, *, manages_branches: bool) -> GitHubAccess | None:
-    """The GitHub provider, when the stack manages something there: Flux's deploy keys, or
-    (environment stacks) branch E of the repository the program commits to."""
+    """The GitHub provider, when the stack manages something there: Flux's deploy keys, or the
+    rules of the branch it commits to, when that is the repository Flux reads."""
     uses_deploy_keys = repository.access == "deploy-key"
     committed_to = github_commit_repository(repository.url, repository.push_url)
     uses_branches = manages_branches and committed_to is not None

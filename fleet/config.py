@@ -78,6 +78,12 @@ class RepositoryConfig(Schema):
     """Secret config key holding an HTTPS token: used to push, and by Flux to read."""
     deploy_key: bool = True
     """For a GitHub repository over SSH: give Flux a read-only deploy key made by Pulumi."""
+    main_approvals: Annotated[int, Field(ge=0, le=10)] = 1
+    """Approvals a pull request to branch main of the fleet repository needs (a GitHub ruleset):
+    its `infra/C` is applied as cluster-admin on every cluster."""
+    writer_app_id: Annotated[int, Field(gt=0)] | None = None
+    """A GitHub App that pushes the main stack's commits: then it, not every deploy key with
+    write access, is the one identity that may push to branch main without a pull request."""
 
 
 # ---------------------------------------------------------------- Flux
@@ -86,9 +92,9 @@ class RepositoryConfig(Schema):
 class FluxConfig(Schema):
     """How Flux is installed on every management cluster: pinned, never floating."""
 
-    operator_version: Version = "0.34.0"
+    operator_version: Version = "0.58.1"
     """Version of the Flux Operator Helm chart."""
-    version: Version = "2.7.4"
+    version: Version = "2.9.4"
     """Flux distribution version the FluxInstance installs."""
     registry: str = "ghcr.io/fluxcd"
     components: Annotated[list[FluxComponent], Field(min_length=1)] = Field(
@@ -389,6 +395,10 @@ class TenantConfig(Schema):
 # ---------------------------------------------------------------- stacks
 
 
+OWNER_PATTERN = r"^(@[A-Za-z0-9-]+(/[A-Za-z0-9._-]+)?|[^@\s]+@[^@\s]+\.[^@\s]+)$"
+Owner = Annotated[str, Field(pattern=OWNER_PATTERN)]
+"""A GitHub user (`@name`), team (`@org/team`) or e-mail, as CODEOWNERS names them."""
+
 RING_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"
 Ring = Annotated[str, Field(pattern=RING_PATTERN)]
 
@@ -416,12 +426,21 @@ class EnvironmentConfig(Schema):
     repository: each cluster then marks the branch's commits it reconciled (or failed)."""
     rollout: RolloutConfig | None = None
     """Without it every cluster reconciles branch E's commits as they land."""
+    owners: list[Owner] = Field(default_factory=list)
+    """Who must approve a change of `Pulumi.<env>.yaml` in the program's repository (the
+    generated `.github/CODEOWNERS`): the environment's approvers."""
+    writer_app_id: Annotated[int, Field(gt=0)] | None = None
+    """A GitHub App of this environment's own that pushes its commits: then it alone may push to
+    branch E without a pull request (GitHub rulesets cannot tell one deploy key from another)."""
 
 
 class MainStackConfig(Schema):
     """`Pulumi.main.yaml`: the shared clusters, Flux, and the `main` branch."""
 
     repository: RepositoryConfig
+    owners: list[Owner] = Field(default_factory=list)
+    """Who must approve a change of `Pulumi.main.yaml` (the generated `.github/CODEOWNERS`): it
+    changes every cluster, and every environment reads it."""
     flux: FluxConfig = Field(default_factory=FluxConfig)
     clusters: Annotated[list[ClusterConfig], Field(min_length=1)]
     infra: list[ComponentConfig] = Field(default_factory=list)

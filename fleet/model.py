@@ -243,6 +243,9 @@ class FleetRepository:
     """The secret config key holding the HTTPS token the program pushes (and Flux reads) with."""
     access: GitAccess
     """How Flux reads it (`access.fleet_access`)."""
+    main_approvals: int = 1
+    writer_app_id: int | None = None
+    """The GitHub App that pushes branch main; None: the repository's write deploy keys."""
 
     @property
     def commit_url(self) -> str:
@@ -262,6 +265,8 @@ class FleetSpec:
     secret_keys: tuple[SecretKey, ...]
     max_removals: int
     selections: tuple[Picked, ...] = ()
+    owners: tuple[str, ...] = ()
+    """Who approves a change of the stack's settings file (CODEOWNERS)."""
 
     def cluster(self, name: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.name == name)
@@ -311,6 +316,10 @@ class EnvironmentSpec:
     commit_status_key: str | None = None
     """The secret config key of the token each cluster sets commit statuses with."""
     rollout: RolloutSpec | None = None
+    writer_app_id: int | None = None
+    """The GitHub App that pushes branch E; None: the repository's write deploy keys."""
+    owners: tuple[str, ...] = ()
+    """Who approves a change of the stack's settings file (CODEOWNERS)."""
 
     @property
     def management_clusters(self) -> tuple[ClusterSpec, ...]:
@@ -532,6 +541,8 @@ def load_main(
             push_url=repository.push_url,
             token_key=repository.token_secret,
             access=access.fleet_access(repository.url, repository.token_secret),
+            main_approvals=repository.main_approvals,
+            writer_app_id=repository.writer_app_id,
         ),
         flux=config.flux,
         clusters=clusters,
@@ -542,6 +553,7 @@ def load_main(
         vars=dict(config.vars),
         secret_keys=tuple(secret_keys),
         max_removals=config.max_removals,
+        owners=tuple(config.owners),
         selections=tuple(pick.picked),
     )
 
@@ -684,10 +696,12 @@ def load_environment(
         vars=dict(config.vars),
         secret_keys=tuple(secret_keys),
         max_removals=config.max_removals,
+        owners=tuple(config.environment.owners),
         selections=tuple(pick.picked),
         notifications=tuple(config.notifications),
         commit_status_key=config.environment.commit_status_secret,
         rollout=_rollout(config.environment.rollout, clusters),
+        writer_app_id=config.environment.writer_app_id,
     )
 
 

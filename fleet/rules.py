@@ -1016,6 +1016,14 @@ def check_main_stack(
         )
     managers = {c.name: c for c in config.clusters if c.role == "management"}
     check_clusters(problems, "clusters", config.clusters, managers)
+    for index, cluster in enumerate(config.clusters):
+        if cluster.aks is not None and cluster.aks.kubernetes_version is not None:
+            check_kubernetes_for_flux(
+                problems,
+                ("clusters", index, "aks", "kubernetesVersion"),
+                cluster.aks.kubernetes_version,
+                config.flux.version,
+            )
     if not managers:
         problems.add(("clusters",), "the fleet needs at least one management cluster")
     check_vars(problems, ("vars",), config.vars, secrets=False)
@@ -1041,6 +1049,31 @@ def defined_variables(
 
 WORKLOAD_IDENTITY_LOCKDOWN = (2, 7, 0)
 """The first Flux whose lockdown covers workload identity (`fleet.objects.flux_instance`)."""
+FLUX_KUBERNETES: dict[tuple[int, ...], tuple[int, ...]] = {
+    (2, 7): (1, 32),
+    (2, 8): (1, 33),
+    (2, 9): (1, 33),
+}
+"""The oldest Kubernetes each Flux minor supports, as `flux check` requires it
+(`kubernetesConstraints` in cmd/flux/check.go of fluxcd/flux2 at each release)."""
+
+
+def check_kubernetes_for_flux(
+    problems: Problems, path: Sequence[str | int], kubernetes: str, flux: str
+) -> None:
+    """An AKS version older than the pinned Flux supports is refused before anything is made."""
+    minimum = FLUX_KUBERNETES.get(_version(flux)[:2])
+    try:
+        wanted = _version(kubernetes)[:2]
+    except ValueError:
+        problems.add(path, f"'{kubernetes}' is not a Kubernetes version such as 1.33")
+        return
+    if minimum is not None and wanted < minimum:
+        problems.add(
+            path,
+            f"Kubernetes {kubernetes} is older than Flux {flux} supports "
+            f"({minimum[0]}.{minimum[1]} or later): raise it, or pin an older fleet:flux.version",
+        )
 
 
 def _version(version: str) -> tuple[int, ...]:

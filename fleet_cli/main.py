@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fleet.codeowners import codeowners
 from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec, FleetSpec, StackSpec, fleet_of
 from fleet.promotion import Selection
@@ -322,6 +323,38 @@ def _promote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _codeowners(args: argparse.Namespace) -> int:
+    project: Path = args.project.resolve()
+    owners: dict[str, list[str]] = {}
+    try:
+        for stack in deploy_order(project):
+            model = load_stack(stack_file(stack, project))
+            owners[stack] = list(model.owners)
+    except ConfigError as error:
+        raise _Stop(error.render()) from None
+    root = next((p for p in (project, *project.parents) if (p / ".git").exists()), project)
+    wanted = codeowners(project.relative_to(root).as_posix().removeprefix("."), owners)
+    target = root / ".github" / "CODEOWNERS"
+    if args.write:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(wanted, encoding="utf-8")
+        print(f"{_shown(target)}: {sum(1 for o in owners.values() if o)} stacks with owners")
+        return EXIT_OK
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current != wanted:
+            print(
+                f"{_shown(target)} is not what the stacks' owners say: run `fleet codeowners "
+                "--write` and commit it",
+                file=sys.stderr,
+            )
+            return EXIT_PROBLEMS
+        print(f"{_shown(target)}: up to date")
+        return EXIT_OK
+    print(wanted, end="")
+    return EXIT_OK
+
+
 def _seconds(value: str) -> float:
     """`90`, `90s`, `15m` or `2h`."""
     units = {"s": 1, "m": 60, "h": 3600}
@@ -500,6 +533,18 @@ def parser() -> argparse.ArgumentParser:
     graph_parser.add_argument(
         "--out", type=_picture_path, required=True, help="the picture to write: .svg or .png"
     )
+    codeowners_parser = commands.add_parser(
+        "codeowners",
+        parents=[project_option],
+        help="who approves a change of each stack: the repository's CODEOWNERS",
+        description="Print .github/CODEOWNERS (of the git repository holding the project) from "
+        "the stacks' owners: Pulumi.main.yaml gets fleet:owners, each Pulumi.<env>.yaml its "
+        "fleet:environment.owners. --write writes it; --check exits 1 when it is stale.",
+    )
+    written = codeowners_parser.add_mutually_exclusive_group()
+    written.add_argument("--write", action="store_true", help="write .github/CODEOWNERS")
+    written.add_argument("--check", action="store_true", help="exit 1 when it is not up to date")
+    codeowners_parser.set_defaults(run=_codeowners)
     promote_parser = commands.add_parser(
         "promote",
         parents=[project_option],

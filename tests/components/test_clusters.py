@@ -341,7 +341,7 @@ def test_flux_is_the_pinned_operator_chart_then_a_flux_instance_pulumi_waits_for
 ) -> None:
     operator = sample.get("Release", "k3d-america-flux-operator")
     assert operator.inputs["chart"] == "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator"
-    assert operator.inputs["version"] == "0.34.0"
+    assert operator.inputs["version"] == "0.58.1"
     assert operator.inputs["namespace"] == "flux-system"
     assert operator.inputs["createNamespace"] is True
     assert operator.inputs["name"] == "flux-operator"
@@ -354,7 +354,7 @@ def test_flux_is_the_pinned_operator_chart_then_a_flux_instance_pulumi_waits_for
             "annotations": {"pulumi.com/waitFor": "condition=Ready"},
         }
         spec = instance.inputs["spec"]
-        assert spec["distribution"] == {"version": "2.7.4", "registry": "ghcr.io/fluxcd"}
+        assert spec["distribution"] == {"version": "2.9.4", "registry": "ghcr.io/fluxcd"}
         assert spec["cluster"]["type"] == cluster_type
         assert spec["cluster"]["multitenant"] is True
         # A tenant's object naming a cloud provider and no account gets no cloud identity.
@@ -590,3 +590,32 @@ def test_a_kubeconfig_that_does_not_parse_is_reported_without_its_content(
         select_context(kubeconfig, "admin")
     assert str(caught.value) == message
     assert "s3cr3t" not in repr(caught.value) and caught.value.__cause__ is None
+
+
+def test_branch_main_on_github_is_reviewed_and_never_force_pushed(every_kind: Deployment) -> None:
+    """Its infra/C is applied as cluster-admin everywhere: the same two rules as an
+    environment branch, with fleet:repository.mainApprovals."""
+    review = every_kind.get("RepositoryRuleset", "main-review")
+    assert review.inputs["conditions"] == {
+        "refName": {"includes": ["refs/heads/main"], "excludes": []}
+    }
+    assert review.inputs["rules"] == {"pullRequest": {"requiredApprovingReviewCount": 1}}
+    assert review.inputs["bypassActors"] == [{"actorType": "DeployKey", "bypassMode": "always"}]
+    protect = every_kind.get("RepositoryRuleset", "main-protect")
+    assert protect.inputs["rules"] == {"deletion": True, "nonFastForward": True}
+    assert "bypassActors" not in protect.inputs
+    (branch,) = every_kind.of_type("dynamic:GitOpsBranch")
+    assert {review.urn, protect.urn} <= set(branch.dependencies)
+    config = {**EVERY_KIND, "shop1Kubeconfig": ENCRYPTED}
+    config["repository"] = {**EVERY_KIND["repository"], "mainApprovals": 2, "writerAppId": 7}
+    app = deploy(
+        "main",
+        program(load_main(config, "main", source="t")),
+        {},
+        {"shop1Kubeconfig": SHOP_CONTEXT_KUBECONFIG},
+    )
+    review = app.get("RepositoryRuleset", "main-review")
+    assert review.inputs["rules"] == {"pullRequest": {"requiredApprovingReviewCount": 2}}
+    assert review.inputs["bypassActors"] == [
+        {"actorType": "Integration", "actorId": 7, "bypassMode": "always"}
+    ]

@@ -247,36 +247,58 @@ def test_sample_commits_to_a_local_repository_so_nothing_on_github_is_managed(
 
 
 @pytest.mark.parametrize(("stack", "approvals"), [("dev", 1), ("qa", 2)])
-def test_on_github_the_branch_gets_its_review_rule_and_is_never_made_from_main(
+def test_on_github_the_branch_gets_its_rules_and_is_never_made_from_main(
     stack: str, approvals: int
 ) -> None:
     deployment = deploy_environment(stack, push_to_github)
     # The git writer creates branch E with its first commit, a history of its own: a branch
     # made from main would carry main's files, which E does not own.
     assert deployment.of_type("github:index/branch:Branch") == []
-    ruleset = deployment.get("RepositoryRuleset", f"{stack}-review")
-    assert ruleset.inputs == {
-        "name": f"fleet environment {stack}",
+    conditions = {"refName": {"includes": [f"refs/heads/{stack}"], "excludes": []}}
+    review = deployment.get("RepositoryRuleset", f"{stack}-review")
+    assert review.inputs == {
+        "name": f"fleet branch {stack}: review",
         "repository": "multicluster-gitops",
         "target": "branch",
         "enforcement": "active",
-        "conditions": {"refName": {"includes": [f"refs/heads/{stack}"], "excludes": []}},
-        "rules": {
-            "pullRequest": {"requiredApprovingReviewCount": approvals},
-            "deletion": True,
-            "nonFastForward": True,
-        },
+        "conditions": conditions,
+        "rules": {"pullRequest": {"requiredApprovingReviewCount": approvals}},
         # The program's own commits land: it pushes with a write deploy key (see README).
         "bypassActors": [{"actorType": "DeployKey", "bypassMode": "always"}],
     }
+    # A bypass actor bypasses every rule of its ruleset: deletion and force pushes are refused
+    # by a ruleset of their own, which nobody bypasses, not even the program's writer.
+    protect = deployment.get("RepositoryRuleset", f"{stack}-protect")
+    assert protect.inputs == {
+        "name": f"fleet branch {stack}: no deletion, no force push",
+        "repository": "multicluster-gitops",
+        "target": "branch",
+        "enforcement": "active",
+        "conditions": conditions,
+        "rules": {"deletion": True, "nonFastForward": True},
+    }
     (github,) = deployment.of_type("pulumi:providers:github")
     assert github.inputs["owner"] == "kaizentm"
-    assert ruleset.provider == github.urn
+    assert review.provider == protect.provider == github.urn
     (branch,) = deployment.of_type("dynamic:GitOpsBranch")
-    assert ruleset.urn in branch.dependencies
+    assert {review.urn, protect.urn} <= set(branch.dependencies)
     assert deployment.children(stack) >= {
         ("github:index/repositoryRuleset:RepositoryRuleset", f"{stack}-review"),
+        ("github:index/repositoryRuleset:RepositoryRuleset", f"{stack}-protect"),
     }
+
+
+def test_an_environments_own_writer_app_is_the_only_one_that_skips_its_review() -> None:
+    def own_app(main: dict[str, Any]) -> None:
+        push_to_github(main)
+
+    env = load_sample("qa", lambda raw: raw["environment"].update(writerAppId=4242), own_app)
+    assert isinstance(env, EnvironmentSpec)
+    deployment = deploy("qa", program(env), {}, {}, main_stack_outputs(env.fleet))
+    review = deployment.get("RepositoryRuleset", "qa-review")
+    assert review.inputs["bypassActors"] == [
+        {"actorType": "Integration", "actorId": 4242, "bypassMode": "always"}
+    ]
 
 
 def test_the_rings_held_refs_are_created_by_the_writer_and_protected_on_github() -> None:
@@ -294,7 +316,7 @@ def test_the_rings_held_refs_are_created_by_the_writer_and_protected_on_github()
         "rules": {"deletion": True, "nonFastForward": True},
     }
     dev = deploy_environment("dev", push_to_github)
-    assert [r.name for r in dev.of_type("RepositoryRuleset")] == ["dev-review"]
+    assert [r.name for r in dev.of_type("RepositoryRuleset")] == ["dev-review", "dev-protect"]
     (dev_branch,) = dev.of_type("dynamic:GitOpsBranch")
     assert dev_branch.inputs["holds"] == []
 

@@ -13,7 +13,7 @@ from fleet.config import DEFAULT_FLUX_COMPONENTS
 from fleet.errors import ConfigError, Problem
 from fleet.model import ENCRYPTED, AppSpec, EnvironmentSpec, FleetSpec
 from fleet.stackfile import load_stack
-from tests.support.sample import PROJECT, SAMPLE_STACKS, Raw, load_sample, problems_of
+from tests.support.sample import PROJECT, SAMPLE_STACKS, Raw, cluster, load_sample, problems_of
 
 
 def clusters(raw: Raw) -> list[dict[str, Any]]:
@@ -1001,6 +1001,19 @@ RULES: list[tuple[str, str, Any, str]] = [
         lambda raw: raw.update(flux={"version": "2.6.3"}),
         "fleet:flux.version: '2.6.3': the multi-tenant lockdown of workload identity needs Flux "
         "2.7.0 or later",
+    ),
+    (
+        "aks-older-than-flux-supports",
+        "main",
+        lambda raw: cluster(raw, "pacific-aks")["aks"].update(kubernetesVersion="1.32"),
+        "fleet:clusters[1].aks.kubernetesVersion: Kubernetes 1.32 is older than Flux 2.9.4 "
+        "supports (1.33 or later): raise it, or pin an older fleet:flux.version",
+    ),
+    (
+        "aks-version-that-is-not-one",
+        "main",
+        lambda raw: cluster(raw, "pacific-aks")["aks"].update(kubernetesVersion="latest"),
+        "fleet:clusters[1].aks.kubernetesVersion: 'latest' is not a Kubernetes version",
     ),
     (
         "unknown-pod-security-level",

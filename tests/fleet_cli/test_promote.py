@@ -43,7 +43,7 @@ def promote(project: Path, deployed: Path, *args: str) -> int:
 
 
 EDIT = """\
-@@ -18,8 +18,11 @@
+@@ -19,8 +19,11 @@
      - name: kaizentm
        repository:
          url: https://github.com/kaizentm/gitops-manifests

@@ -22,7 +22,7 @@ from fleet_cli.main import EXIT_OK, main
 from tests.support.sample import PROJECT
 
 WORKFLOWS = PROJECT / ".github" / "workflows"
-PULUMI_ACTION = re.compile(r"^pulumi/actions@v\d+$")
+PULUMI_ACTION = re.compile(r"^pulumi/actions@[0-9a-f]{40}$")
 CREDENTIALS = {
     "PULUMI_ACCESS_TOKEN",
     "PULUMI_CONFIG_PASSPHRASE",
@@ -88,7 +88,7 @@ def test_the_workflows_are_there() -> None:
     assert set(all_workflows()) == {"ci.yml", "preview.yml", "deploy.yml", "stacks.yml"}
 
 
-def test_every_workflow_reads_only_and_only_the_preview_job_writes_comments() -> None:
+def test_every_workflow_reads_only_and_only_the_comment_jobs_write_comments() -> None:
     writes = []
     for name, flow in all_workflows().items():
         assert flow["permissions"] == {"contents": "read"}, name
@@ -96,28 +96,42 @@ def test_every_workflow_reads_only_and_only_the_preview_job_writes_comments() ->
             permissions = job.get("permissions", {})
             assert isinstance(permissions, dict), f"{name} {job_name}"
             writes += [(name, job_name, p) for p, level in permissions.items() if level == "write"]
-    assert writes == [("preview.yml", "preview", "pull-requests")]
-
-
-def test_every_action_is_pinned_to_a_major_version() -> None:
-    uses = [
-        step["uses"]
-        for flow in all_workflows().values()
-        for job in flow["jobs"].values()
-        for step in steps(job)
-        if "uses" in step
+    assert writes == [
+        ("preview.yml", "comment", "pull-requests"),
+        ("preview.yml", "preview", "pull-requests"),
     ]
-    assert uses
-    assert [u for u in uses if not re.match(r"^[\w.-]+/[\w.-]+@v\d+$", u)] == []
+
+
+PINNED = re.compile(r"^\s*-?\s*uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_release_named() -> None:
+    """A tag can be moved to other code; a commit cannot. The comment says which release."""
+    lines = [
+        line
+        for path in sorted(WORKFLOWS.glob("*.yml"))
+        for line in path.read_text().splitlines()
+        if re.match(r"^\s*-?\s*uses: ", line) and "./.github/" not in line
+    ]
+    assert lines
+    assert [line for line in lines if not PINNED.match(line)] == []
+    # One release of each action across the workflows.
+    pins: dict[str, set[str]] = {}
+    for line in lines:
+        found = PINNED.match(line)
+        assert found is not None
+        pins.setdefault(found.group(1), set()).add(found.group(2))
+    assert {action: len(commits) for action, commits in pins.items() if len(commits) > 1} == {}
 
 
 def test_pulumi_always_runs_with_the_policy_pack_and_the_documented_credentials() -> None:
     found = 0
-    for flow in all_workflows().values():
+    for name, flow in all_workflows().items():
         for job in flow["jobs"].values():
             for step in pulumi_steps(job):
                 found += 1
-                assert step["with"]["policyPacks"] == "policy"
+                pack = "base/policy" if name == "preview.yml" else "policy"
+                assert step["with"]["policyPacks"] == pack
                 assert set(step["env"]) == CREDENTIALS
     assert found == 3  # preview, then up for main and for the environments
 
@@ -152,12 +166,48 @@ def test_preview_checks_each_changed_stack_of_a_pull_request() -> None:
     assert set(triggers(flow)) == {"pull_request"}
     assert flow["jobs"]["stacks"]["uses"] == "./.github/workflows/stacks.yml"
     assert flow["jobs"]["stacks"]["with"] == {"base": "${{ github.base_ref }}"}
-    job = flow["jobs"]["preview"]
+    job = flow["jobs"]["check"]
     assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.changed) }}"
     assert job["env"] == {"STACK": "${{ matrix.stack }}", "BASE": "origin/${{ github.base_ref }}"}
     commands = runs(job)
     assert '.venv/bin/fleet validate "$STACK"' in commands
-    assert '.venv/bin/fleet diff "$STACK" --base "$BASE"' in commands
+    assert '.venv/bin/fleet diff "$STACK" --base "$BASE" > "fleet-diff/$STACK.md"' in commands
+
+
+DECRYPTING = {"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "ARM_CLIENT_SECRET"}
+"""What decrypts a stack's secret config or reaches the clouds."""
+
+
+def test_a_pull_requests_code_holds_no_secret_until_a_maintainer_approves() -> None:
+    text = (WORKFLOWS / "preview.yml").read_text()
+    assert "pull_request_target" not in text
+    flow = workflow("preview.yml")
+    for name, job in flow["jobs"].items():
+        read = set(re.findall(r"secrets\.(\w+)", json.dumps(job)))
+        if name == "preview":
+            # Approved first: the environment's required reviewers read the change.
+            assert job["environment"] == "preview"
+            assert read >= DECRYPTING
+        else:
+            assert read == set(), name
+            assert "environment" not in job, name
+    # What runs the pull request's code unapproved may not write: only `comment` may, and it
+    # checks out and runs nothing of it.
+    comment = flow["jobs"]["comment"]
+    assert [s for s in steps(comment) if "run" in s or "checkout" in s.get("uses", "")] == []
+    assert flow["jobs"]["check"].get("permissions") is None  # the workflow's: contents: read
+
+
+def test_the_policy_pack_that_judges_a_pull_request_is_the_base_branchs() -> None:
+    job = workflow("preview.yml")["jobs"]["preview"]
+    [base] = [s for s in steps(job) if s.get("with", {}).get("path") == "base"]
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert "make -C base install" in runs(job)
+    (step,) = pulumi_steps(job)
+    assert step["with"]["policyPacks"] == "base/policy"
+    # The pack runs in the virtualenv beside it: base/.venv, made from the base branch's lock.
+    pack = yaml.safe_load((PROJECT / "policy" / "PulumiPolicy.yaml").read_text())
+    assert pack["runtime"]["options"]["virtualenv"] == "../.venv"
 
 
 def test_preview_posts_pulumis_report_on_the_pull_request() -> None:
@@ -168,14 +218,39 @@ def test_preview_posts_pulumis_report_on_the_pull_request() -> None:
 
 
 def test_preview_keeps_one_diff_comment_per_stack_found_by_its_marker() -> None:
-    job = workflow("preview.yml")["jobs"]["preview"]
+    job = workflow("preview.yml")["jobs"]["comment"]
     (step,) = [s for s in steps(job) if s.get("uses", "").startswith("actions/github-script@")]
     script = step["with"]["script"]
     assert "const marker = `<!-- fleet-diff:${stack} -->`;" in script
+    assert "fs.readFileSync(`fleet-diff/${stack}.md`" in script
     assert "comment.body?.startsWith(marker)" in script
     assert "github.rest.issues.updateComment" in script
     assert "github.rest.issues.createComment" in script
     assert script.index("if (previous)") < script.index("updateComment") < script.index("else")
+
+
+def test_dependencies_are_installed_from_the_lock_with_their_hashes() -> None:
+    makefile = (PROJECT / "Makefile").read_text()
+    assert "pip install --quiet --require-hashes --no-deps -r requirements.lock" in makefile
+    assert "--no-deps --no-build-isolation -e ." in makefile
+    lock = (PROJECT / "requirements.lock").read_text()
+    pins = re.findall(r"^([a-z0-9][\w.-]*)==(\S+) \\$", lock, flags=re.MULTILINE)
+    assert {"pulumi", "pulumi-kubernetes", "pydantic", "setuptools", "ruamel-yaml"} <= {
+        name for name, _ in pins
+    }
+    # Every requirement line is a pin followed by its hashes; nothing else is installed.
+    hashed = re.findall(
+        r"^[a-z0-9][\w.-]*==\S+ \\\n(?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+",
+        lock,
+        flags=re.MULTILINE,
+    )
+    requirements = re.findall(r"^[^#\s].*$", lock, flags=re.MULTILINE)
+    assert len(hashed) == len(requirements) == len(pins)
+    for flow in all_workflows().values():
+        for job in flow["jobs"].values():
+            for step in steps(job):
+                path = step.get("with", {}).get("cache-dependency-path")
+                assert path in (None, "requirements.lock")
 
 
 # ---------------------------------------------------------------- deploy
