@@ -98,7 +98,9 @@ class Environment(pulumi.ComponentResource):
                 name, env.branch, env.required_approvals, env.writer_app_id, args.github, self
             )
             if env.held_branches:
-                protect_ring_branches(name, env.branch, args.github, self)
+                self.branch_rules += protect_ring_branches(
+                    name, env.branch, env.writer_app_id, args.github, self
+                )
         reached: list[ManagementCluster | RemoteCluster | ReferencedCluster] = [
             *args.dedicated,
             *self._referenced(name, env, args.dedicated),

@@ -6,6 +6,7 @@ taken from the repository URL so that no extra config is needed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -104,6 +105,30 @@ def flux_deploy_key(
     return pem
 
 
+def _ruleset(
+    name: str,
+    title: str,
+    refs: str,
+    rules: Mapping[str, object],
+    bypass: list[dict[str, str | int]],
+    access: GitHubAccess,
+    parent: pulumi.Resource | None,
+) -> pulumi.CustomResource:
+    """One active ruleset of the fleet repository on the branches `refs` names."""
+    ruleset: pulumi.CustomResource = github.RepositoryRuleset(
+        name,
+        name=title,
+        repository=access.repository.name,
+        target="branch",
+        enforcement="active",
+        conditions={"ref_name": {"includes": [refs], "excludes": []}},
+        rules=rules,
+        bypass_actors=bypass or None,
+        opts=pulumi.ResourceOptions(parent=parent, provider=access.provider),
+    )
+    return ruleset
+
+
 def protect_branch(
     name: str,
     branch: str,
@@ -123,48 +148,57 @@ def protect_branch(
     commit, a history of its own (an environment branch made from main would carry main's files).
     The branch itself is never the stack's to delete: it holds the history.
     """
-    options = pulumi.ResourceOptions(parent=parent, provider=access.provider)
-    conditions = {"ref_name": {"includes": [f"refs/heads/{branch}"], "excludes": []}}
-    review = github.RepositoryRuleset(
-        f"{name}-review",
-        name=f"fleet branch {branch}: review",
-        repository=access.repository.name,
-        target="branch",
-        enforcement="active",
-        conditions=conditions,
-        rules={"pull_request": {"required_approving_review_count": required_approvals}},
-        bypass_actors=[writer(writer_app_id)],
-        opts=options,
-    )
-    protect = github.RepositoryRuleset(
-        f"{name}-protect",
-        name=f"fleet branch {branch}: no deletion, no force push",
-        repository=access.repository.name,
-        target="branch",
-        enforcement="active",
-        conditions=conditions,
-        rules={"deletion": True, "non_fast_forward": True},
-        opts=options,
-    )
-    return [review, protect]
+    refs = f"refs/heads/{branch}"
+    review = {"pull_request": {"required_approving_review_count": required_approvals}}
+    return [
+        _ruleset(
+            f"{name}-review",
+            f"fleet branch {branch}: review",
+            refs,
+            review,
+            [writer(writer_app_id)],
+            access,
+            parent,
+        ),
+        _ruleset(
+            f"{name}-protect",
+            f"fleet branch {branch}: no deletion, no force push",
+            refs,
+            {"deletion": True, "non_fast_forward": True},
+            [],
+            access,
+            parent,
+        ),
+    ]
 
 
 def protect_ring_branches(
-    name: str, branch: str, access: GitHubAccess, parent: pulumi.Resource
-) -> pulumi.CustomResource:
-    """The held refs of a rollout's rings (`rollout/E/RING`): nobody, whatever their role,
-    may delete one or move it back. `fleet rollout` only moves them forward, to commits that
-    branch E's review rule let in."""
-    ruleset: pulumi.CustomResource = github.RepositoryRuleset(
-        f"{name}-rings",
-        name=f"fleet rollout rings of {branch}",
-        repository=access.repository.name,
-        target="branch",
-        enforcement="active",
-        conditions={
-            "ref_name": {"includes": [f"refs/heads/{ring_branch(branch, '*')}"], "excludes": []}
-        },
-        rules={"deletion": True, "non_fast_forward": True},
-        opts=pulumi.ResourceOptions(parent=parent, provider=access.provider),
-    )
-    return ruleset
+    name: str, branch: str, writer_app_id: int | None, access: GitHubAccess, parent: pulumi.Resource
+) -> list[pulumi.CustomResource]:
+    """The held refs of a rollout's rings (`rollout/E/RING`); returns their rulesets.
+
+    Only the program's writer (`pulumi up` creates them, `fleet rollout --advance` moves them)
+    may create or move one: anyone else could run a ring on a commit nobody reviewed. Nobody at
+    all may delete one or move it back: a ruleset of its own, with no bypass.
+    """
+    refs = f"refs/heads/{ring_branch(branch, '*')}"
+    return [
+        _ruleset(
+            f"{name}-rings-writer",
+            f"fleet rollout rings of {branch}: the writer moves them",
+            refs,
+            {"creation": True, "update": True},
+            [writer(writer_app_id)],
+            access,
+            parent,
+        ),
+        _ruleset(
+            f"{name}-rings",
+            f"fleet rollout rings of {branch}",
+            refs,
+            {"deletion": True, "non_fast_forward": True},
+            [],
+            access,
+            parent,
+        ),
+    ]

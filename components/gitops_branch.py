@@ -56,6 +56,7 @@ from pulumi.dynamic import (
 
 from components.gitwriter import (
     BranchTarget,
+    Holds,
     PulumiState,
     apply,
     content_hash,
@@ -200,7 +201,9 @@ class GitOpsBranchProvider(ResourceProvider):
         target = self._target(props)
         state = PulumiState(written=None)
         holds = _holds(props)
-        commit, changes = apply(target, props["files"], props["message"], state=state, holds=holds)
+        commit, changes = apply(
+            target, props["files"], props["message"], state=state, holds=Holds(holds)
+        )
         hashes = _hashes(props["files"]) or {}
         outputs = self._outputs(target, commit or "", hashes, changes.left, holds)
         return CreateResult(f"{strip_credentials(target.url)}#{target.branch}", outputs)
@@ -212,7 +215,11 @@ class GitOpsBranchProvider(ResourceProvider):
         target = self._target(news)
         holds = _holds(news)
         commit, changes = apply(
-            target, news["files"], news["message"], state=_state(olds), holds=holds
+            target,
+            news["files"],
+            news["message"],
+            state=_state(olds),
+            holds=Holds(holds, _holds(olds)),
         )
         hashes = _hashes(news["files"]) or {}
         commit = commit or olds.get("commit", "")

@@ -108,6 +108,15 @@ class BranchTarget:
 
 
 @dataclass(frozen=True)
+class Holds:
+    """The branches that hold the rings of a rollout back: those wanted now, and those the
+    last update held (Pulumi's state says which)."""
+
+    wanted: Sequence[str] = ()
+    known: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class PulumiState:
     """What the caller's own state (the provider's outputs in Pulumi's state) says about the
     branch. The ownership record on the branch is anyone's to edit; this is not, so a file is
@@ -180,6 +189,10 @@ TIMINGS = Timings()
 """The timings when a caller gives none (`FLEET_GIT_TIMEOUT` overrides the network timeout)."""
 
 
+class SourceMoved(GitWriterError):
+    """The branch a held branch follows moved on meanwhile (`fast_forward`)."""
+
+
 class OwnershipConflict(GitWriterError):
     """Someone else changed or removed owned files; writing would discard their change."""
 
@@ -204,14 +217,14 @@ def apply(
     *,
     state: PulumiState | None = None,
     timings: Timings | None = None,
-    holds: Sequence[str] = (),
+    holds: Holds | None = None,
 ) -> tuple[str | None, ChangeSet]:
     """Make the owned files of the branch exactly `files` in one commit (None: nothing changed).
 
     `state` is what the caller's own state says fleet wrote; a caller that keeps one (the
     provider) must pass it. Without it the ownership record on the branch is the only
-    evidence, which anyone who can push may edit. `holds` are branches that hold rings of a
-    rollout back (`_Git.hold`): the missing ones are created, none is moved."""
+    evidence, which anyone who can push may edit. `holds` are the branches that hold the rings
+    of a rollout back (`_Git.check_holds`, `_Git.hold`)."""
     _check_paths(target, files)
     return _write(target, files, message, remove=False, state=state, timings=timings, holds=holds)
 
@@ -260,7 +273,7 @@ def fast_forward(
             raise git._unreachable(proc)
         tip = git.run("rev-parse", "refs/fleet/source").stdout.decode().strip()
         if tip != commit:
-            raise GitWriterError(
+            raise SourceMoved(
                 f"branch {source} moved to {tip[:12]} while its commit {commit[:12]} was "
                 "judged; judge again"
             )
@@ -269,10 +282,13 @@ def fast_forward(
             if ahead.returncode != 0:
                 raise GitWriterError(
                     f"{target.branch} is at {held[:12]}, which is not behind {commit[:12]} on "
-                    f"branch {source}: it was moved by hand; move it back to a commit of {source}"
+                    f"branch {source}: it was moved by hand. The rings' rulesets let nobody move "
+                    "it back; an administrator of the repository turns ruleset 'fleet rollout "
+                    f"rings of {source}' off, force-pushes a commit of {source} to it, and turns "
+                    "the ruleset on again"
                 )
         if not git.push(commit):
-            raise GitWriterError(f"{target.branch} moved while fleet pushed; judge again")
+            raise SourceMoved(f"{target.branch} moved while fleet pushed")
 
 
 def content_hash(content: str) -> str:
@@ -571,35 +587,54 @@ class _Git:
         )
         return self.run(*args, stdin=message.encode()).stdout.decode().strip()
 
-    def hold(self, branches: Sequence[str], before: str | None, head: str) -> list[str]:
-        """Create each of `branches` that is missing; never move one that exists. They hold
-        rings of a rollout back (`fleet rollout` advances them), so a new one starts where the
-        furthest-behind existing one is, or, with none yet, at the commit the branch had before
-        this update (what every cluster ran), or at `head` for a new branch. Returns those
-        created."""
-        if not branches:
+    def check_holds(self, holds: Holds, before: str | None) -> None:
+        """Refuse to change the set of rings while a rollout is under way: a ring added, put
+        back or taken away moves clusters from one held ref to another, which then runs them
+        ahead of the gate, or back (and Flux prunes what the newer commits added). Once every
+        ring is where branch E is, nothing moves."""
+        if before is None or set(holds.wanted) == set(holds.known):
+            return
+        tips = self.remote_tips(holds.known) if holds.known else {}
+        behind = {b: c for b, c in tips.items() if c != before}
+        if behind:
+            branch, commit = sorted(behind.items())[0]
+            raise GitWriterError(
+                f"the rings of branch {self.target.branch} change while a rollout is under way: "
+                f"{branch} is at {commit[:12]}, branch {self.target.branch} at {before[:12]}. "
+                f"Finish it first (`fleet rollout` with --advance until every ring is there), "
+                "then change the rings"
+            )
+
+    def hold(self, holds: Holds, before: str | None, head: str) -> list[str]:
+        """Put each held branch that is new to the rollout where every cluster is: the commit
+        the branch had before this update, or `head` for a new branch (`check_holds` made sure
+        the rings that were held are there too). A held branch the rollout already had is never
+        moved (`fleet rollout` moves it); one left over from an earlier rollout is brought
+        forward to that commit. Returns those created or moved."""
+        if not holds.wanted:
             return []
-        tips = self.remote_tips(branches)
-        missing = [b for b in branches if b not in tips]
-        if not missing:
+        tips = self.remote_tips(holds.wanted)
+        placed = [b for b in holds.wanted if b not in holds.known or b not in tips]
+        start = before or head
+        placed = [b for b in placed if tips.get(b) != start]
+        if not placed:
             return []
-        held = [tips[b] for b in branches if b in tips]
-        start = held[-1] if held else (before or head)
-        if start not in (before, head):
-            start = self.fetch(next(b for b in reversed(branches) if b in tips))
-        refspecs = [f"{start}:refs/heads/{b}" for b in missing]
+        # A ref left over from an earlier rollout is behind `start`; this scratch repository
+        # has too little history to prove it, so the push is forced (on GitHub, the rings'
+        # ruleset still refuses anything but a fast-forward).
+        refspecs = [f"{'+' if b in tips else ''}{start}:refs/heads/{b}" for b in placed]
         proc = self.run("push", "--porcelain", "--", self.target.url, *refspecs, check=False)
         if proc.returncode != 0:
-            # Someone else may have created them meanwhile: that is as good.
-            still = [b for b in missing if b not in self.remote_tips(branches)]
+            now = self.remote_tips(holds.wanted)
+            still = [b for b in placed if now.get(b) != start]
             if still:
                 raise GitWriterError(
                     self.redact(
-                        f"the git remote refused to create {', '.join(still)} at {self.where}: "
-                        f"{proc.stderr.decode(errors='replace').strip()}"
+                        f"the git remote refused to put {', '.join(still)} at {start[:12]} "
+                        f"({self.where}): {proc.stderr.decode(errors='replace').strip()}"
                     )
                 )
-        return missing
+        return placed
 
     def push(self, commit: str) -> bool:
         """Plain push; False when the branch moved meanwhile (fetch and retry)."""
@@ -977,7 +1012,7 @@ def _write(
     remove: bool,
     state: PulumiState | None,
     timings: Timings | None,
-    holds: Sequence[str] = (),
+    holds: Holds | None = None,
 ) -> tuple[str | None, ChangeSet]:
     """Build and push one commit, rebuilding it on the new tip while the branch keeps moving,
     and trying again after a transient failure, with pauses that grow each time."""
@@ -990,13 +1025,14 @@ def _write(
                 changes, updates = _prepare(git, snap, files, remove=remove, state=state)
                 if not snap.exists and changes.empty:
                     return None, changes
+                git.check_holds(holds or Holds(), snap.parent)
                 commit = git.commit(snap.parent, updates, _with_report(message, changes))
                 if commit is None:
                     if snap.parent is not None:
-                        git.hold(holds, snap.parent, snap.parent)
+                        git.hold(holds or Holds(), snap.parent, snap.parent)
                     return None, changes
                 if git.push(commit):
-                    git.hold(holds, snap.parent, commit)
+                    git.hold(holds or Holds(), snap.parent, commit)
                     return commit, changes
                 failure = None
             except TransientGitError as error:

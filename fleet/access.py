@@ -38,6 +38,8 @@ class GitSource:
     """The secret config key holding the token (https-token) or private key (ssh-key)."""
     known_hosts: str | None = None
     """The host keys Flux trusts (ssh-key); a deploy key brings GitHub's published ones."""
+    commit: str | None = None
+    """A commit of `branch` Flux checks out instead of the branch's tip."""
 
 
 def is_ssh_url(url: str) -> bool:

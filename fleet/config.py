@@ -314,9 +314,17 @@ class ComponentConfig(Schema):
 # ---------------------------------------------------------------- tenants
 
 
+COMMIT_PATTERN = r"^[0-9a-f]{40}$"
+Commit = Annotated[str, Field(pattern=COMMIT_PATTERN)]
+"""A full git commit id (SHA-1)."""
+
+
 class TenantRepositoryConfig(Schema):
     url: str
     branch: str
+    commit: Commit | None = None
+    """Pin the tenant to this commit of `branch` (what `fleet promote` writes: pushes to the
+    branch then do not reach the environment)."""
     credentials_secret: ConfigKey | None = None
     """Secret config key with an HTTPS token (https URLs) or an SSH private key (ssh URLs)."""
     known_hosts: str | None = None
@@ -345,6 +353,8 @@ class ReleaseConfig(Schema):
 
     name: str
     branch: str
+    commit: Commit | None = None
+    """Pin the channel to this commit of `branch` (as the tenant's `repository.commit`)."""
     repository: str | None = None
     """Default: the tenant's repository URL."""
     clusters: list[ClusterRef] | None = None

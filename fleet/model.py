@@ -462,18 +462,19 @@ def _tenant(
     own = pick(f"{at}.clusters", config.clusters, clusters)
     own_clusters = [c for c in clusters if c.name in own]
 
-    def source(url: str, branch: str) -> GitSource:
+    def source(url: str, branch: str, commit: str | None) -> GitSource:
         return GitSource(
             url=url,
             branch=branch,
             access=access.source_access(url, repository.credentials_secret),
             credentials_key=repository.credentials_secret,
             known_hosts=repository.known_hosts,
+            commit=commit,
         )
 
     return TenantSpec(
         name=config.name,
-        source=source(repository.url, repository.branch),
+        source=source(repository.url, repository.branch, repository.commit),
         clusters=tuple(c.name for c in own_clusters),
         apps=tuple(
             AppSpec(
@@ -491,7 +492,7 @@ def _tenant(
         releases=tuple(
             ReleaseSpec(
                 release.name,
-                source(release.repository or repository.url, release.branch),
+                source(release.repository or repository.url, release.branch, release.commit),
                 pick(f"{at}.releases[{index}].clusters", release.clusters, own_clusters),
             )
             for index, release in enumerate(config.releases)

@@ -213,8 +213,14 @@ def git_repository(
     interval: str,
     secret_ref: str | None = None,
     labels: Mapping[str, str] | None = None,
+    commit: str | None = None,
 ) -> K8sObject:
-    spec: dict[str, Any] = {"interval": interval, "url": url, "ref": {"branch": branch}}
+    """A Git source; with `commit`, Flux checks out that commit of `branch` and no other.
+    Ref: https://fluxcd.io/flux/components/source/gitrepositories/#commit-example"""
+    ref: dict[str, str] = {"branch": branch}
+    if commit is not None:
+        ref["commit"] = commit
+    spec: dict[str, Any] = {"interval": interval, "url": url, "ref": ref}
     if secret_ref is not None:
         spec["secretRef"] = {"name": secret_ref}
     return {

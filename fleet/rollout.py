@@ -33,8 +33,12 @@ from enum import Enum
 from fleet import names, wiring
 from fleet.model import EnvironmentSpec
 
-WAITING_REASONS = frozenset({"DependencyNotReady", "HealthCheckCanceled", "Progressing"})
-"""`Ready` False for one of these is not a failure: something else comes first."""
+WAITING_REASONS = frozenset(
+    {"DependencyNotReady", "HealthCheckCanceled", "Progressing", "SourceNotReady"}
+)
+"""`Ready` False for one of these is not a failure: something else comes first (a dependency,
+a newer reconciliation, or a source that has no artifact yet: helm-controller's
+`SourceNotReady` while a new chart is fetched)."""
 SOURCE_NOT_READY = "artifact not found"
 """`ArtifactFailed` is a failure (a path missing from the commit) unless the controller only
 waits for its source to store the artifact, which it says in these words ("Source is not
@@ -68,14 +72,22 @@ class FluxObject:
     """The `Ready` condition: True, False, or None when absent or Unknown."""
     reason: str = ""
     message: str = ""
+    reconciling: str | None = None
+    """The reason of a `Reconciling` condition that is True: `Progressing` while a
+    reconciliation runs, `ProgressingWithRetry` after one failed."""
     stalled: bool = False
     suspended: bool = False
+    static: bool = False
+    """An object no controller reconciles, so it reports no status: an OCI HelmRepository
+    (source-controller 1.2 and later; `flux get sources helm` shows it Ready)."""
     revision: str | None = None
     """`lastAppliedRevision` (Kustomization) or `artifact.revision` (source)."""
     attempted: str | None = None
     """`lastAttemptedRevision` (Kustomization)."""
     attempted_generation: int | None = None
     """`lastAttemptedGeneration` (HelmRelease): which spec a failure is about."""
+    source: ObjectKey | None = None
+    """The source it reads (`sourceRef`), when that is a Git, OCI or Bucket source."""
     reads_fleet: bool = False
     """It reads the environment's own source (or is it): its revision must be the commit."""
 
@@ -90,33 +102,61 @@ class Verdict(Enum):
     FAILED = "failed"
 
 
-def verdict(obj: FluxObject, commit: str) -> tuple[Verdict, str]:
-    """Whether `obj` is done with `commit`, and if not, why (one line for a person)."""
+def _same(revision: str | None, wanted: str) -> bool:
+    """Whether a revision is `wanted`: the same commit, or the same revision string (a source
+    whose revisions are not commits: an OCI digest, a bucket's)."""
+    found, expected = commit_of(revision), commit_of(wanted) or wanted
+    return found == expected if found is not None else revision == wanted
+
+
+def verdict(obj: FluxObject, wanted: str | None) -> tuple[Verdict, str]:
+    """Whether `obj` is done with the revision `wanted` (for what reads the fleet's source, the
+    commit being rolled out; for others, what their own source holds now; None: no revision
+    to compare), and if not, why (one line for a person). As kustomize-controller judges a
+    dependency: Ready, its generation observed, its `lastAppliedRevision` its source's
+    current revision (`checkDependencies`)."""
+    if obj.static:
+        return Verdict.READY, "is Ready"
     if obj.suspended:
         return Verdict.PENDING, "is suspended: it reconciles nothing until resumed"
     if obj.stalled:
         return Verdict.FAILED, f"is stalled: {obj.reason}: {obj.message}".rstrip(": ")
-    applied = commit_of(obj.revision)
     current = obj.generation is None or obj.observed_generation == obj.generation
-    if obj.ready is True and current and (not obj.reads_fleet or applied == commit):
+    at_wanted = wanted is None or _same(obj.revision, wanted)
+    if obj.ready is True and current and at_wanted:
         return Verdict.READY, "is Ready"
     waiting = obj.reason in WAITING_REASONS or (
         obj.reason == "ArtifactFailed" and SOURCE_NOT_READY in obj.message
     )
-    if obj.ready is False and not waiting:
-        if obj.reads_fleet:
-            source = obj.kind.endswith("Repository")
-            about_it = source or commit_of(obj.attempted) == commit
-        else:
-            about_it = obj.attempted_generation in (None, obj.generation)
-        if about_it:
-            return Verdict.FAILED, f"failed: {obj.reason}: {obj.message}".rstrip(": ")
-    if obj.reads_fleet and applied != commit:
-        at = applied[:12] if applied else "no commit"
-        return Verdict.PENDING, f"is at {at}, not yet at {commit[:12]}"
+    if obj.ready is False and not waiting and _about(obj, wanted):
+        return Verdict.FAILED, f"failed: {obj.reason}: {obj.message}".rstrip(": ")
+    if not at_wanted and wanted is not None:
+        at = commit_of(obj.revision) or obj.revision
+        return Verdict.PENDING, f"is at {_short(at)}, not yet at {_short(wanted)}"
     if obj.ready is False:
         return Verdict.PENDING, f"waits: {obj.reason}: {obj.message}".rstrip(": ")
     return Verdict.PENDING, "has not finished reconciling its current spec"
+
+
+def _about(obj: FluxObject, wanted: str | None) -> bool:
+    """Whether a failure is about what is rolled out now, not one from before it.
+
+    A source's failure is about now. A Kustomization records `lastAttemptedRevision` only once
+    it got past fetching and building (a path missing from the commit fails earlier), so a
+    failure is also about now when it is not reconciling anew (no `Reconciling`, or its reason
+    `ProgressingWithRetry`): its source's new revision triggers a reconciliation at once. A
+    HelmRelease says which spec it tried (`lastAttemptedGeneration`)."""
+    if obj.kind.endswith("Repository") or obj.kind == "Bucket":
+        return True
+    if obj.kind == "HelmRelease":
+        return obj.attempted_generation in (None, obj.generation)
+    if wanted is not None and _same(obj.attempted, wanted):
+        return True
+    return obj.reconciling in (None, "ProgressingWithRetry")
+
+
+def _short(revision: str | None) -> str:
+    return (commit_of(revision) or revision)[:12] if revision else "no revision"
 
 
 @dataclass(frozen=True)
@@ -141,6 +181,8 @@ class Finding:
     cluster: str
     verdict: Verdict
     text: str
+    final: bool = False
+    """A failure no retry of Flux fixes (`Stalled`)."""
 
 
 class Action(Enum):
@@ -201,13 +243,17 @@ def cluster_findings(
     present = {(o.kind, o.namespace, o.name) for o in status.objects}
     for kind, namespace, name in expected:
         if (kind, namespace, name) not in present:
-            found.append(
-                Finding(cluster, Verdict.PENDING, f"{kind} {namespace}/{name} is not there yet")
-            )
+            text = f"{kind} {namespace}/{name} is not there yet"
+            found.append(Finding(cluster, Verdict.PENDING, text))
+    artifacts = {(o.kind, o.namespace, o.name): o.revision for o in status.objects}
     for obj in status.objects:
-        judged, text = verdict(obj, commit)
+        if obj.reads_fleet:
+            wanted: str | None = commit
+        else:
+            wanted = artifacts.get(obj.source) if obj.source is not None else None
+        judged, text = verdict(obj, wanted)
         if judged is not Verdict.READY:
-            found.append(Finding(cluster, judged, f"{obj.title} {text}"))
+            found.append(Finding(cluster, judged, f"{obj.title} {text}", obj.stalled))
     return found
 
 

@@ -595,6 +595,7 @@ def _tenant_source(
         env.fleet.flux.source_interval,
         secret_ref=_git_credentials(tenant, channel.source),
         labels=objects.tenant_labels(tenant.name),
+        commit=channel.source.commit,
     )
 
 

@@ -230,24 +230,21 @@ def _rollout(args: argparse.Namespace) -> int:
             f"every cluster follows branch {model.branch}; the gate checks them all",
             file=sys.stderr,
         )
-    if args.status is not None:
-        read = rollout.recorded(args.status, model)
-    elif args.clusters:
-        try:
-            read = rollout.live(rollout.kubeconfigs(args.clusters), model)
-        except rollout.RolloutError as error:
-            raise _Stop(str(error)) from None
-    else:
+    skipped = _tenants_named(model, args.skip_tenant)
+    try:
+        if args.status is not None:
+            read = rollout.recorded(args.status, model, skipped)
+        elif args.clusters:
+            read = rollout.live(rollout.kubeconfigs(args.clusters), model, skipped)
+    except rollout.RolloutError as error:
+        raise _Stop(str(error)) from None
+    if args.status is None and not args.clusters:
         raise _Stop(
             "say where the status comes from: --clusters FILE (a stack's `clusters` output, "
             "`pulumi stack output --stack main --show-secrets --json clusters > FILE`) or "
             "--status DIR (recorded `kubectl get ... -o json`, one CLUSTER.json each)"
         )
-    repository = (
-        rollout.Repository(str(args.repository))
-        if args.repository
-        else rollout.repository_of(model, args.project)
-    )
+    repository = rollout.repository_of(model, args.project, args.repository)
     try:
         decided = rollout.run(
             model,
@@ -260,7 +257,8 @@ def _rollout(args: argparse.Namespace) -> int:
         )
     except rollout.RolloutError as error:
         raise _Stop(str(error)) from None
-    print(rollout.describe(model, decided))
+    # With the plan as JSON on stdout, the text goes to stderr: stdout stays one document.
+    print(rollout.describe(model, decided), file=sys.stderr if str(args.json) == "-" else None)
     if args.json is not None:
         text_ = json.dumps(rollout.as_json(model, decided), indent=2)
         if str(args.json) == "-":
@@ -353,6 +351,17 @@ def _codeowners(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(wanted, end="")
     return EXIT_OK
+
+
+def _tenants_named(model: EnvironmentSpec, given: Sequence[str]) -> list[str]:
+    known = [t.name for t in model.tenants]
+    unknown = [t for t in given if t not in known]
+    if unknown:
+        raise _Stop(
+            f"--skip-tenant {unknown[0]}: no such tenant in environment {model.name} "
+            f"(its tenants: {', '.join(known) or 'none'})"
+        )
+    return list(given)
 
 
 def _seconds(value: str) -> float:
@@ -648,7 +657,18 @@ def parser() -> argparse.ArgumentParser:
         help="how long to wait between two looks (default: 30s)",
     )
     rollout_parser.add_argument(
-        "--json", type=Path, metavar="FILE", help="also write the plan as JSON (- for stdout)"
+        "--skip-tenant",
+        action="append",
+        default=[],
+        metavar="T",
+        help="leave tenant T's own Flux objects out of the judgement (its failing app would "
+        "hold the environment's rollout otherwise); repeatable",
+    )
+    rollout_parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write the plan as JSON (- for stdout, the text then goes to stderr)",
     )
     return root
 

@@ -15,11 +15,12 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.util import load_yaml_guess_indent
 
 from components.gitwriter import (
     BranchTarget,
@@ -28,11 +29,12 @@ from components.gitwriter import (
     content_hash,
     current_hashes,
 )
+from fleet import names
 from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec
-from fleet.promotion import Promoted, PromotionError, Selection, promote
-from fleet.rollout import Action
-from fleet.stackfile import load_stack
+from fleet.promotion import Channel, Promoted, PromotionError, Selection, promote
+from fleet.rollout import Action, ClusterStatus, commit_of
+from fleet.stackfile import load_raw_stack, load_stack, read_raw_config
 from fleet_cli import diff, rollout
 from fleet_cli.drift import local_repository
 from fleet_cli.engine import render_stack
@@ -55,29 +57,89 @@ class Promotion:
     """The commit of branch FROM the promotion was taken from."""
 
 
-def _yaml() -> YAML:
-    """Round-trip YAML in the sample's layout: two-space maps, lists indented under their key."""
+def _yaml(mapping: int, sequence: int, offset: int) -> YAML:
+    """Round-trip YAML with a file's own indentation: a map's, a list item's, and how far a
+    list's dash sits in from its key (`load_yaml_guess_indent` finds the last two)."""
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
     return yaml
 
 
+def _mapping_indent(text: str) -> int:
+    """How far the first key under `config:` is indented (a settings file's map indent)."""
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        if line.startswith(" ") and stripped and not stripped.startswith("#"):
+            return len(line) - len(stripped)
+    return 2
+
+
 def edit_settings(
-    source_path: Path, target_path: Path, selection: Selection
+    source_path: Path,
+    target_path: Path,
+    selection: Selection,
+    runs: Mapping[Channel, str] | None = None,
 ) -> tuple[str, list[Promoted]]:
-    """TO's settings text after the promotion, and what it did to each part."""
-    yaml = _yaml()
+    """TO's settings text after the promotion, and what it did to each part; the file keeps
+    its comments, its order and its own indentation."""
+    text = target_path.read_text(encoding="utf-8")
+    _, sequence, offset = load_yaml_guess_indent(text)
+    yaml = _yaml(_mapping_indent(text), sequence or 2, offset or 0)
     source = yaml.load(source_path.read_text(encoding="utf-8"))
-    target = yaml.load(target_path.read_text(encoding="utf-8"))
+    target = yaml.load(text)
     try:
-        parts = promote(source["config"], target["config"], selection)
+        parts = promote(source["config"], target["config"], selection, runs)
     except PromotionError as error:
         raise PromoteError(str(error)) from None
     out = io.StringIO()
     yaml.dump(target, out)
     return out.getvalue(), parts
+
+
+def channel_commits(env: EnvironmentSpec, read: rollout.StatusReader) -> dict[Channel, str]:
+    """The commit of its repository each tenant channel of `env` runs, as its source reports it
+    on every cluster it runs on (`artifact.revision`); refused when clusters disagree."""
+    found: dict[Channel, dict[str, list[str]]] = {}
+    management = {c.name: c for c in env.management_clusters}
+    for tenant in env.tenants:
+        for channel in tenant.channels(env.name):
+            source = (
+                names.tenant_source(tenant.name)
+                if channel.release is None
+                else names.release_source(tenant.name, channel.release)
+            )
+            wanted = ("GitRepository", channel.namespace, source)
+            for cluster in (management[c] for c in channel.clusters if c in management):
+                for physical in cluster.physical:
+                    for obj in read(physical.name).objects:
+                        commit = commit_of(obj.revision)
+                        if (obj.kind, obj.namespace, obj.name) == wanted and commit:
+                            commits = found.setdefault((tenant.name, channel.release), {})
+                            commits.setdefault(commit, []).append(physical.name)
+    disagreeing = {k: v for k, v in found.items() if len(v) > 1}
+    if disagreeing:
+        (tenant_name, release), commits = sorted(disagreeing.items(), key=str)[0]
+        what = f"tenant {tenant_name}" + (f"'s release channel {release}" if release else "")
+        listed = "; ".join(f"{c[:12]} on {', '.join(where)}" for c, where in commits.items())
+        raise PromoteError(
+            f"{env.name}'s clusters run different commits of {what}'s repository ({listed}): "
+            "wait until they agree"
+        )
+    return {k: next(iter(v)) for k, v in found.items()}
+
+
+def _once(read: rollout.StatusReader) -> rollout.StatusReader:
+    """Each cluster read once, however often it is asked."""
+    seen: dict[str, ClusterStatus] = {}
+
+    def cached(cluster: str) -> ClusterStatus:
+        if cluster not in seen:
+            seen[cluster] = read(cluster)
+        return seen[cluster]
+
+    return cached
 
 
 def _checked(
@@ -91,7 +153,10 @@ def _checked(
     edited = folder / f"Pulumi.{stack}.yaml"
     edited.write_text(text, encoding="utf-8")
     try:
-        model = load_stack(edited)
+        # Every secret config key the promoted parts name must be set in TO: `pulumi up`
+        # would fail on the first it lacks.
+        raw = read_raw_config(edited)
+        model = load_raw_stack(raw, stack, folder, str(edited), secrets_required=True)
     except ConfigError as error:
         shutil.rmtree(folder, ignore_errors=True)
         raise PromoteError(
@@ -149,14 +214,17 @@ def prepare(
     url = repository or local_repository(source.fleet.repository.commit_url, project)
     url = url or source.fleet.repository.commit_url
     commit = deployed_commit(source, source_path, url)
+    runs: dict[Channel, str] = {}
     if read is not None:
+        read = _once(read)
         decided = rollout.judge(source, rollout.Repository(url), read)
         if decided.action is not Action.DONE:
             raise PromoteError(
                 f"{source_stack} has not reconciled {commit[:12]} on every cluster, so it is not "
                 f"promoted:\n{rollout.describe(source, decided)}"
             )
-    text, parts = edit_settings(source_path, target_path, selection)
+        runs = channel_commits(source, read)
+    text, parts = edit_settings(source_path, target_path, selection, runs)
     before = target_path.read_text(encoding="utf-8")
     settings_diff = "".join(
         difflib.unified_diff(

@@ -13,12 +13,18 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from components.gitwriter import BranchTarget, GitWriterError, branch_tips, fast_forward
+from components.gitwriter import (
+    BranchTarget,
+    GitWriterError,
+    SourceMoved,
+    branch_tips,
+    fast_forward,
+)
 from fleet import names
 from fleet.model import EnvironmentSpec
 from fleet.rollout import (
@@ -53,36 +59,52 @@ class RolloutError(Exception):
     """The rollout cannot be judged or moved: a missing ref, an unreadable file."""
 
 
+def _map(value: Any) -> Mapping[str, Any]:
+    """A part of an object that should be a mapping; anything else reads as empty."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    for condition in status.get("conditions") or []:
+    conditions = status.get("conditions")
+    for condition in conditions if isinstance(conditions, list) else []:
         if isinstance(condition, Mapping) and condition.get("type") == kind:
             return condition
     return None
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) and value != "" else None
+
+
+SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
+"""The sources whose revision a Kustomization records (`lastAppliedRevision`)."""
 
 
 def flux_object(item: Mapping[str, Any], env_namespace: str) -> FluxObject:
-    """One item of `kubectl get -o json`, as the API server returns a Flux object."""
-    metadata = item.get("metadata") or {}
-    spec = item.get("spec") or {}
-    status = item.get("status") or {}
+    """One item of `kubectl get -o json`, as the API server returns a Flux object; a part of
+    the wrong shape reads as absent."""
+    metadata, spec, status = (_map(item.get(k)) for k in ("metadata", "spec", "status"))
     kind = str(item.get("kind", ""))
     namespace = str(metadata.get("namespace", ""))
     name = str(metadata.get("name", ""))
     ready = _condition(status, "Ready")
     stalled = _condition(status, "Stalled")
-    reference = spec.get("sourceRef") or {}
+    reconciling = _condition(status, "Reconciling")
+    reference = _map(spec.get("sourceRef"))
+    source = None
+    if kind == "Kustomization" and reference.get("kind") in SOURCE_KINDS:
+        source_namespace = str(reference.get("namespace") or namespace)
+        source = (str(reference["kind"]), source_namespace, str(reference.get("name")))
     reads_fleet = (kind == "GitRepository" and (namespace, name) == (env_namespace,) * 2) or (
-        kind == "Kustomization"
-        and reference.get("kind") == "GitRepository"
-        and reference.get("name") == env_namespace
-        and (reference.get("namespace") or namespace) == env_namespace
+        source == ("GitRepository", env_namespace, env_namespace)
     )
-    artifact = status.get("artifact") or {}
-    revision = status.get("lastAppliedRevision") or artifact.get("revision")
+    revision = _text(status.get("lastAppliedRevision")) or _text(
+        _map(status.get("artifact")).get("revision")
+    )
     return FluxObject(
         kind=kind,
         namespace=namespace,
@@ -94,29 +116,40 @@ def flux_object(item: Mapping[str, Any], env_namespace: str) -> FluxObject:
         else {"True": True, "False": False}.get(str(ready.get("status"))),
         reason=str((ready or {}).get("reason", "")),
         message=" ".join(str((ready or {}).get("message", "")).split()),
+        reconciling=str(reconciling.get("reason"))
+        if reconciling is not None and reconciling.get("status") == "True"
+        else None,
         stalled=stalled is not None and stalled.get("status") == "True",
         suspended=spec.get("suspend") is True,
-        revision=str(revision) if revision else None,
-        attempted=str(status["lastAttemptedRevision"])
-        if kind == "Kustomization" and status.get("lastAttemptedRevision")
-        else None,
+        static=kind == "HelmRepository" and spec.get("type") == "oci",
+        revision=revision,
+        attempted=_text(status.get("lastAttemptedRevision")) if kind == "Kustomization" else None,
         attempted_generation=_int(status.get("lastAttemptedGeneration")),
+        source=source,
         reads_fleet=reads_fleet,
     )
 
 
-def cluster_status(listing: Any, env: EnvironmentSpec) -> ClusterStatus:
-    """The environment's Flux objects in a `kubectl get -o json` List of one cluster."""
+def cluster_status(
+    listing: Any, env: EnvironmentSpec, skipped: Collection[str] = ()
+) -> ClusterStatus:
+    """The environment's Flux objects in a `kubectl get -o json` List of one cluster, but for
+    those of the tenants `skipped`."""
     if not isinstance(listing, Mapping) or not isinstance(listing.get("items"), list):
         return ClusterStatus(error="the status is not a list of Kubernetes objects")
-    namespaces = environment_namespaces(env)
+    namespaces = environment_namespaces(env) - {
+        channel.namespace
+        for tenant in env.tenants
+        if tenant.name in skipped
+        for channel in tenant.channels(env.name)
+    }
     env_namespace = names.environment_namespace(env.name)
     return ClusterStatus(
         tuple(
             flux_object(item, env_namespace)
             for item in listing["items"]
             if isinstance(item, Mapping)
-            and (item.get("metadata") or {}).get("namespace") in namespaces
+            and _map(item.get("metadata")).get("namespace") in namespaces
         )
     )
 
@@ -128,16 +161,18 @@ StatusReader = Callable[[str], ClusterStatus]
 """The status of one physical cluster, by name."""
 
 
-def recorded(directory: Path, env: EnvironmentSpec) -> StatusReader:
+def recorded(directory: Path, env: EnvironmentSpec, skipped: Collection[str] = ()) -> StatusReader:
     """Statuses recorded as `DIR/CLUSTER.json` (`kubectl get ... -A -o json > CLUSTER.json`)."""
+    if not directory.is_dir():
+        raise RolloutError(f"--status {directory}: no such folder")
 
     def read(cluster: str) -> ClusterStatus:
         path = directory / f"{cluster}.json"
         if not path.exists():
             return ClusterStatus(error=f"no {path}")
         try:
-            return cluster_status(json.loads(path.read_text(encoding="utf-8")), env)
-        except json.JSONDecodeError as error:
+            return cluster_status(json.loads(path.read_bytes()), env, skipped)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             return ClusterStatus(error=f"{path}: not JSON ({error})")
 
     return read
@@ -149,8 +184,8 @@ def kubeconfigs(files: Sequence[Path]) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in files:
         try:
-            exported = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
+            exported = json.loads(path.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise RolloutError(f"{path}: not JSON ({error})") from None
         if not isinstance(exported, Mapping):
             raise RolloutError(f"{path}: not a stack's `clusters` output (an object by cluster)")
@@ -161,7 +196,9 @@ def kubeconfigs(files: Sequence[Path]) -> dict[str, str]:
     return found
 
 
-def live(configs: Mapping[str, str], env: EnvironmentSpec) -> StatusReader:
+def live(
+    configs: Mapping[str, str], env: EnvironmentSpec, skipped: Collection[str] = ()
+) -> StatusReader:
     """Statuses read from the clusters with kubectl, each through its own kubeconfig."""
 
     def read(cluster: str) -> ClusterStatus:
@@ -194,7 +231,7 @@ def live(configs: Mapping[str, str], env: EnvironmentSpec) -> StatusReader:
         if proc.returncode != 0:
             return ClusterStatus(error=proc.stderr.decode(errors="replace").strip()[:300])
         try:
-            return cluster_status(json.loads(proc.stdout), env)
+            return cluster_status(json.loads(proc.stdout), env, skipped)
         except json.JSONDecodeError:
             return ClusterStatus(error="kubectl printed no JSON")
 
@@ -211,7 +248,11 @@ class Repository:
         return BranchTarget(self.url, branch, "fleet/rollout", os.environ.get("FLEET_GIT_TOKEN"))
 
 
-def repository_of(env: EnvironmentSpec, project: Path) -> Repository:
+def repository_of(env: EnvironmentSpec, project: Path, given: str | None = None) -> Repository:
+    """The repository `--repository` names (a folder taken from the current one), else the
+    one the stack commits to (a folder taken from the project)."""
+    if given is not None:
+        return Repository(str(Path(given).resolve()) if Path(given).exists() else given)
     url = env.fleet.repository.commit_url
     return Repository(local_repository(url, project) or url)
 
@@ -234,11 +275,17 @@ def judge(env: EnvironmentSpec, repository: Repository, read: StatusReader) -> P
     return plan(ordered, commit, positions, statuses, expected_objects(env))
 
 
+class BranchMoved(RolloutError):
+    """Branch E moved on while its commit was judged: judge the new one."""
+
+
 def advance(env: EnvironmentSpec, repository: Repository, decided: Plan) -> None:
     """Move the ring the plan names to the plan's commit, forward only."""
     assert decided.action is Action.ADVANCE and decided.ring is not None
     try:
         fast_forward(repository.target(decided.ring.branch), env.branch, decided.commit)
+    except SourceMoved as error:
+        raise BranchMoved(str(error)) from None
     except GitWriterError as error:
         raise RolloutError(str(error)) from None
 
@@ -307,20 +354,32 @@ def run(
     clock: Callable[[], float] = time.monotonic,
 ) -> Plan:
     """Judge; with `move`, advance the next ring; with `wait`, keep going (judging again every
-    `interval` seconds) until every ring is Ready at the commit, a ring fails, or `wait`
-    seconds have passed. Returns the last plan."""
+    `interval` seconds) until every ring is Ready at the commit or `wait` seconds have passed.
+    A failure ends it at once without `wait`; with it, only when no retry can fix it
+    (`Stalled`) or the time is over: Flux retries a failed reconciliation every
+    `retryInterval`, and a flaky health check or fetch may pass the next time. Returns the last
+    plan."""
     deadline = clock() + wait
     while True:
         decided = judge(env, repository, read)
         if decided.action is Action.ADVANCE and move:
             assert decided.ring is not None
-            advance(env, repository, decided)
+            try:
+                advance(env, repository, decided)
+            except BranchMoved as moved:
+                if wait <= 0:
+                    raise RolloutError(str(moved)) from None
+                say(f"{moved}: judging again")
+                continue
             say(f"ring {decided.ring.name}: {decided.ring.branch} moved to {decided.commit[:12]}")
             if wait <= 0:
                 positions = {**decided.positions, decided.ring.name: decided.commit}
                 return replace(decided, positions=positions)
             continue
-        if decided.action is not Action.WAIT or clock() + interval > deadline:
+        final = decided.action is Action.STOP and any(f.final for f in decided.findings)
+        if decided.action in (Action.DONE, Action.ADVANCE) or final:
+            return decided
+        if clock() + interval > deadline:
             return decided
         say(describe(env, decided, most=5))
         sleep(interval)

@@ -306,15 +306,22 @@ def test_the_rings_held_refs_are_created_by_the_writer_and_protected_on_github()
     (branch,) = deployment.of_type("dynamic:GitOpsBranch")
     assert branch.inputs["holds"] == ["rollout/qa/broad"]
     rings = deployment.get("RepositoryRuleset", "qa-rings")
+    conditions = {"refName": {"includes": ["refs/heads/rollout/qa/*"], "excludes": []}}
     # Nobody may delete a held ref or move it back; no bypass, not even the writer's key.
     assert rings.inputs == {
         "name": "fleet rollout rings of qa",
         "repository": "multicluster-gitops",
         "target": "branch",
         "enforcement": "active",
-        "conditions": {"refName": {"includes": ["refs/heads/rollout/qa/*"], "excludes": []}},
+        "conditions": conditions,
         "rules": {"deletion": True, "nonFastForward": True},
     }
+    # Only the writer creates or moves one: nobody else can put a ring on an unreviewed commit.
+    writers = deployment.get("RepositoryRuleset", "qa-rings-writer")
+    assert writers.inputs["conditions"] == conditions
+    assert writers.inputs["rules"] == {"creation": True, "update": True}
+    assert writers.inputs["bypassActors"] == [{"actorType": "DeployKey", "bypassMode": "always"}]
+    assert {rings.urn, writers.urn} <= set(branch.dependencies)
     dev = deploy_environment("dev", push_to_github)
     assert [r.name for r in dev.of_type("RepositoryRuleset")] == ["dev-review", "dev-protect"]
     (dev_branch,) = dev.of_type("dynamic:GitOpsBranch")

@@ -19,7 +19,7 @@ from components.gitops_branch import (
     GitOpsBranchProvider,
     local_path_resolved,
 )
-from components.gitwriter import RECORD_PATH, OwnershipConflict, content_hash
+from components.gitwriter import RECORD_PATH, GitWriterError, OwnershipConflict, content_hash
 from fleet_cli.engine import RecordingMocks, run, stack_config
 
 CONTENT = "kind: Secretless\nmarker: CONTENT-MUST-NOT-BE-IN-OUTPUTS\n"
@@ -419,20 +419,35 @@ def test_turning_rings_on_holds_them_at_what_clusters_ran_before_the_update(
     assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == before["commit"]
 
 
-def test_a_ring_added_later_starts_where_the_furthest_behind_ring_is(remote: Path) -> None:
+def test_the_rings_change_only_once_the_rollout_is_over(remote: Path) -> None:
     provider = GitOpsBranchProvider(None)
     first = created(provider, inputs(remote, {"a.yaml": CONTENT}, holds=RINGS[:1]))
     second = updated(provider, first, inputs(remote, {"a.yaml": "b: 2\n"}, holds=RINGS[:1]))
-    # `fleet rollout` would have advanced early; it has not, so early is the furthest behind.
+    # Early still runs the first commit: a new ring now would move clusters ahead or back.
+    with pytest.raises(GitWriterError, match="change while a rollout is under way"):
+        updated(provider, second, inputs(remote, {"a.yaml": "c: 3\n"}, holds=RINGS))
+    assert tip(remote) == second["commit"] and ref(remote, RINGS[1]) is None
+    # `fleet rollout` moved early to the second commit: every cluster runs it, rings may change.
+    git("--git-dir", str(remote), "update-ref", f"refs/heads/{RINGS[0]}", second["commit"])
     third = updated(provider, second, inputs(remote, {"a.yaml": "c: 3\n"}, holds=RINGS))
-    assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == first["commit"] != third["commit"]
+    assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == second["commit"] != third["commit"]
+
+
+def test_rings_turned_off_and_on_again_start_where_every_cluster_is(remote: Path) -> None:
+    provider = GitOpsBranchProvider(None)
+    first = created(provider, inputs(remote, {"a.yaml": CONTENT}, holds=RINGS))
+    off = updated(provider, first, inputs(remote, {"a.yaml": "b: 2\n"}))
+    # Without rings every cluster ran the second commit; the refs left behind hold the first.
+    assert ref(remote, RINGS[0]) == first["commit"] != off["commit"]
+    on = updated(provider, off, inputs(remote, {"a.yaml": "c: 3\n"}, holds=RINGS))
+    assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == off["commit"] != on["commit"]
 
 
 def test_an_existing_held_branch_is_never_moved_even_when_nothing_changed(remote: Path) -> None:
     provider = GitOpsBranchProvider(None)
     outs = created(provider, inputs(remote, {"a.yaml": CONTENT}))
-    moved = updated(provider, outs, inputs(remote, {"a.yaml": "b: 2\n"}))
-    git("--git-dir", str(remote), "update-ref", f"refs/heads/{RINGS[0]}", outs["commit"])
+    held = updated(provider, outs, inputs(remote, {"a.yaml": CONTENT}, holds=RINGS))
+    moved = updated(provider, held, inputs(remote, {"a.yaml": "b: 2\n"}, holds=RINGS))
     again = updated(provider, moved, inputs(remote, {"a.yaml": "b: 2\n"}, holds=RINGS))
     assert again["commit"] == moved["commit"] == tip(remote)
     assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == outs["commit"] != tip(remote)

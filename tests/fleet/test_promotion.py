@@ -11,7 +11,6 @@ import yaml
 
 from fleet.model import EnvironmentSpec, load_environment, load_main
 from fleet.promotion import INFRA, TENANTS, PromotionError, Selection, promote
-from fleet.stackfile import read_raw_config
 from tests.support.sample import PROJECT, sample_raw
 
 
@@ -22,42 +21,71 @@ def settings(stack: str) -> dict[str, Any]:
     return config
 
 
+KAIZENTM = "a" * 40
+RELEASE = "b" * 40
+RUNS = {("kaizentm", None): KAIZENTM, ("kaizentm", "1-0-x"): RELEASE, ("yakuza", None): "c" * 40}
+"""The commits of their repository dev's clusters run, as `fleet promote` reads them."""
+
+
 def test_the_sample_tenant_from_dev_to_qa_is_exactly_this_edit() -> None:
     dev, qa = settings("dev"), settings("qa")
     before = copy.deepcopy(qa)
-    [done] = promote(dev, qa, Selection(tenants=("kaizentm",)))
+    [done] = promote(dev, qa, Selection(tenants=("kaizentm",)), RUNS)
     assert (done.part, done.action, done.config_path) == (
         "tenant kaizentm",
         "updated",
         "fleet:tenants[0]",
     )
+    # The branches dev follows, pinned to what dev runs: pushes to them do not reach qa.
     assert qa[TENANTS] == [
         {
             "name": "kaizentm",
-            "repository": {"url": "https://github.com/kaizentm/gitops-manifests", "branch": "dev"},
+            "repository": {
+                "url": "https://github.com/kaizentm/gitops-manifests",
+                "branch": "dev",
+                "commit": KAIZENTM,
+            },
             "apps": [
                 {"name": "azure-vote", "paths": {"pacific-aks": "./azure-vote-manifests/manifest"}}
             ],
-            "releases": [{"name": "1-0-x", "branch": "release/1-0-x/dev"}],
+            "releases": [{"name": "1-0-x", "branch": "release/1-0-x/dev", "commit": RELEASE}],
         }
     ]
     # Nothing else of qa moved: its clusters, rings, approvals.
     assert {k: v for k, v in qa.items() if k != TENANTS} == {
         k: v for k, v in before.items() if k != TENANTS
     }
-    again = promote(dev, qa, Selection(tenants=("kaizentm",)))
+    again = promote(dev, qa, Selection(tenants=("kaizentm",)), RUNS)
     assert [p.action for p in again] == ["unchanged"]
+
+
+def test_a_branch_is_never_taken_unpinned() -> None:
+    dev, qa = settings("dev"), settings("qa")
+    before = copy.deepcopy(qa)
+    with pytest.raises(PromotionError, match="give --clusters or --status"):
+        promote(dev, qa, Selection(tenants=("kaizentm",)))
+    assert qa == before
+    # A channel that already follows the same branch in both keeps following it.
+    same = copy.deepcopy(dev)
+    same[TENANTS][0]["repository"]["branch"] = "qa"
+    del same[TENANTS][0]["releases"]
+    [done] = promote(same, qa, Selection(tenants=("kaizentm",)))
+    assert done.action == "unchanged"
 
 
 def test_the_edited_qa_is_a_valid_stack() -> None:
     dev, qa = settings("dev"), settings("qa")
-    promote(dev, qa, Selection(tenants=("kaizentm", "yakuza")))
+    promote(dev, qa, Selection(tenants=("kaizentm", "yakuza")), RUNS)
     raw = {k.removeprefix("fleet:"): v for k, v in qa.items()}
     fleet = load_main(sample_raw("main"), "main", source="main")
     env = load_environment(raw, "qa", fleet, source="qa")
     assert isinstance(env, EnvironmentSpec)
-    assert [t.name for t in env.tenants] == ["kaizentm", "yakuza"]
-    assert read_raw_config(PROJECT / "Pulumi.qa.yaml")["tenants"][0]["repository"]["branch"] == "qa"
+    assert [(t.name, t.source.branch, t.source.commit) for t in env.tenants] == [
+        ("kaizentm", "dev", KAIZENTM),
+        ("yakuza", "multi-dev", "c" * 40),
+    ]
+    [release] = env.tenants[0].releases
+    assert (release.source.branch, release.source.commit) == ("release/1-0-x/dev", RELEASE)
 
 
 def test_where_and_under_which_rules_a_tenant_runs_stay_the_targets() -> None:
@@ -89,11 +117,16 @@ def test_where_and_under_which_rules_a_tenant_runs_stay_the_targets() -> None:
             }
         ]
     }
-    promote(source, target, Selection(tenants=("t",)))
+    promote(source, target, Selection(tenants=("t",)), {("t", None): "d" * 40})
     assert target[TENANTS] == [
         {
             "name": "t",
-            "repository": {"url": "https://x/t", "branch": "v2", "credentialsSecret": "qaKey"},
+            "repository": {
+                "url": "https://x/t",
+                "branch": "v2",
+                "credentialsSecret": "qaKey",
+                "commit": "d" * 40,
+            },
             "clusters": ["b"],
             "podSecurity": "restricted",
             "vars": {"TAG": "2.0"},
@@ -147,6 +180,7 @@ def test_a_component_brings_its_chart_and_keeps_the_targets_overrides() -> None:
         (Selection(tenants=("nobody",)), "tenant 'nobody' is not in fleet:tenants"),
         (Selection(apps=(("kaizentm", "nothing"),)), "app 'kaizentm/nothing' is not in"),
         (Selection(apps=(("yakuza", "katana-vote"),)), "promote the tenant (--tenant yakuza)"),
+        (Selection(tenants=("yakuza",)), "tenant yakuza follows branch multi-dev"),
         (Selection(infra=("nothing",)), "infra component 'nothing' is not in"),
     ],
 )

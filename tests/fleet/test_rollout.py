@@ -4,6 +4,7 @@ status snapshots (every combination of a few clusters, plus the named cases of t
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from fleet.rollout import (
     FluxObject,
     Ring,
     Verdict,
+    cluster_findings,
     commit_of,
     environment_namespaces,
     expected_objects,
@@ -195,10 +197,29 @@ def kustomization(**fields: object) -> FluxObject:
         ({"ready": None, "reason": "Progressing"}, Verdict.PENDING),
         ({"ready": False, "reason": "DependencyNotReady"}, Verdict.PENDING),
         ({"ready": False, "reason": "HealthCheckFailed"}, Verdict.FAILED),
+        # Failed on the commit before, reconciling the new one now: not a failure yet.
         (
-            {"ready": False, "reason": "BuildFailed", "attempted": f"qa@sha1:{OLD}"},
+            {
+                "ready": False,
+                "reason": "BuildFailed",
+                "attempted": f"qa@sha1:{OLD}",
+                "reconciling": "Progressing",
+            },
             Verdict.PENDING,
         ),
+        # Not reconciling anew although its source has the commit: it failed on it (a path
+        # missing from the commit fails before the attempted revision is recorded).
+        (
+            {
+                "ready": False,
+                "reason": "ArtifactFailed",
+                "message": "kustomization path not found",
+                "attempted": f"qa@sha1:{OLD}",
+                "reconciling": "ProgressingWithRetry",
+            },
+            Verdict.FAILED,
+        ),
+        ({"ready": False, "reason": "SourceNotReady", "kind": "HelmRelease"}, Verdict.PENDING),
         (
             {"ready": False, "reason": "ArtifactFailed", "message": "path not found"},
             Verdict.FAILED,
@@ -213,8 +234,10 @@ def kustomization(**fields: object) -> FluxObject:
         ),
         ({"stalled": True, "ready": False, "reason": "RetriesExceeded"}, Verdict.FAILED),
         ({"suspended": True}, Verdict.PENDING),
-        # A tenant's own object: its revision is its own repository's.
+        # A tenant's own object: its revision is its own repository's (the test's wanted is
+        # the fleet's commit, which it is not judged by).
         ({"reads_fleet": False, "revision": "main@sha1:" + "1" * 40}, Verdict.READY),
+        ({"kind": "HelmRepository", "static": True, "ready": None}, Verdict.READY),
         ({"reads_fleet": False, "ready": False, "reason": "InstallFailed"}, Verdict.FAILED),
         (
             {
@@ -231,7 +254,36 @@ def kustomization(**fields: object) -> FluxObject:
 def test_an_object_is_done_with_a_commit_as_the_controllers_say(
     fields: dict[str, object], expected: Verdict
 ) -> None:
-    assert verdict(kustomization(**fields), NEW)[0] is expected
+    obj = kustomization(**fields)
+    assert verdict(obj, NEW if obj.reads_fleet else None)[0] is expected
+
+
+def test_an_app_is_done_once_it_applied_what_its_own_source_holds_now() -> None:
+    """A tenant's branch changed (a promotion): its source fetched the new revision, the app
+    still runs the old one; Ready as it is, it is not done yet."""
+    source = FluxObject(
+        "GitRepository",
+        "qa-kaizentm",
+        "kaizentm-manifests",
+        generation=2,
+        observed_generation=2,
+        ready=True,
+        revision="qa-next@sha1:" + "1" * 40,
+    )
+    app = kustomization(
+        namespace="qa-kaizentm",
+        name="azure-vote",
+        reads_fleet=False,
+        revision="qa@sha1:" + "2" * 40,
+        source=("GitRepository", "qa-kaizentm", "kaizentm-manifests"),
+    )
+    [finding] = cluster_findings("k3d-america", ClusterStatus((source, app)), NEW)
+    assert finding.verdict is Verdict.PENDING
+    assert finding.text == (
+        "Kustomization qa-kaizentm/azure-vote is at 222222222222, not yet at 111111111111"
+    )
+    applied = replace(app, revision=source.revision)
+    assert cluster_findings("k3d-america", ClusterStatus((source, applied)), NEW) == []
 
 
 def test_revisions_of_every_flux_format_give_their_commit() -> None:

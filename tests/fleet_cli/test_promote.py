@@ -14,6 +14,13 @@ from fleet_cli.main import EXIT_CONFIG, EXIT_OK, main
 from fleet_cli.simulation.simulation import simulation
 from tests.support.sample import PROJECT, SAMPLE_STACKS
 
+RUNS = {
+    "kaizentm-manifests": "a" * 40,
+    "kaizentm-1-0-x-manifests": "b" * 40,
+    "yakuza-manifests": "c" * 40,
+}
+"""The commit each tenant source of the simulated clusters reports."""
+
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -24,8 +31,22 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             sim.step(f"pulumi up -s {stack}", stack)
         (folder / "status").mkdir()
         for cluster in sim.clusters:
-            status = json.dumps(sim.flux_status(cluster))
-            (folder / "status" / f"{cluster}.json").write_text(status)
+            listing = sim.flux_status(cluster)
+            revisions = {}
+            for item in listing["items"]:
+                # The tenants' repositories are not known offline: their sources report the
+                # commits below, as source-controller would (`artifact.revision`).
+                if item["kind"] == "GitRepository" and item["metadata"]["name"] in RUNS:
+                    branch = item["spec"]["ref"]["branch"]
+                    revision = f"{branch}@sha1:{RUNS[item['metadata']['name']]}"
+                    item["status"]["artifact"] = {"revision": revision}
+                    revisions[item["metadata"]["name"]] = revision
+            for item in listing["items"]:
+                # ... and the apps that read them, Ready, applied it (`lastAppliedRevision`).
+                source = item.get("spec", {}).get("sourceRef", {}).get("name")
+                if item["kind"] == "Kustomization" and source in revisions:
+                    item["status"]["lastAppliedRevision"] = revisions[source]
+            (folder / "status" / f"{cluster}.json").write_text(json.dumps(listing))
         (folder / "dev").write_text(sim.repository.tips()["dev"])
     return folder
 
@@ -43,12 +64,13 @@ def promote(project: Path, deployed: Path, *args: str) -> int:
 
 
 EDIT = """\
-@@ -19,8 +19,11 @@
+@@ -19,8 +19,13 @@
      - name: kaizentm
        repository:
          url: https://github.com/kaizentm/gitops-manifests
 -        branch: qa
 +        branch: dev
++        commit: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
        apps:
          - name: azure-vote
            paths:
@@ -56,6 +78,7 @@ EDIT = """\
 +      releases:
 +        - name: 1-0-x
 +          branch: release/1-0-x/dev
++          commit: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 """
 
 
@@ -64,8 +87,16 @@ def test_one_tenant_from_dev_to_qa_is_exactly_this_edit_with_its_diff_and_commit
 ) -> None:
     before = (project / "Pulumi.qa.yaml").read_text()
     description = project / "pr.md"
+    status = ["--status", str(deployed / "status")]
     code = promote(
-        project, deployed, "--tenant", "kaizentm", "--write", "--description", str(description)
+        project,
+        deployed,
+        "--tenant",
+        "kaizentm",
+        "--write",
+        "--description",
+        str(description),
+        *status,
     )
     assert code == EXIT_OK
     dev = (deployed / "dev").read_text()
@@ -86,15 +117,26 @@ def test_one_tenant_from_dev_to_qa_is_exactly_this_edit_with_its_diff_and_commit
     assert main(["--project", str(project), "check", "qa"]) == EXIT_OK
     # Promoted once, the second time changes nothing.
     capsys.readouterr()
-    assert promote(project, deployed, "--tenant", "kaizentm") == EXIT_OK
+    assert promote(project, deployed, "--tenant", "kaizentm", *status) == EXIT_OK
     assert "qa already runs what dev runs for tenant kaizentm" in capsys.readouterr().out
+
+
+def test_a_tenants_branch_is_not_promoted_without_the_commit_dev_runs(
+    project: Path, deployed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (project / "Pulumi.qa.yaml").read_text()
+    assert promote(project, deployed, "--tenant", "kaizentm", "--write") == EXIT_CONFIG
+    assert "give --clusters or --status" in capsys.readouterr().err
+    assert (project / "Pulumi.qa.yaml").read_text() == before
 
 
 def test_without_write_the_settings_stay_and_the_description_is_printed(
     project: Path, deployed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = (project / "Pulumi.qa.yaml").read_text()
-    assert promote(project, deployed, "--app", "kaizentm/azure-vote", "--tenant", "yakuza") == 0
+    status = ["--status", str(deployed / "status")]
+    args = ["--app", "kaizentm/azure-vote", "--tenant", "yakuza", *status]
+    assert promote(project, deployed, *args) == EXIT_OK
     out = capsys.readouterr().out
     assert "## Promote tenant yakuza, app kaizentm/azure-vote from dev to qa" in out
     assert "| tenant yakuza | added | `fleet:tenants[1]` |" in out
@@ -154,7 +196,8 @@ def test_an_edit_that_would_not_be_valid_is_not_written(
     before = settings.read_text()
     assert main(["--project", str(project), "check", "qa"]) == EXIT_OK
     capsys.readouterr()
-    assert promote(project, deployed, "--tenant", "yakuza", "--write") == EXIT_CONFIG
+    status = ["--status", str(deployed / "status")]
+    assert promote(project, deployed, "--tenant", "yakuza", "--write", *status) == EXIT_CONFIG
     err = capsys.readouterr().err
     assert "the promoted Pulumi.qa.yaml would not be valid, so nothing was written" in err
     assert "qa-yakuza" in err
@@ -180,9 +223,42 @@ def test_bad_choices_are_named(
     assert message in capsys.readouterr().err
 
 
-def test_promotion_is_between_environments(
+def test_promotion_is_between_environments_of_one_fleet(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--project", str(project), "promote", "main", "qa", "--tenant", "x"]) == 2
     assert "main is a main stack" in capsys.readouterr().err
     assert main(["--project", str(project), "promote", "prod", "qa", "--tenant", "x"]) == 2
+    assert "no stack 'prod'" in capsys.readouterr().err
+    shutil.copy(project / "Pulumi.main.yaml", project / "Pulumi.edge.yaml")
+    other = (project / "Pulumi.qa.yaml").read_text().replace("fleet/main", "fleet/edge")
+    (project / "Pulumi.stage.yaml").write_text(other.replace("qa-approvers", "stage"))
+    assert main(["--project", str(project), "promote", "dev", "stage", "--tenant", "x"]) == 2
+    assert "promotion is between environments of one fleet" in capsys.readouterr().err
+
+
+def test_a_file_in_another_layout_keeps_it_and_its_comments(
+    project: Path, deployed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pulumi's own layout puts a list's dashes at its key's indent."""
+    settings = project / "Pulumi.qa.yaml"
+    head = (
+        "config:\n"
+        "  fleet:mainStack: organization/fleet/main\n"
+        "  fleet:clusters:\n"
+        "  - k3d-america  # the canary\n"
+        "  - k3s-america-south\n"
+        "  fleet:tenants:\n"
+        "  - name: kaizentm  # owner: team-a\n"
+        "    repository:\n"
+        "      url: https://github.com/kaizentm/gitops-manifests\n"
+        "      branch: qa\n"
+        "    apps:\n"
+        "    # the vote app\n"
+        "    - name: azure-vote\n"
+    )
+    settings.write_text(head + "      path: ./old\n")
+    assert promote(project, deployed, "--app", "kaizentm/azure-vote", "--write") == EXIT_OK
+    assert settings.read_text() == (
+        head + "      paths:\n        pacific-aks: ./azure-vote-manifests/manifest\n"
+    )

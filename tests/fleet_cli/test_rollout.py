@@ -14,7 +14,15 @@ import pytest
 import yaml
 
 from fleet.model import EnvironmentSpec
-from fleet.rollout import Action, ClusterStatus, Verdict, expected_objects, plan, rings
+from fleet.rollout import (
+    Action,
+    ClusterStatus,
+    Verdict,
+    cluster_findings,
+    expected_objects,
+    plan,
+    rings,
+)
 from fleet_cli import rollout
 from fleet_cli.main import main
 from fleet_cli.simulation.simulation import Simulation, simulation
@@ -321,9 +329,9 @@ def test_a_change_reaches_the_broad_ring_only_when_the_gate_moves_it(
         sim.reconcile()
         assert tenant_branch(sim, "pacific-aks") == "qa-next"
         assert gate_cli(statuses(sim, tmp_path / "after"), repository, "--json", "-") == 0
-        out = capsys.readouterr().out
-        assert "every ring runs it and is Ready" in out
-        plan_json = json.loads(out[out.index("{") :])
+        captured = capsys.readouterr()
+        assert "every ring runs it and is Ready" in captured.err
+        plan_json = json.loads(captured.out)
         assert plan_json["action"] == "done" and plan_json["commit"] == tips["qa"]
 
 
@@ -346,3 +354,94 @@ def test_the_gate_takes_environment_stacks_and_a_status_source(
     code = main(["--project", str(PROJECT), "rollout", "qa", *status])
     assert code == 2
     assert "cannot reach the git remote" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- odd input
+
+
+def test_an_oci_helm_repository_reports_nothing_and_is_ready() -> None:
+    item = {
+        "kind": "HelmRepository",
+        "metadata": {"namespace": "qa-flux-system", "name": "charts", "generation": 1},
+        "spec": {"type": "oci", "url": "oci://ghcr.io/acme/charts", "interval": "10m"},
+    }
+    obj = rollout.flux_object(item, "qa-flux-system")
+    assert obj.static and obj.ready is None
+    assert cluster_findings("k3d-america", ClusterStatus((obj,)), NEW) == []
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"kind": "Kustomization", "metadata": "x"},
+        {"kind": "Kustomization", "metadata": {"namespace": "qa-flux-system"}, "status": [1]},
+        {
+            "kind": "Kustomization",
+            "metadata": {"namespace": "qa-flux-system", "name": "k"},
+            "spec": {"sourceRef": "qa-flux-system"},
+            "status": {"artifact": "x", "conditions": ["Ready"]},
+        },
+    ],
+)
+def test_an_object_of_the_wrong_shape_is_read_as_not_ready_never_a_crash(item: Any) -> None:
+    listing = {"kind": "List", "items": [item]}
+    status = rollout.cluster_status(listing, qa())
+    assert status.error is None
+    assert all(not o.ready for o in status.objects)
+
+
+def test_a_status_saved_as_utf16_is_read_and_a_missing_folder_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "k3d-america.json").write_text(
+        (RECORDED / "canary-ready.json").read_text(), encoding="utf-16"
+    )
+    read = rollout.recorded(tmp_path, qa())
+    assert read("k3d-america").error is None and read("k3d-america").objects
+    (tmp_path / "pacific-aks.json").write_bytes(b"\xff\xfe\x00garbage")
+    assert "not JSON" in str(read("pacific-aks").error)
+    missing = tmp_path / "typo"
+    assert main(["--project", str(PROJECT), "rollout", "qa", "--status", str(missing)]) == 2
+    assert f"--status {missing}: no such folder" in capsys.readouterr().err
+
+
+def test_a_tenant_left_out_of_the_judgement_does_not_hold_the_rollout() -> None:
+    listing = json.loads((RECORDED / "canary-release-stalled.json").read_text())
+    env = qa()
+    stalled = rollout.cluster_status(listing, env)
+    assert any(o.stalled for o in stalled.objects)
+    skipped = rollout.cluster_status(listing, env, skipped=["kaizentm"])
+    assert {o.namespace for o in skipped.objects} == {"qa-flux-system"}
+
+
+def test_with_wait_a_failure_is_retried_until_the_time_is_over_but_a_stall_is_final(
+    tmp_path: Path,
+) -> None:
+    env = qa()
+    repository, commit = repository_at_one_commit(tmp_path, env)
+    now = [0.0]
+    looks = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    def flaky(cluster: str) -> ClusterStatus:
+        looks.append(cluster)
+        if cluster == "pacific-aks":
+            return recorded_at("broad-ready", commit)
+        # A health check that fails once, then passes on Flux's retry.
+        return recorded_at("canary-tenants-failed" if len(looks) <= 2 else "canary-ready", commit)
+
+    common = dict(move=False, wait=600, interval=30, say=lambda _: None, sleep=sleep)
+    decided = rollout.run(env, repository, flaky, clock=lambda: now[0], **common)  # type: ignore[arg-type]
+    assert decided.action is Action.DONE and now[0] == 30
+
+    now[0] = 0.0
+    stalled = rollout.run(
+        env,
+        repository,
+        lambda c: recorded_at("canary-release-stalled", commit),
+        clock=lambda: now[0],
+        **common,  # type: ignore[arg-type]
+    )
+    assert stalled.action is Action.STOP and now[0] == 0
