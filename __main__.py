@@ -4,12 +4,19 @@ from pathlib import Path
 
 import pulumi
 
-from components.stack_config import load_running_stack, previous_inventory, secret_config
+from components.stack_config import (
+    load_running_stack,
+    previous_inventory,
+    project_root,
+    secret_config,
+)
 from components.stacks import build
 from fleet.errors import ConfigError
 from fleet.safety import check_removals
 
-PROJECT_DIR = Path(__file__).parent
+# The folder of Pulumi.yaml, where the stacks' settings are: this program's own, or a second
+# set of stacks that runs it (`main:` in their Pulumi.yaml, e.g. examples/k3d).
+PROJECT_DIR = project_root(Path(__file__).parent)
 
 try:
     model = load_running_stack(PROJECT_DIR)

@@ -29,7 +29,7 @@ from components.kubernetes_objects import (
     apply_wiring,
     cluster_provider,
 )
-from fleet import names, objects, outputs
+from fleet import names, objects, outputs, reach
 from fleet.config import AksConfig, AttachedConfig, FluxConfig, K3dConfig
 from fleet.model import ClusterSpec, FleetRepository
 from fleet.objects import K8sObject
@@ -61,6 +61,10 @@ def k3d_create_command(name: str, k3d: K3dConfig) -> list[str]:
         command += ["--image", k3d.image]
     for port in k3d.ports:
         command += ["-p", port]
+    if k3d.network is not None:
+        # On a shared Docker network, other clusters' Flux reaches this one by its load
+        # balancer's name: the certificate must say it (`fleet.reach`).
+        command += ["--network", k3d.network, "--k3s-arg", reach.k3d_tls_san(name)]
     return [*command, "--kubeconfig-update-default=false", "--wait"]
 
 
@@ -298,7 +302,7 @@ class ManagementCluster(pulumi.ComponentResource):
     def _wire_main_branch(self, name: str, main: MainBranchArgs, secrets: SecretConfig) -> None:
         values = SecretValues(
             secrets,
-            {remote: r.kubeconfig for remote, r in main.remotes.items()},
+            {remote: r.flux_kubeconfig for remote, r in main.remotes.items()},
             deploy_key=flux_deploy_key(name, main.repository, main.github, self),
         )
         bootstraps = {remote: r.bootstrap for remote, r in main.remotes.items()}
@@ -322,6 +326,8 @@ class RemoteCluster(pulumi.ComponentResource):
 
     cluster: ClusterSpec
     kubeconfig: pulumi.Output[str]
+    flux_kubeconfig: pulumi.Output[str]
+    """What its management cluster's Flux reaches it with (`fleet.reach`)."""
     provider: pulumi.ProviderResource
     bootstrap: pulumi.Resource
 
@@ -331,9 +337,21 @@ class RemoteCluster(pulumi.ComponentResource):
         super().__init__(REMOTE_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
         self.kubeconfig = provision(args.cluster, args.secrets, self)
+        self.flux_kubeconfig = flux_kubeconfig_of(args.cluster, self.kubeconfig)
         self.provider = cluster_provider(f"{name}-provider", args.cluster, self.kubeconfig, self)
         self.bootstrap = bootstrap_remote(name, self.cluster, self.provider, args, self)
         self.register_outputs({outputs.KUBECONFIG: self.kubeconfig})
+
+
+def flux_kubeconfig_of(cluster: ClusterSpec, kubeconfig: pulumi.Output[str]) -> pulumi.Output[str]:
+    """The kubeconfig Flux reaches `cluster` with, kept secret; the same Output when Flux
+    reaches it as Pulumi does."""
+    if reach.in_network_server(cluster) is None:
+        return kubeconfig
+    derived: pulumi.Output[str] = pulumi.Output.secret(
+        kubeconfig.apply(lambda value: reach.flux_kubeconfig(cluster, value))
+    )
+    return derived
 
 
 def bootstrap_remote(
@@ -365,6 +383,8 @@ class ReferencedCluster(pulumi.ComponentResource):
 
     cluster: ClusterSpec
     kubeconfig: pulumi.Output[str]
+    flux_kubeconfig: pulumi.Output[str]
+    """What its management cluster's Flux reaches it with (`fleet.reach`)."""
     provider: pulumi.ProviderResource
     bootstrap: pulumi.Resource | None
 
@@ -374,6 +394,7 @@ class ReferencedCluster(pulumi.ComponentResource):
         super().__init__(REFERENCED_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
         self.kubeconfig = args.kubeconfig
+        self.flux_kubeconfig = flux_kubeconfig_of(args.cluster, args.kubeconfig)
         # The provider was first made by the Environment, this component's parent: the alias
         # keeps its URN's history, so nothing on the cluster is replaced.
         former = [pulumi.Alias(parent=opts.parent)] if opts and opts.parent else []

@@ -105,7 +105,12 @@ class Environment(pulumi.ComponentResource):
             *args.dedicated,
             *self._referenced(name, env, args.dedicated),
         ]
-        kubeconfigs = {c.cluster.name: c.kubeconfig for c in reached}
+        # What Flux reaches each remote with, for its `R-kubeconfig` Secrets.
+        kubeconfigs = {
+            c.cluster.name: c.flux_kubeconfig
+            for c in reached
+            if isinstance(c, RemoteCluster | ReferencedCluster)
+        }
         bootstraps = {
             c.cluster.name: c.bootstrap
             for c in reached

@@ -33,6 +33,13 @@ def raw_config() -> dict[str, Any]:
     return raw
 
 
+def project_root(program_dir: Path) -> Path:
+    """The project folder Pulumi runs the program for (`pulumi.get_root_directory`: where
+    Pulumi.yaml is), else the program's own folder."""
+    root = Path(pulumi.get_root_directory() or program_dir)
+    return root if (root / "Pulumi.yaml").is_file() else program_dir
+
+
 def load_running_stack(project_dir: Path) -> StackSpec:
     """The model of the stack being deployed; secrets it names must be set."""
     stack = pulumi.get_stack()

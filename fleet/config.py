@@ -203,6 +203,9 @@ class K3dConfig(Schema):
     """None: the k3s image of the installed k3d."""
     ports: list[str] = Field(default_factory=list)
     """k3d port mappings, for example `8080:80@loadbalancer`."""
+    network: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")] | None = None
+    """A Docker network the cluster joins (`k3d cluster create --network`): a k3d remote and its
+    k3d management cluster share one, so Flux there reaches the remote's API server by name."""
 
 
 class AttachedConfig(Schema):

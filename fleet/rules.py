@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from fleet import names, selection, variables
+from fleet import names, reach, selection, variables
 from fleet.access import (
     GitAccess,
     has_credentials,
@@ -42,6 +42,7 @@ from fleet.config import (
     ClusterRole,
     ComponentConfig,
     EnvironmentStackConfig,
+    K3dConfig,
     MainStackConfig,
     MemberConfig,
     NotificationConfig,
@@ -396,6 +397,8 @@ def check_clusters(
                     f"'{cluster.managed_by}' is a group: each of its members would reconcile the "
                     "remote; manage it from a single cluster",
                 )
+        if cluster.role == "remote" and cluster.kind == "k3d" and cluster.managed_by:
+            _check_k3d_remote(problems, path, cluster, managers.get(cluster.managed_by))
         check_vars(problems, (*path, "vars"), cluster.vars, secrets=False)
         _check_labels(problems, (*path, "labels"), cluster.labels)
         _check_group(problems, path, cluster)
@@ -412,6 +415,39 @@ def check_clusters(
                     "needs a name of its own",
                 )
             taken[name] = f"a member of group {cluster.name}"
+
+
+def _k3d_of(cluster: object) -> K3dConfig | None:
+    """A cluster's k3d settings, whether it is a config entry or a resolved cluster."""
+    settings = getattr(cluster, "k3d", None) or getattr(cluster, "provisioning", None)
+    return settings if isinstance(settings, K3dConfig) else None
+
+
+def _check_k3d_remote(
+    problems: Problems, path: tuple[str | int, ...], remote: ClusterConfig, manager: object
+) -> None:
+    """A k3d remote lives in this machine's Docker: Flux reaches it only from a k3d management
+    cluster on the same Docker network, at its load balancer's name (`fleet.reach`)."""
+    if manager is None:
+        return
+    theirs = _k3d_of(manager)
+    if theirs is None:
+        problems.add(
+            (*path, "managedBy"),
+            f"'{remote.managed_by}' is not a k3d cluster: a k3d remote runs in this machine's "
+            "Docker, where only a k3d management cluster on its Docker network reaches it",
+        )
+        return
+    mine = remote.k3d.network if remote.k3d is not None else None
+    if mine is None or mine != theirs.network:
+        problems.add(
+            (*path, "k3d", "network"),
+            f"give '{remote.name}' and its management cluster '{remote.managed_by}' the same "
+            "k3d.network (now "
+            f"{mine or 'none'} and {theirs.network or 'none'}): Flux there reaches the remote's "
+            f"API server at {reach.k3d_load_balancer(remote.name)}:{reach.K3D_API_PORT}, a name "
+            "only that Docker network resolves",
+        )
 
 
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")

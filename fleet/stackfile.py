@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
+
 from fleet import yamldoc
 from fleet.config import CONFIG_NAMESPACE
 from fleet.errors import ConfigError, Problem
@@ -85,6 +87,22 @@ def find_project(start: Path) -> Path:
         if (folder / PROJECT_FILE).is_file():
             return folder
     return start
+
+
+def program_dir(project_dir: Path) -> Path:
+    """Where the project's program is: `main` of its `Pulumi.yaml`, relative to it (a second
+    set of stacks, such as `examples/k3d`, runs the repository's one program), else the
+    project folder itself.
+    Ref: https://www.pulumi.com/docs/iac/concepts/projects/project-file/ (`main`)"""
+    project_file = project_dir / PROJECT_FILE
+    if not project_file.is_file():
+        return project_dir
+    try:
+        document = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return project_dir
+    main = document.get("main") if isinstance(document, dict) else None
+    return (project_dir / main).resolve() if isinstance(main, str) and main else project_dir
 
 
 def stack_name(path: Path) -> str:

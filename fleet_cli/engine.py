@@ -14,6 +14,7 @@ import asyncio
 import base64
 import json
 import runpy
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ from fleet import objects, outputs
 from fleet.model import ENCRYPTED, FleetSpec, StackSpec, fleet_of
 from fleet.objects import K8sObject
 from fleet.safety import inventory
-from fleet.stackfile import read_raw_config
+from fleet.stackfile import program_dir, read_raw_config
 from fleet.summary import placement
 from fleet_cli.render import REDACTED, ResourceRecord, StackRender
 
@@ -310,15 +311,29 @@ def _cancel_pending_registrations() -> None:
     loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
+def copy_project(project: Path, folder: Path) -> None:
+    """The project's stack settings and its program, in `folder`: a project of its own (a
+    `main:` elsewhere is resolved, so the copy runs the same program)."""
+    for path in project.glob("Pulumi.*.yaml"):
+        shutil.copy(path, folder / path.name)
+    document = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8"))
+    if isinstance(document, dict):
+        document.pop("main", None)
+        (folder / "Pulumi.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    shutil.copy(program_dir(project) / "__main__.py", folder / "__main__.py")
+
+
 def program_of(project_dir: Path) -> Callable[[], dict[str, Any]]:
-    """The project's `__main__.py`, as `pulumi up` runs it; returns what it exports."""
+    """The project's `__main__.py` (in its `main` folder), as `pulumi up` runs it, with the
+    project folder as Pulumi's root directory; returns what it exports."""
 
     def program() -> dict[str, Any]:
         exports: dict[str, Any] = {}
         original = pulumi.export
         pulumi.export = lambda name, value: exports.__setitem__(name, value)
+        SETTINGS.root_directory = str(project_dir)
         try:
-            runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+            runpy.run_path(str(program_dir(project_dir) / "__main__.py"), run_name="__main__")
         finally:
             pulumi.export = original
         return exports

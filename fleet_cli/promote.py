@@ -37,7 +37,7 @@ from fleet.rollout import Action, ClusterStatus, commit_of
 from fleet.stackfile import load_raw_stack, load_stack, read_raw_config
 from fleet_cli import diff, rollout
 from fleet_cli.drift import local_repository
-from fleet_cli.engine import render_stack
+from fleet_cli.engine import copy_project, render_stack
 
 
 class PromoteError(Exception):
@@ -147,9 +147,7 @@ def _checked(
 ) -> tuple[Path, EnvironmentSpec, Callable[[], None]]:
     """TO's edited settings in a copy of the project, validated with the real rules."""
     folder = Path(tempfile.mkdtemp(prefix="fleet-promote-"))
-    for path in project.glob("Pulumi*.yaml"):
-        shutil.copy(path, folder / path.name)
-    shutil.copy(project / "__main__.py", folder / "__main__.py")
+    copy_project(project, folder)
     edited = folder / f"Pulumi.{stack}.yaml"
     edited.write_text(text, encoding="utf-8")
     try:

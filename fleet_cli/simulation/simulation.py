@@ -31,7 +31,7 @@ from pulumi.dynamic import Config, ConfigureRequest
 from components import clusters as cluster_components
 from components import gitops_branch
 from components.gitwriter import GitWriterError
-from fleet import layout, names, objects
+from fleet import layout, names, objects, reach
 from fleet.config import AttachedConfig
 from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec, FleetSpec, StackSpec, fleet_of, main_stack_name
@@ -42,6 +42,7 @@ from fleet_cli.engine import (
     StackRun,
     applied_object,
     cluster_of_providers,
+    copy_project,
     fake_kubeconfig,
     is_cluster_object,
     main_stack_outputs,
@@ -303,6 +304,11 @@ class Simulation:
             clusters += model.dedicated_clusters
         for cluster in (m for c in clusters for m in c.physical):
             self.add_cluster(cluster.name)
+            # A k3d cluster on a Docker network is also reached at its load balancer's name
+            # there (`fleet.reach`); the rules make sure only its network's clusters use it.
+            server = reach.in_network_server(cluster)
+            if server is not None:
+                self._servers[server] = cluster.name
         platform = (
             names.FLUX_NAMESPACE
             if isinstance(model, FleetSpec)
@@ -822,9 +828,7 @@ def simulation(
     with tempfile.TemporaryDirectory(prefix="fleet-simulate-") as scratch:
         copy = Path(scratch) / "project"
         copy.mkdir()
-        for path in project.glob("Pulumi*.yaml"):
-            (copy / path.name).write_bytes(path.read_bytes())
-        (copy / "__main__.py").write_bytes((project / "__main__.py").read_bytes())
+        copy_project(project, copy)
         sim = Simulation(copy, repository or Path(scratch) / "fleet.git", assume_main=assume_main)
         for url, folder in (sources or {}).items():
             sim.add_source(url, folder_source(folder))

@@ -15,6 +15,7 @@ from components.kubernetes_objects import resource_name
 from fleet.access import GitHubRepository, parse_github_url
 from fleet.config import K3dConfig
 from fleet.model import ENCRYPTED, FleetSpec, load_main
+from fleet.stackfile import load_stack
 from fleet_cli.engine import RecordingMocks, fake_kubeconfig, run
 from tests.support.deployments import (
     Deployment,
@@ -24,6 +25,7 @@ from tests.support.deployments import (
     program,
     settle,
 )
+from tests.support.sample import PROJECT
 
 GITOPS = "dynamic:GitOpsBranch"
 NS = "kubernetes:core/v1:Namespace"
@@ -619,3 +621,30 @@ def test_branch_main_on_github_is_reviewed_and_never_force_pushed(every_kind: De
     assert review.inputs["bypassActors"] == [
         {"actorType": "Integration", "actorId": 7, "bypassMode": "always"}
     ]
+
+
+def test_on_a_laptop_flux_reaches_the_k3d_remote_inside_the_docker_network() -> None:
+    """examples/k3d: both clusters join the network `fleet`; the remote's certificate names its
+    load balancer; Pulumi reaches it through the host's port, Flux at its in-network name."""
+    model = load_stack(PROJECT / "examples" / "k3d" / "Pulumi.k3d-main.yaml")
+    assert isinstance(model, FleetSpec)
+    deployment = deploy("k3d-main", program(model), {}, {})
+    creates = {
+        r.name: r.inputs["create"]
+        for r in deployment.of_type("command:local:Command")
+        if r.name.endswith("-cluster")
+    }
+    assert creates["shop-1-cluster"] == (
+        "k3d cluster create shop-1 --servers 1 --agents 0 --network fleet "
+        "--k3s-arg '--tls-san=k3d-shop-1-serverlb@server:*' "
+        "--kubeconfig-update-default=false --wait"
+    )
+    assert "--network fleet" in creates["hub-cluster"]
+    secret = deployment.get("v1:Secret", "hub-secret-flux-system-shop-1-kubeconfig")
+    assert secret.secret_inputs == {"stringData"}
+    flux_view = yaml.safe_load(secret.inputs["stringData"]["value"])
+    assert flux_view["clusters"][0]["cluster"]["server"] == "https://k3d-shop-1-serverlb:6443"
+    (provider,) = [
+        r for r in deployment.of_type("pulumi:providers:kubernetes") if r.name == "shop-1-provider"
+    ]
+    assert "k3d-shop-1-serverlb" not in str(provider.inputs.get("kubeconfig"))
