@@ -29,7 +29,7 @@ from fleet.stackfile import (
     stack_name,
 )
 from fleet.summary import count, placement_lines, summary
-from fleet_cli import diff, graph, promote, render, rollout
+from fleet_cli import diff, graph, preflight, promote, render, rollout
 from fleet_cli.drift import hand_edits, local_repository
 from fleet_cli.engine import render_stack
 from fleet_cli.kustomize import KustomizeError, kubectl
@@ -353,6 +353,14 @@ def _codeowners(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _preflight(args: argparse.Namespace) -> int:
+    path, model = _load(args)
+    checks = preflight.preflight(path, model, try_push=args.try_push)
+    print(preflight.report(checks), end="")
+    failed = any(c.status is preflight.Status.FAIL for c in checks)
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
 def _tenants_named(model: EnvironmentSpec, given: Sequence[str]) -> list[str]:
     known = [t.name for t in model.tenants]
     unknown = [t for t in given if t not in known]
@@ -541,6 +549,21 @@ def parser() -> argparse.ArgumentParser:
     )
     graph_parser.add_argument(
         "--out", type=_picture_path, required=True, help="the picture to write: .svg or .png"
+    )
+    preflight_parser = command(
+        "preflight",
+        "check that a stack is deployable from here, each problem with its fix",
+        "Check what `pulumi up` of the stack will need: its own fleet repository (not the "
+        "example's), that Flux can read it and the program can push to it (and that GitHub's "
+        "branch rules let it), every secret config key set, the main stack named as the backend "
+        "the Pulumi CLI is logged in to knows it, and the tools its clusters need. Exit 0 when "
+        "deployable, 1 listing what to fix, 2 on a config problem.",
+        _preflight,
+    )
+    preflight_parser.add_argument(
+        "--try-push",
+        action="store_true",
+        help="also push a throwaway branch fleet-preflight/STACK to the repository, and delete it",
     )
     codeowners_parser = commands.add_parser(
         "codeowners",
