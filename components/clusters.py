@@ -20,6 +20,7 @@ import yaml
 from pulumi_azure_native import containerservice, resources
 from pulumi_command import local
 
+from components.azure_identity import FluxIdentity, administer, flux_identity, trust
 from components.credentials import SecretConfig, SecretValues
 from components.github import GitHubAccess, flux_deploy_key
 from components.kubernetes_objects import (
@@ -42,6 +43,8 @@ RESOURCE_GROUP_TYPE = "azure-native:resources:ResourceGroup"
 AKS_CLUSTER_TYPE = "azure-native:containerservice:ManagedCluster"
 AKS_ADMIN_CREDENTIALS = "azure-native:containerservice:listManagedClusterAdminCredentials"
 """The invoke that reads an AKS cluster's admin kubeconfig."""
+AKS_USER_CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
+"""The invoke that reads an AKS cluster's user kubeconfig (Microsoft Entra ID sign-in)."""
 COMMAND_TYPE = "command:local:Command"
 """k3d clusters are made and read back by local commands."""
 K3D_CREATE = "k3d cluster create"
@@ -86,12 +89,26 @@ def select_context(kubeconfig: str, context: str) -> str:
     return yaml.safe_dump({**config, "current-context": context}, sort_keys=False)
 
 
+@dataclass(frozen=True)
+class Provisioned:
+    """A cluster as provisioning leaves it: its kubeconfig (a secret), and for AKS the
+    managed cluster and its resource group."""
+
+    kubeconfig: pulumi.Output[str]
+    aks: containerservice.ManagedCluster | None = None
+    resource_group: pulumi.Input[str] | None = None
+    user_kubeconfig: pulumi.Output[str] | None = None
+    """For people, when the cluster signs in with Microsoft Entra ID only: kubelogin through
+    the Azure CLI, holding no credential (the provider's may sign in otherwise)."""
+
+
 def _aks(
     name: str,
     aks: AksConfig,
     opts: pulumi.ResourceOptions,
     resource_group: pulumi.Input[str] | None,
-) -> pulumi.Output[str]:
+    workload_identity: bool,
+) -> Provisioned:
     group: pulumi.Input[str] = aks.resource_group
     if resource_group is not None:
         group = resource_group
@@ -102,6 +119,23 @@ def _aks(
             location=aks.location,
             opts=opts,
         ).name
+    entra: dict[str, Any] = {}
+    if not aks.local_accounts:
+        # Microsoft Entra ID only: no local admin account, Kubernetes rights from Azure roles.
+        # Ref: https://learn.microsoft.com/azure/aks/manage-local-accounts-managed-azure-ad
+        entra = {
+            "disable_local_accounts": True,
+            "aad_profile": {
+                "managed": True,
+                "enable_azure_rbac": True,
+                "admin_group_object_ids": list(aks.admin_groups),
+            },
+        }
+    if workload_identity:
+        # Flux here signs in to its remotes as a managed identity, through the cluster's OIDC
+        # issuer. Ref: https://learn.microsoft.com/azure/aks/workload-identity-deploy-cluster
+        entra["oidc_issuer_profile"] = {"enabled": True}
+        entra["security_profile"] = {"workload_identity": {"enabled": True}}
     cluster = containerservice.ManagedCluster(
         f"{name}-cluster",
         resource_name_=name,
@@ -110,6 +144,7 @@ def _aks(
         dns_prefix=name,
         kubernetes_version=aks.kubernetes_version,
         identity={"type": containerservice.ResourceIdentityType.SYSTEM_ASSIGNED},
+        **entra,
         agent_pool_profiles=[
             {
                 "name": pool.name,
@@ -132,13 +167,27 @@ def _aks(
         },
         opts=opts,
     )
+    if not aks.local_accounts:
+        # No admin credentials exist: the user kubeconfig, signing in with kubelogin.
+        user = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=group, resource_name=cluster.name, format="exec"
+        )
+        given = user.apply(lambda c: base64.b64decode(c.kubeconfigs[0].value).decode())
+        login = aks.login
+        entra_config: pulumi.Output[str] = pulumi.Output.secret(
+            given.apply(lambda value: reach.entra_kubeconfig(value, login))
+        )
+        people: pulumi.Output[str] = pulumi.Output.unsecret(
+            given.apply(lambda value: reach.entra_kubeconfig(value, "azurecli"))
+        )
+        return Provisioned(entra_config, cluster, group, people)
     credentials = containerservice.list_managed_cluster_admin_credentials_output(
         resource_group_name=group, resource_name=cluster.name
     )
     kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
         credentials.apply(lambda c: base64.b64decode(c.kubeconfigs[0].value).decode())
     )
-    return kubeconfig
+    return Provisioned(kubeconfig, cluster, group)
 
 
 def _k3d(name: str, k3d: K3dConfig, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
@@ -193,17 +242,19 @@ def provision(
     secrets: SecretConfig,
     parent: pulumi.Resource,
     resource_group: pulumi.Input[str] | None = None,
-) -> pulumi.Output[str]:
-    """The cluster, created or attached; returns its kubeconfig as a secret. A group's member
-    on AKS is given its group's `resource_group`."""
+    workload_identity: bool = False,
+) -> Provisioned:
+    """The cluster, created or attached, with its kubeconfig as a secret. A group's member on
+    AKS is given its group's `resource_group`; with `workload_identity` the cluster issues
+    tokens that Azure trusts (its Flux signs in to secret-less remotes)."""
     opts = pulumi.ResourceOptions(parent=parent, protect=cluster.protect)
     match cluster.provisioning:
         case AksConfig() as aks:
-            return _aks(cluster.name, aks, opts, resource_group)
+            return _aks(cluster.name, aks, opts, resource_group, workload_identity)
         case K3dConfig() as k3d:
-            return _k3d(cluster.name, k3d, opts)
+            return Provisioned(_k3d(cluster.name, k3d, opts))
         case AttachedConfig() as attached:
-            return _attached(attached, secrets)
+            return Provisioned(_attached(attached, secrets))
 
 
 # ---------------------------------------------------------------- Flux
@@ -282,13 +333,44 @@ class ManagementCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     provider: pulumi.ProviderResource
     flux_instance: pulumi.CustomResource
+    aks: containerservice.ManagedCluster | None
+    user_kubeconfig: pulumi.Output[str] | None
+    flux_identity: FluxIdentity | None
+    """What its Flux signs in to its secret-less remotes as (`components.azure_identity`)."""
 
     def __init__(
         self, name: str, args: ManagementClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(MANAGEMENT_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
-        self.kubeconfig = provision(args.cluster, args.secrets, self, args.resource_group)
+        remotes = args.main_branch.remotes if args.main_branch is not None else {}
+        secret_less = {n: r for n, r in remotes.items() if reach.secret_less(r.cluster)}
+        provisioned = provision(
+            args.cluster, args.secrets, self, args.resource_group, bool(secret_less)
+        )
+        self.kubeconfig = provisioned.kubeconfig
+        self.user_kubeconfig = provisioned.user_kubeconfig
+        self.aks = provisioned.aks
+        self.flux_identity = None
+        if (
+            secret_less
+            and provisioned.aks is not None
+            and isinstance(args.cluster.provisioning, AksConfig)
+        ):
+            issuer = provisioned.aks.oidc_issuer_profile.apply(
+                lambda p: str(p.issuer_url) if p is not None else ""
+            )
+            self.flux_identity = flux_identity(
+                name,
+                provisioned.resource_group or args.cluster.provisioning.resource_group,
+                args.cluster.provisioning.location,
+                issuer,
+                self,
+            )
+            trust(name, self.flux_identity, names.FLUX_NAMESPACE, self)
+            for remote_name, remote in secret_less.items():
+                assert remote.aks is not None
+                administer(f"{name}-{remote_name}", self.flux_identity, remote.aks.id, self)
         self.provider = cluster_provider(f"{name}-provider", args.cluster, self.kubeconfig, self)
         self.flux_instance = install_flux(name, args.cluster, args.flux, self.provider, self)
         if args.main_branch is not None:
@@ -304,6 +386,8 @@ class ManagementCluster(pulumi.ComponentResource):
             secrets,
             {remote: r.flux_kubeconfig for remote, r in main.remotes.items()},
             deploy_key=flux_deploy_key(name, main.repository, main.github, self),
+            cluster_ids={n: r.aks.id for n, r in main.remotes.items() if r.aks is not None},
+            flux_identity=self.flux_identity,
         )
         bootstraps = {remote: r.bootstrap for remote, r in main.remotes.items()}
         apply_wiring(name, main.wiring, self.target, values, self, bootstraps)
@@ -328,6 +412,8 @@ class RemoteCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     flux_kubeconfig: pulumi.Output[str]
     """What its management cluster's Flux reaches it with (`fleet.reach`)."""
+    aks: containerservice.ManagedCluster | None
+    user_kubeconfig: pulumi.Output[str] | None
     provider: pulumi.ProviderResource
     bootstrap: pulumi.Resource
 
@@ -336,7 +422,10 @@ class RemoteCluster(pulumi.ComponentResource):
     ) -> None:
         super().__init__(REMOTE_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
-        self.kubeconfig = provision(args.cluster, args.secrets, self)
+        provisioned = provision(args.cluster, args.secrets, self)
+        self.kubeconfig = provisioned.kubeconfig
+        self.user_kubeconfig = provisioned.user_kubeconfig
+        self.aks = provisioned.aks
         self.flux_kubeconfig = flux_kubeconfig_of(args.cluster, self.kubeconfig)
         self.provider = cluster_provider(f"{name}-provider", args.cluster, self.kubeconfig, self)
         self.bootstrap = bootstrap_remote(name, self.cluster, self.provider, args, self)
@@ -395,6 +484,10 @@ class ReferencedCluster(pulumi.ComponentResource):
         self.cluster = args.cluster
         self.kubeconfig = args.kubeconfig
         self.flux_kubeconfig = flux_kubeconfig_of(args.cluster, args.kubeconfig)
+        self.azure_id: pulumi.Output[str] | None = None
+        """For a secret-less remote: its Azure resource id, as the main stack exports it."""
+        self.flux_identity: FluxIdentity | None = None
+        """For a management cluster with secret-less remotes: its Flux's identity."""
         # The provider was first made by the Environment, this component's parent: the alias
         # keeps its URN's history, so nothing on the cluster is replaced.
         former = [pulumi.Alias(parent=opts.parent)] if opts and opts.parent else []
@@ -412,8 +505,33 @@ class ReferencedCluster(pulumi.ComponentResource):
         return ClusterTarget(self.cluster, self.provider, flux=None)
 
 
+def user_kubeconfigs(
+    clusters: Iterable[ManagementCluster | RemoteCluster],
+) -> dict[str, pulumi.Output[str]]:
+    """The kubeconfigs for people of the clusters that sign in with Microsoft Entra ID only:
+    no credential in them, each person signs in as themselves (`az login`)."""
+    return {c.cluster.name: c.user_kubeconfig for c in clusters if c.user_kubeconfig is not None}
+
+
 def cluster_outputs(
     clusters: Iterable[ManagementCluster | RemoteCluster],
 ) -> dict[str, dict[str, Any]]:
-    """Every cluster's access, by name: what environment stacks read through a StackReference."""
-    return {c.cluster.name: outputs.cluster_access(c.cluster, c.kubeconfig) for c in clusters}
+    """Every cluster's access, by name: what environment stacks read through a StackReference;
+    for AKS, its resource id and the identity of its Flux (secret-less access)."""
+    found: dict[str, dict[str, Any]] = {}
+    for c in clusters:
+        access: dict[str, Any] = outputs.cluster_access(c.cluster, c.kubeconfig)
+        if c.aks is not None:
+            access[outputs.AZURE_ID] = c.aks.id
+        identity = c.flux_identity if isinstance(c, ManagementCluster) else None
+        if identity is not None:
+            access[outputs.FLUX_IDENTITY] = {
+                "name": identity.name,
+                "resourceGroup": identity.resource_group,
+                "clientId": identity.client_id,
+                "tenantId": identity.tenant_id,
+                "principalId": identity.principal_id,
+                "issuer": identity.issuer,
+            }
+        found[c.cluster.name] = access
+    return found

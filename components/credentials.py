@@ -10,12 +10,13 @@ never go to git.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
+from components.azure_identity import FluxIdentity
 from components.github import GITHUB_KNOWN_HOSTS
-from fleet import objects
+from fleet import names, objects
 from fleet.access import GitSource
 from fleet.objects import K8sObject
 from fleet.wiring import (
@@ -27,6 +28,7 @@ from fleet.wiring import (
     Kubeconfig,
     NotificationAddress,
     SecretVariables,
+    WorkloadIdentityAccess,
 )
 
 SecretConfig = Mapping[str, pulumi.Output[str]]
@@ -46,6 +48,10 @@ class SecretValues:
     """Kubeconfigs by cluster name, for the `R-kubeconfig` Secrets of remote clusters."""
     deploy_key: pulumi.Input[str] | None = None
     """The private key of this cluster's deploy key, when Flux reads the fleet over SSH."""
+    cluster_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Azure resource ids of AKS remotes, by name, for their secret-less access ConfigMaps."""
+    flux_identity: FluxIdentity | None = None
+    """The managed identity Flux on this cluster signs in to its secret-less remotes as."""
 
 
 def token_credentials(token: pulumi.Input[str]) -> SecretData:
@@ -72,10 +78,22 @@ def git_credentials(source: GitSource, values: SecretValues) -> SecretData:
 
 
 def secret_object(secret: AppliedSecret, values: SecretValues) -> K8sObject:
-    """The Secret, with its data (still Pulumi secrets) as `stringData`."""
+    """The Secret, with its data (still Pulumi secrets) as `stringData`; for secret-less access
+    to a remote, the ConfigMap that stands in for it."""
     secret_type = objects.OPAQUE_SECRET
     data: SecretData
     match secret.content:
+        case WorkloadIdentityAccess(cluster):
+            return {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": secret.name, "namespace": secret.namespace},
+                "data": {
+                    "provider": "azure",
+                    "cluster": values.cluster_ids[cluster],
+                    "serviceAccountName": names.PLATFORM_ACCOUNT,
+                },
+            }
         case Kubeconfig(cluster):
             data = {objects.KUBECONFIG_KEY: values.kubeconfigs[cluster]}
         case GitCredentials(source):

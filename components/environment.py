@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from components.azure_identity import FluxIdentity, trust
 from components.clusters import (
     ManagementCluster,
     ReferencedCluster,
@@ -28,7 +29,7 @@ from components.github import (
     protect_ring_branches,
 )
 from components.kubernetes_objects import ClusterTarget, apply_wiring
-from fleet import names, outputs
+from fleet import names, outputs, reach
 from fleet.access import github_commit_repository
 from fleet.model import EnvironmentSpec, TenantSpec
 from fleet.wiring import environment_wiring, tenant_namespaces, tenant_wiring
@@ -124,12 +125,24 @@ class Environment(pulumi.ComponentResource):
         targets = [
             managers[member.name].target for c in env.management_clusters for member in c.physical
         ]
+        cluster_ids = {
+            c.cluster.name: c.azure_id
+            for c in reached
+            if isinstance(c, ReferencedCluster) and c.azure_id is not None
+        }
         for target in targets:
             owner = f"{name}-{target.cluster.name}"
+            manager = managers[target.cluster.name]
+            identity = manager.flux_identity if isinstance(manager, ReferencedCluster) else None
+            if identity is not None:
+                # The environment's platform account signs in as the cluster's Flux identity.
+                trust(owner, identity, names.environment_namespace(env.name), self)
             values = SecretValues(
                 args.secrets,
                 kubeconfigs,
                 deploy_key=flux_deploy_key(owner, repository, args.github, self),
+                cluster_ids=cluster_ids,
+                flux_identity=identity,
             )
             wiring = environment_wiring(env, target.cluster)
             apply_wiring(owner, wiring, target, values, self, bootstraps)
@@ -158,8 +171,9 @@ class Environment(pulumi.ComponentResource):
         main = pulumi.StackReference(env.main_stack, opts=pulumi.ResourceOptions(parent=self))
         exported = main.require_output(outputs.CLUSTERS)
         platform = names.environment_namespace(env.name)
-        return [
-            ReferencedCluster(
+        found = []
+        for cluster in clusters:
+            reached = ReferencedCluster(
                 f"{name}-{cluster.name}",
                 ReferencedClusterArgs(
                     cluster,
@@ -168,8 +182,33 @@ class Environment(pulumi.ComponentResource):
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
-            for cluster in clusters
-        ]
+            if reach.secret_less(cluster):
+                reached.azure_id = _exported(exported, cluster.name, outputs.AZURE_ID, env)
+            if any(reach.secret_less(r) for r in env.remotes_of(cluster.folder)):
+                reached.flux_identity = _identity(exported, cluster.name, env)
+            found.append(reached)
+        return found
+
+
+def _exported(exported: pulumi.Output[Any], cluster: str, key: str, env: EnvironmentSpec) -> Any:
+    """A field of the main stack's `clusters` output that is no secret (an Azure id, the
+    identity's ids): the output as a whole is, for the kubeconfigs in it."""
+    return pulumi.Output.unsecret(
+        exported.apply(
+            lambda clusters: outputs.exported_field(clusters, cluster, key, env.main_stack)
+        )
+    )
+
+
+def _identity(exported: pulumi.Output[Any], cluster: str, env: EnvironmentSpec) -> FluxIdentity:
+    """The identity the main stack made for Flux on management cluster `cluster`."""
+    fields = _exported(exported, cluster, outputs.FLUX_IDENTITY, env)
+    return FluxIdentity(
+        *(
+            fields.apply(lambda f, k=key: str(f[k]))
+            for key in ("name", "resourceGroup", "clientId", "tenantId", "principalId", "issuer")
+        )
+    )
 
 
 def _referenced_kubeconfig(

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.credentials import SecretValues, secret_object
+from fleet import names
 from fleet.model import ClusterSpec
 from fleet.objects import (
     SOURCE_KINDS,
@@ -24,7 +25,7 @@ from fleet.objects import (
     object_id,
     references,
 )
-from fleet.wiring import Kubeconfig, Wiring
+from fleet.wiring import Kubeconfig, Wiring, WorkloadIdentityAccess
 
 PROVIDER_TYPE = "pulumi:providers:kubernetes"
 """The type token of the one provider each cluster has."""
@@ -102,6 +103,10 @@ def apply_object(owner: str, obj: K8sObject, opts: pulumi.ResourceOptions) -> pu
                 type=obj["type"],
                 string_data=obj["stringData"],
                 opts=opts,
+            )
+        case "v1", "ConfigMap":
+            resource = kubernetes.core.v1.ConfigMap(
+                name, metadata=metadata, data=obj["data"], opts=opts
             )
         case "rbac.authorization.k8s.io/v1", "ClusterRoleBinding":
             resource = kubernetes.rbac.v1.ClusterRoleBinding(
@@ -184,8 +189,23 @@ def apply_wiring(
     secrets = [secret_object(secret, values) for secret in wiring.secrets]
     bootstraps = remotes or {}
     after = {
-        ("Secret", secret.namespace, secret.name): [bootstraps[secret.content.cluster]]
-        for secret in wiring.secrets
-        if isinstance(secret.content, Kubeconfig) and secret.content.cluster in bootstraps
+        object_id(made): [bootstraps[secret.content.cluster]]
+        for secret, made in zip(wiring.secrets, secrets, strict=True)
+        if isinstance(secret.content, Kubeconfig | WorkloadIdentityAccess)
+        and secret.content.cluster in bootstraps
     }
-    apply_objects(owner, [*wiring.objects, *secrets], target, parent, after)
+    applied = [_signed_in(o, values) for o in wiring.objects]
+    apply_objects(owner, [*applied, *secrets], target, parent, after)
+
+
+def _signed_in(obj: K8sObject, values: SecretValues) -> K8sObject:
+    """The platform account, annotated with the managed identity Flux signs in to its
+    secret-less remotes as, when there is one (`components.azure_identity`)."""
+    if values.flux_identity is None or object_id(obj)[::2] != (
+        "ServiceAccount",
+        names.PLATFORM_ACCOUNT,
+    ):
+        return obj
+    metadata = obj["metadata"]
+    annotations = {**metadata.get("annotations", {}), **values.flux_identity.annotations()}
+    return {**obj, "metadata": {**metadata, "annotations": annotations}}

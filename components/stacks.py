@@ -15,6 +15,7 @@ from components.clusters import (
     RemoteClusterArgs,
     cluster_outputs,
     group_resource_group,
+    user_kubeconfigs,
 )
 from components.credentials import SecretConfig
 from components.environment import Environment, EnvironmentArgs
@@ -110,6 +111,7 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
         outputs.INVENTORY: inventory(fleet),
         "summary": summary(fleet),
         outputs.CLUSTERS: cluster_outputs([*managements, *remotes]),
+        outputs.USER_KUBECONFIGS: user_kubeconfigs([*managements, *remotes]),
     }
 
 

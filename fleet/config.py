@@ -194,6 +194,19 @@ class AksConfig(Schema):
     node_pools: Annotated[list[NodePoolConfig], Field(min_length=1)] = Field(
         default_factory=lambda: [NodePoolConfig(name="system")]
     )
+    local_accounts: bool = True
+    """False: Microsoft Entra ID only, as an Azure Policy often requires: no admin kubeconfig,
+    Kubernetes rights by Azure role assignments; Pulumi reaches it with kubelogin."""
+    admin_groups: list[str] = Field(default_factory=list)
+    """Entra group object ids whose members are cluster admins (with localAccounts false)."""
+    login: Literal["azurecli", "spn", "workloadidentity", "msi"] = "azurecli"
+    """How kubelogin signs Pulumi in (with localAccounts false): `azurecli` on a workstation,
+    `spn` or `workloadidentity` in CI, `msi` on an Azure machine."""
+    flux_access: Literal["kubeconfig", "workload-identity"] = "kubeconfig"
+    """For a remote AKS cluster: how its management cluster's Flux reaches it. With
+    `workload-identity`, no credential is stored: Flux signs in as a managed identity that
+    Pulumi makes and gives the remote's cluster-admin role (Flux 2.7+,
+    `kubeConfig.configMapRef`)."""
 
 
 class K3dConfig(Schema):

@@ -241,7 +241,7 @@ def kustomization(
     service_account: str,
     prune: bool = True,
     target_namespace: str | None = None,
-    kubeconfig_secret: str | None = None,
+    kube_config: Mapping[str, Any] | None = None,
     labels: Mapping[str, str] | None = None,
     deletion_policy: str | None = None,
     post_build: Mapping[str, Any] | None = None,
@@ -258,8 +258,8 @@ def kustomization(
     }
     if target_namespace is not None:
         spec["targetNamespace"] = target_namespace
-    if kubeconfig_secret is not None:
-        spec["kubeConfig"] = {"secretRef": {"name": kubeconfig_secret, "key": KUBECONFIG_KEY}}
+    if kube_config is not None:
+        spec["kubeConfig"] = dict(kube_config)
     if deletion_policy is not None:
         spec["deletionPolicy"] = deletion_policy
     if post_build:
@@ -378,12 +378,13 @@ def helm_release(
     *,
     service_account: str | None = None,
     target_namespace: str | None = None,
-    kubeconfig_secret: str | None = None,
+    kube_config: Mapping[str, Any] | None = None,
     values_from: Sequence[Mapping[str, str]] = (),
 ) -> K8sObject:
     """A HelmRelease whose chart comes from the HelmRepository `source` in its own namespace.
 
-    With `kubeconfig_secret` it installs on a remote cluster into `target_namespace` there;
+    With `kube_config` (`fleet.reach.kube_config`) it installs on a remote cluster into
+    `target_namespace` there;
     `values_from` are Flux's references to values in Secrets beside it, merged under `values`.
     """
     spec: dict[str, Any] = {
@@ -405,8 +406,8 @@ def helm_release(
         spec["targetNamespace"] = target_namespace
         spec["storageNamespace"] = target_namespace
         spec["install"] = {"createNamespace": True}
-    if kubeconfig_secret is not None:
-        spec["kubeConfig"] = {"secretRef": {"name": kubeconfig_secret, "key": KUBECONFIG_KEY}}
+    if kube_config is not None:
+        spec["kubeConfig"] = dict(kube_config)
     return {
         "apiVersion": HELM_API,
         "kind": "HelmRelease",
@@ -504,6 +505,9 @@ def references(obj: Mapping[str, Any]) -> set[ObjectId]:
     for secret in (spec.get("secretRef"), spec.get("kubeConfig", {}).get("secretRef")):
         if isinstance(secret, Mapping):
             found.add(("Secret", namespace, str(secret.get("name"))))
+    config_map = spec.get("kubeConfig", {}).get("configMapRef")
+    if isinstance(config_map, Mapping):
+        found.add(("ConfigMap", namespace, str(config_map.get("name"))))
     return found
 
 

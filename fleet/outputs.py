@@ -33,6 +33,15 @@ def cluster_access(
     }
 
 
+USER_KUBECONFIGS = "userKubeconfigs"
+"""The main stack's output of kubeconfigs for people (Entra-only AKS clusters): no secrets."""
+AZURE_ID = "azureId"
+"""An AKS cluster's Azure resource id, for secret-less access to it (`fleet.reach`)."""
+FLUX_IDENTITY = "fluxIdentity"
+"""The managed identity a management cluster's Flux signs in to its secret-less remotes as:
+`name`, `resourceGroup`, `clientId`, `tenantId`, `principalId`, `issuer` (its OIDC issuer)."""
+
+
 class MissingCluster(Exception):
     """The main stack's outputs do not name a cluster the environment uses."""
 
@@ -45,3 +54,13 @@ def kubeconfig_of(exported: Mapping[str, Any], cluster: str, main_stack: str) ->
             "run `pulumi up` on it first"
         )
     return str(exported[cluster][KUBECONFIG])
+
+
+def exported_field(exported: Mapping[str, Any], cluster: str, key: str, main_stack: str) -> Any:
+    """One field of a cluster in the main stack's `clusters` output."""
+    if cluster not in exported or key not in exported[cluster]:
+        raise MissingCluster(
+            f"the main stack {main_stack} exports no {key} of cluster '{cluster}': run "
+            "`pulumi up` on it first"
+        )
+    return exported[cluster][key]

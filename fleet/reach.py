@@ -10,11 +10,12 @@ Ref: https://k3d.io/stable/design/networking/ ; https://docs.k3s.io/cli/server (
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from fleet.config import K3dConfig
+from fleet import names, objects
+from fleet.config import AksConfig, K3dConfig
 
 if TYPE_CHECKING:  # the model's rules use this module's names
     from fleet.model import ClusterSpec
@@ -32,6 +33,40 @@ def k3d_tls_san(name: str) -> str:
     """The `--k3s-arg` that makes every server's certificate valid for the load balancer's
     name, so a client in the Docker network verifies it."""
     return f"--tls-san={k3d_load_balancer(name)}@server:*"
+
+
+def secret_less(cluster: ClusterSpec) -> bool:
+    """Flux reaches the remote with workload identity, no credential stored (Flux 2.7+)."""
+    provisioning = cluster.provisioning
+    return isinstance(provisioning, AksConfig) and provisioning.flux_access == "workload-identity"
+
+
+def kube_config(remote: ClusterSpec) -> dict[str, Any]:
+    """`spec.kubeConfig` of what Flux applies to `remote`: the kubeconfig in the Secret
+    `R-kubeconfig`, or, secret-less, the ConfigMap `R-kubeconfig` that names the cluster and the
+    account Flux signs in as (`fleet.wiring.WorkloadIdentityAccess`).
+    Ref: https://fluxcd.io/flux/components/kustomize/kustomizations/#kubeconfig-remote-clusters"""
+    return kube_config_named(remote.name, secret_less=secret_less(remote))
+
+
+def kube_config_named(remote: str, *, secret_less: bool = False) -> dict[str, Any]:
+    """`spec.kubeConfig` for the remote named `remote` (`kube_config`)."""
+    name = names.kubeconfig_secret(remote)
+    if secret_less:
+        return {"configMapRef": {"name": name}}
+    return {"secretRef": {"name": name, "key": objects.KUBECONFIG_KEY}}
+
+
+AZURE_CLIENT_ID = "azure.workload.identity/client-id"
+AZURE_TENANT_ID = "azure.workload.identity/tenant-id"
+"""The annotations Flux reads on the account it signs in to Azure as (fluxcd/pkg auth/azure)."""
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+"""The audience of a federated credential that trusts a Kubernetes service account token."""
+
+
+def federated_subject(namespace: str) -> str:
+    """The subject of the platform account of `namespace` in its cluster's OIDC tokens."""
+    return f"system:serviceaccount:{namespace}:{names.PLATFORM_ACCOUNT}"
 
 
 def in_network_server(cluster: ClusterSpec) -> str | None:
@@ -64,3 +99,43 @@ def flux_kubeconfig(cluster: ClusterSpec, kubeconfig: str) -> str:
     """The kubeconfig Flux uses for `cluster` (the data of its `R-kubeconfig` Secret)."""
     server = in_network_server(cluster)
     return kubeconfig if server is None else with_server(kubeconfig, server)
+
+
+AKS_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+"""The application id of the AKS Microsoft Entra server: the audience of tokens for AKS API
+servers. Ref: https://azure.github.io/kubelogin/concepts/aks.html"""
+_KEPT_FLAGS = ("--server-id", "--environment", "--tenant-id")
+
+
+def entra_kubeconfig(kubeconfig: str, login: str) -> str:
+    """An AKS user kubeconfig (`listClusterUserCredential`, format `exec`) that signs in with
+    kubelogin's `login` mode instead of the interactive device code it comes with: `azurecli`,
+    `spn` (AAD_SERVICE_PRINCIPAL_CLIENT_ID and _SECRET), `workloadidentity` (AZURE_CLIENT_ID,
+    AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE) or `msi`. It holds no credential.
+    Ref: https://azure.github.io/kubelogin/cli/get-token.html"""
+    try:
+        config = yaml.safe_load(kubeconfig)
+    except yaml.YAMLError:
+        raise ValueError("the AKS user kubeconfig does not parse as YAML") from None
+    if not isinstance(config, dict):
+        raise ValueError("the AKS user kubeconfig is not a YAML mapping")
+    for entry in config.get("users") or []:
+        user = entry.get("user") if isinstance(entry, dict) else None
+        exec_ = user.get("exec") if isinstance(user, dict) else None
+        if not isinstance(exec_, dict):
+            continue
+        given = [str(a) for a in exec_.get("args") or []]
+        kept = {flag: given[i + 1] for i, flag in enumerate(given[:-1]) if flag in _KEPT_FLAGS}
+        args = [
+            "get-token",
+            "--login",
+            login,
+            "--server-id",
+            kept.get("--server-id", AKS_SERVER_ID),
+        ]
+        for flag in ("--environment", "--tenant-id"):
+            if flag in kept:
+                args += [flag, kept[flag]]
+        exec_["args"] = args
+        exec_["command"] = "kubelogin"
+    return yaml.safe_dump(config, sort_keys=False)

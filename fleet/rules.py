@@ -37,6 +37,7 @@ from fleet.config import (
     SECRET_DATA_KEY_PATTERN,
     VAR_NAME_PATTERN,
     VERSION_PATTERN,
+    AksConfig,
     ClusterConfig,
     ClusterRef,
     ClusterRole,
@@ -399,6 +400,8 @@ def check_clusters(
                 )
         if cluster.role == "remote" and cluster.kind == "k3d" and cluster.managed_by:
             _check_k3d_remote(problems, path, cluster, managers.get(cluster.managed_by))
+        if cluster.aks is not None and cluster.aks.flux_access == "workload-identity":
+            _check_secret_less(problems, path, key, cluster, managers.get(cluster.managed_by or ""))
         check_vars(problems, (*path, "vars"), cluster.vars, secrets=False)
         _check_labels(problems, (*path, "labels"), cluster.labels)
         _check_group(problems, path, cluster)
@@ -415,6 +418,39 @@ def check_clusters(
                     "needs a name of its own",
                 )
             taken[name] = f"a member of group {cluster.name}"
+
+
+def _check_secret_less(
+    problems: Problems,
+    path: tuple[str | int, ...],
+    key: str,
+    cluster: ClusterConfig,
+    manager: object,
+) -> None:
+    """Secret-less access: an AKS remote of the main stack, of an AKS management cluster, with
+    Kubernetes rights from Azure roles (so that the identity's role grants them)."""
+    where = (*path, "aks", "fluxAccess")
+    if cluster.role != "remote":
+        problems.add(where, "only a remote cluster is reached by another cluster's Flux")
+        return
+    if key != "clusters":
+        problems.add(where, "secret-less access is made for remotes of the main stack")
+    if (
+        manager is not None
+        and not isinstance(getattr(manager, "aks", None), AksConfig)
+        and not (isinstance(getattr(manager, "provisioning", None), AksConfig))
+    ):
+        problems.add(
+            where,
+            f"'{cluster.managed_by}' is not an AKS cluster: Flux signs in to Azure with the "
+            "identity of an AKS cluster's workload identity",
+        )
+    if cluster.aks is not None and cluster.aks.local_accounts:
+        problems.add(
+            (*path, "aks", "localAccounts"),
+            "secret-less access gives Flux an Azure role on the cluster, which grants Kubernetes "
+            "rights only with Microsoft Entra ID and Azure RBAC: set localAccounts to false",
+        )
 
 
 def _k3d_of(cluster: object) -> K3dConfig | None:

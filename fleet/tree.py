@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet import layout, names, objects, variables, wiring, yamldoc
+from fleet import layout, names, objects, reach, variables, wiring, yamldoc
 from fleet.access import GitSource
 from fleet.config import ClusterRole, PatchConfig
 from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, InfraSpec, TenantSpec
@@ -165,7 +165,11 @@ def _component_base(tree: _Tree, branch: _Branch, component: InfraSpec) -> None:
 
 
 def _remote_release(
-    component: InfraSpec, remote: str, platform_namespace: str, interval: str
+    component: InfraSpec,
+    remote: str,
+    platform_namespace: str,
+    interval: str,
+    kube_config: Mapping[str, Any],
 ) -> K8sObject:
     """A chart for remote `remote`: a HelmRelease on its management cluster, in the platform's
     namespace beside the remote's kubeconfig, installing into the component's namespace there."""
@@ -182,7 +186,7 @@ def _remote_release(
         helm.values,
         service_account=names.PLATFORM_ACCOUNT,
         target_namespace=component.namespace,
-        kubeconfig_secret=names.kubeconfig_secret(remote),
+        kube_config=kube_config,
         values_from=wiring.values_from(component),
     )
 
@@ -201,7 +205,8 @@ def patched_objects(
     if role != "remote" or component.helm is None:
         found += _base(component, interval).objects
     if role != "management" and component.helm is not None:
-        found.append(_remote_release(component, cluster, platform_namespace, interval))
+        kube_config = reach.kube_config_named(cluster)
+        found.append(_remote_release(component, cluster, platform_namespace, interval, kube_config))
     return found
 
 
@@ -319,7 +324,9 @@ def _remote_charts(
             name = names.remote_app(remote.name, component.name)
             release_folder = layout.remote_chart(management, remote.name, component.name)
             release_file = layout.file(release_folder, "release.yaml")
-            release = _remote_release(component, remote.name, namespace, branch.interval)
+            release = _remote_release(
+                component, remote.name, namespace, branch.interval, reach.kube_config(remote)
+            )
             patches = _overlay_patches(
                 component, remote.name, {"name": name, "namespace": namespace}
             )
@@ -639,12 +646,7 @@ def _sync_patch(
     from the Secret Pulumi makes beside it), and for a remote, the remote's kubeconfig."""
     spec: dict[str, Any] = {"path": app.path_on(cluster.name)}
     if remote:
-        spec["kubeConfig"] = {
-            "secretRef": {
-                "name": names.kubeconfig_secret(cluster.name),
-                "key": objects.KUBECONFIG_KEY,
-            }
-        }
+        spec["kubeConfig"] = reach.kube_config(cluster)
     if app.substitute:
         resolved = variables.of_app(env, cluster, tenant, app)
         secret = names.app_variables_secret(tenant.name, app.name) if resolved.secret else None

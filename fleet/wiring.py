@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fleet import access, layout, names, objects, variables
+from fleet import access, layout, names, objects, reach, variables
 from fleet.access import GitSource
 from fleet.config import NotificationConfig
 from fleet.model import AppSpec, ClusterSpec, EnvironmentSpec, FleetSpec, InfraSpec, TenantSpec
@@ -68,8 +68,18 @@ class CommitStatusToken:
     key: str
 
 
+@dataclass(frozen=True)
+class WorkloadIdentityAccess:
+    """Not a Secret: the ConfigMap that names remote `cluster` (its Azure resource id) and the
+    account Flux signs in to Azure as (the platform's, annotated with the managed identity that
+    may administer the remote), for `kubeConfig.configMapRef`. Nothing in it is secret."""
+
+    cluster: str
+
+
 SecretContent = (
     Kubeconfig
+    | WorkloadIdentityAccess
     | GitCredentials
     | DockerConfig
     | SecretVariables
@@ -116,6 +126,15 @@ class Wiring:
 
     objects: list[K8sObject] = field(default_factory=list)
     secrets: list[AppliedSecret] = field(default_factory=list)
+
+
+def _remote_access(remote: ClusterSpec, namespace: str) -> AppliedSecret:
+    """How Flux in `namespace` reaches `remote`: its kubeconfig in a Secret, or, secret-less,
+    a ConfigMap naming the cluster and the account Flux signs in as (`fleet.reach`)."""
+    name = names.kubeconfig_secret(remote.name)
+    if reach.secret_less(remote):
+        return AppliedSecret(name, namespace, WorkloadIdentityAccess(remote.name))
+    return AppliedSecret(name, namespace, Kubeconfig(remote.name))
 
 
 def fleet_source(fleet: FleetSpec, branch: str) -> GitSource:
@@ -222,9 +241,7 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
         )
     )
     for remote in fleet.remotes_of(cluster.folder):
-        wiring.secrets.append(
-            AppliedSecret(names.kubeconfig_secret(remote.name), namespace, Kubeconfig(remote.name))
-        )
+        wiring.secrets.append(_remote_access(remote, namespace))
         wiring.objects.append(
             objects.kustomization(
                 names.remote_infrastructure(remote.name),
@@ -233,7 +250,7 @@ def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
                 names.FLUX_NAMESPACE,
                 fleet.flux.interval,
                 service_account=names.PLATFORM_ACCOUNT,
-                kubeconfig_secret=names.kubeconfig_secret(remote.name),
+                kube_config=reach.kube_config(remote),
                 post_build=objects.post_build(variables.of_platform(fleet, remote)),
                 health=infra_health(fleet),
             )
@@ -299,8 +316,7 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
         )
     )
     for remote in env.remotes_of(cluster.folder):
-        secret_name = names.kubeconfig_secret(remote.name)
-        wiring.secrets.append(AppliedSecret(secret_name, namespace, Kubeconfig(remote.name)))
+        wiring.secrets.append(_remote_access(remote, namespace))
         wiring.objects.append(
             objects.kustomization(
                 names.remote_infrastructure(remote.name),
@@ -309,7 +325,7 @@ def environment_wiring(env: EnvironmentSpec, cluster: ClusterSpec) -> Wiring:
                 namespace,
                 interval,
                 service_account=names.PLATFORM_ACCOUNT,
-                kubeconfig_secret=secret_name,
+                kube_config=reach.kube_config(remote),
                 post_build=objects.post_build(variables.of_platform(env.fleet, remote, env)),
                 health=infra_health(env.fleet),
             )

@@ -32,8 +32,16 @@ from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
-from components import clusters, environment, github, gitops_branch, kubernetes_objects
-from fleet import objects, outputs
+from components import (
+    azure_identity,
+    clusters,
+    environment,
+    github,
+    gitops_branch,
+    kubernetes_objects,
+)
+from fleet import objects, outputs, reach
+from fleet.config import AksConfig
 from fleet.model import ENCRYPTED, FleetSpec, StackSpec, fleet_of
 from fleet.objects import K8sObject
 from fleet.safety import inventory
@@ -52,6 +60,44 @@ _OPTIONS = (
 )
 
 
+def fake_entra_kubeconfig(cluster: str) -> str:
+    """A user kubeconfig as AKS gives it with local accounts off (format `exec`): kubelogin
+    with an interactive device code, and no credential."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster, "cluster": {"server": f"https://{cluster}:443"}}],
+            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
+            "current-context": cluster,
+            "users": [
+                {
+                    "name": cluster,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "kubelogin",
+                            "args": [
+                                "get-token",
+                                "--login",
+                                "devicecode",
+                                "--server-id",
+                                "6dae42f8-4368-4678-94ff-3960e28e3630",
+                                "--client-id",
+                                "80faf920-1908-4b52-b5ef-a8e7bedfc67a",
+                                "--tenant-id",
+                                FAKE_TENANT,
+                                "--environment",
+                                "AzurePublicCloud",
+                            ],
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
 def fake_kubeconfig(cluster: str) -> str:
     """A kubeconfig that names its cluster, so tests can tell whose it is."""
     return yaml.safe_dump(
@@ -66,16 +112,46 @@ def fake_kubeconfig(cluster: str) -> str:
     )
 
 
+FAKE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+FAKE_TENANT = "11111111-1111-1111-1111-111111111111"
+
+
+def fake_aks_id(resource_group: str, name: str) -> str:
+    """An AKS cluster's resource id, in Azure's format (`fleet.reach` reads it back)."""
+    return (
+        f"/subscriptions/{FAKE_SUBSCRIPTION}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.ContainerService/managedClusters/{name}"
+    )
+
+
+def fake_flux_identity(cluster: str, resource_group: str) -> dict[str, str]:
+    """What the identity of `cluster`'s Flux reads back as (`components.azure_identity`)."""
+    return {
+        "name": f"{cluster}-flux",
+        "resourceGroup": resource_group,
+        "clientId": f"client-id-of-{cluster}-flux",
+        "tenantId": FAKE_TENANT,
+        "principalId": f"principal-id-of-{cluster}-flux",
+        "issuer": f"https://oidc.example/{cluster}/",
+    }
+
+
 def main_stack_outputs(fleet: FleetSpec) -> dict[str, Any]:
     """What the main stack of `fleet` exports, as a StackReference reads it: each cluster that
-    exists, a group's members one by one."""
-    return {
-        outputs.CLUSTERS: {
-            m.name: outputs.cluster_access(m, fake_kubeconfig(m.name))
-            for c in fleet.clusters
-            for m in c.physical
-        }
-    }
+    exists, a group's members one by one; for AKS its resource id, and for a management cluster
+    with secret-less remotes its Flux's identity."""
+    clusters: dict[str, Any] = {}
+    for cluster in fleet.clusters:
+        for member in cluster.physical:
+            access: dict[str, Any] = outputs.cluster_access(member, fake_kubeconfig(member.name))
+            aks = member.provisioning
+            if isinstance(aks, AksConfig):
+                access[outputs.AZURE_ID] = fake_aks_id(aks.resource_group, member.name)
+                if any(reach.secret_less(r) for r in fleet.remotes_of(member.folder)):
+                    identity = fake_flux_identity(member.name, aks.resource_group)
+                    access[outputs.FLUX_IDENTITY] = identity
+            clusters[member.name] = access
+    return {outputs.CLUSTERS: clusters}
 
 
 @dataclass(frozen=True)
@@ -156,6 +232,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 state["name"] = plain.get("resourceGroupName", args.name)
             case clusters.AKS_CLUSTER_TYPE:
                 state["name"] = plain.get("resourceName", args.name)
+                group = str(plain.get("resourceGroupName", ""))
+                state["oidcIssuerProfile"] = {"issuerURL": f"https://oidc.example/{state['name']}/"}
+                return fake_aks_id(group, str(state["name"])), state
+            case azure_identity.IDENTITY_TYPE:
+                cluster = str(plain.get("resourceName", args.name)).removesuffix("-flux")
+                identity = fake_flux_identity(cluster, str(plain.get("resourceGroupName", "")))
+                state.update(
+                    name=identity["name"],
+                    clientId=identity["clientId"],
+                    tenantId=identity["tenantId"],
+                    principalId=identity["principalId"],
+                )
             case clusters.FLUX_OPERATOR_RELEASE_TYPE:
                 state["status"] = {"name": plain["name"], "status": "deployed"}
             case github.PRIVATE_KEY_TYPE:
@@ -181,6 +269,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             kubeconfig = fake_kubeconfig(str(args.args["resourceName"]))
             value = base64.b64encode(kubeconfig.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterAdmin", "value": value}]}, []
+        if args.token == clusters.AKS_USER_CREDENTIALS:
+            kubeconfig = fake_entra_kubeconfig(str(args.args["resourceName"]))
+            value = base64.b64encode(kubeconfig.encode()).decode()
+            return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}, []
+        if args.token == azure_identity.CLIENT_CONFIG:
+            config = {"subscriptionId": FAKE_SUBSCRIPTION, "tenantId": FAKE_TENANT}
+            return {**config, "clientId": "client-of-pulumi", "objectId": "object-of-pulumi"}, []
         raise AssertionError(f"unexpected invoke {args.token}")
 
 

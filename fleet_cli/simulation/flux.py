@@ -261,6 +261,9 @@ def _target(ctx: _Context, controller: str) -> _Target:
 
 
 def _remote(ctx: _Context, kubeconfig: Any) -> str:
+    config_map = kubeconfig.get("configMapRef") if isinstance(kubeconfig, Mapping) else None
+    if isinstance(config_map, Mapping):
+        return _secret_less_remote(ctx, str(config_map.get("name")))
     reference = kubeconfig.get("secretRef") if isinstance(kubeconfig, Mapping) else None
     if not isinstance(reference, Mapping):
         raise Failed("not-reconciled", "spec.kubeConfig without a secretRef is not simulated")
@@ -280,6 +283,54 @@ def _remote(ctx: _Context, kubeconfig: Any) -> str:
         raise Failed(
             "not-reconciled",
             f"KubeConfig secret '{ctx.namespace}/{name}' reaches no cluster of the fleet",
+        )
+    return reached
+
+
+AZURE_CLUSTER = "/providers/Microsoft.ContainerService/managedClusters/"
+
+
+def _secret_less_remote(ctx: _Context, name: str) -> str:
+    """The remote a `kubeConfig.configMapRef` names, as kustomize-controller reads it: the
+    ConfigMap beside the object (provider, cluster, serviceAccountName), and the account Flux
+    signs in as, whose annotations name the Azure identity (fluxcd/pkg auth/azure). Whether
+    Azure then grants the identity its role is Azure's to decide: not simulated.
+    Ref: https://fluxcd.io/flux/components/kustomize/kustomizations/#secret-less-authentication"""
+    landed = ctx.cluster.get(("ConfigMap", ctx.namespace, name))
+    if landed is None:
+        raise Failed(
+            "not-reconciled",
+            f"unable to read KubeConfig configmap '{ctx.namespace}/{name}': it does not exist "
+            f"on {ctx.cluster.name}",
+        )
+    data = landed.obj.get("data") or {}
+    if data.get("provider") != "azure":
+        raise Failed("not-reconciled", f"provider {data.get('provider')!r} is not simulated")
+    account = str(data.get("serviceAccountName") or "")
+    signed_in = ctx.cluster.get(("ServiceAccount", ctx.namespace, account)) if account else None
+    if signed_in is None:
+        raise Failed(
+            "not-reconciled",
+            f"the ServiceAccount '{ctx.namespace}/{account}' that Flux signs in to Azure as "
+            f"does not exist on {ctx.cluster.name}",
+        )
+    annotations = signed_in.obj.get("metadata", {}).get("annotations") or {}
+    for key, what in (
+        ("azure.workload.identity/tenant-id", "tenant ID"),
+        ("azure.workload.identity/client-id", "client ID"),
+    ):
+        if not annotations.get(key):
+            raise Failed(
+                "not-reconciled",
+                f"azure {what} is not set in the service account annotation {key}",
+            )
+    cluster_id = str(data.get("cluster") or "")
+    reached = cluster_id.partition(AZURE_CLUSTER)[2]
+    if not reached or reached not in ctx.world.clusters:
+        raise Failed(
+            "not-reconciled",
+            f"KubeConfig configmap '{ctx.namespace}/{name}' names no cluster of the fleet "
+            f"({cluster_id or 'no cluster'})",
         )
     return reached
 

@@ -85,7 +85,7 @@ def test_a_remote_chart_without_its_account_is_refused(monkeypatch: pytest.Monke
     helm_release = objects.helm_release
 
     def without_account(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        if kwargs.get("kubeconfig_secret"):
+        if kwargs.get("kube_config"):
             kwargs["service_account"] = None
         return helm_release(*args, **kwargs)
 
