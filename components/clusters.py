@@ -72,17 +72,8 @@ def k3d_create_command(name: str, k3d: K3dConfig) -> list[str]:
 
 
 def select_context(kubeconfig: str, context: str) -> str:
-    """The kubeconfig with `context` as its current context, for every later reader. A
-    kubeconfig that does not parse is reported by where, never by what it holds: a parser's
-    message quotes the offending line, which may be a credential."""
-    try:
-        config = yaml.safe_load(kubeconfig)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ValueError(f"the kubeconfig does not parse as YAML{where}") from None
-    if not isinstance(config, dict):
-        raise ValueError("the kubeconfig is not a YAML mapping")
+    """The kubeconfig with `context` as its current context, for every later reader."""
+    config = reach.parse_kubeconfig(kubeconfig)
     known = [c.get("name") for c in config.get("contexts") or [] if isinstance(c, dict)]
     if context not in known:
         raise ValueError(f"the kubeconfig has no context '{context}' (it has {known})")

@@ -78,16 +78,24 @@ def in_network_server(cluster: ClusterSpec) -> str | None:
     return None
 
 
-def with_server(kubeconfig: str, server: str) -> str:
-    """The kubeconfig with every cluster entry's server at `server`; credentials unchanged. A
-    kubeconfig that does not parse is reported by where, never by what it holds."""
+def parse_kubeconfig(kubeconfig: str) -> dict[str, Any]:
+    """A kubeconfig as a mapping. One that does not parse is reported by where, never by what
+    it holds: a parser's message quotes the offending line, which may be a credential."""
     try:
         config = yaml.safe_load(kubeconfig)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ValueError(f"the kubeconfig does not parse as YAML{where}") from None
-    if not isinstance(config, dict) or not isinstance(config.get("clusters"), list):
+    if not isinstance(config, dict):
+        raise ValueError("the kubeconfig is not a YAML mapping")
+    return config
+
+
+def with_server(kubeconfig: str, server: str) -> str:
+    """The kubeconfig with every cluster entry's server at `server`; credentials unchanged."""
+    config = parse_kubeconfig(kubeconfig)
+    if not isinstance(config.get("clusters"), list):
         raise ValueError("the kubeconfig has no list of clusters")
     for entry in config["clusters"]:
         if isinstance(entry, dict) and isinstance(entry.get("cluster"), dict):

@@ -240,6 +240,23 @@ def tool_checks(model: StackSpec) -> list[Check]:
                     f"install {tool} (https://k3d.io/stable/#installation)",
                 )
             )
+    entra = [
+        m.name
+        for c in clusters
+        for m in c.physical
+        if isinstance(m.provisioning, AksConfig) and not m.provisioning.local_accounts
+    ]
+    if entra:
+        checks.append(
+            Check(Status.OK, "kubelogin is installed (clusters with Microsoft Entra ID only)")
+            if shutil.which("kubelogin")
+            else Check(
+                Status.FAIL,
+                f"kubelogin is not installed, and {', '.join(entra)} sign in with Microsoft Entra "
+                "ID only",
+                "install kubelogin (https://azure.github.io/kubelogin/install.html)",
+            )
+        )
     if AksConfig in kinds:
         signed_in = bool(os.environ.get("ARM_CLIENT_ID")) or shutil.which("az") is not None
         checks.append(

@@ -83,3 +83,27 @@ def test_a_k3d_remote_cannot_be_reached_from_aks() -> None:
 
     problems = problems_of("main", k3d_remote_of_aks)
     assert any("'pacific-aks' is not a k3d cluster" in p for p in problems)
+
+
+def test_an_entra_kubeconfig_signs_in_as_told_and_keeps_the_cluster_and_tenant() -> None:
+    from fleet_cli.engine import FAKE_TENANT, fake_entra_kubeconfig
+
+    given = fake_entra_kubeconfig("pacific-aks")
+    for login in ("azurecli", "spn", "workloadidentity", "msi"):
+        config = yaml.safe_load(reach.entra_kubeconfig(given, login))
+        exec_ = config["users"][0]["user"]["exec"]
+        assert exec_["command"] == "kubelogin"
+        assert exec_["args"] == [
+            "get-token",
+            "--login",
+            login,
+            "--server-id",
+            reach.AKS_SERVER_ID,
+            "--environment",
+            "AzurePublicCloud",
+            "--tenant-id",
+            FAKE_TENANT,
+        ]
+        assert config["clusters"] == yaml.safe_load(given)["clusters"]
+    with pytest.raises(ValueError, match="not a YAML mapping"):
+        reach.entra_kubeconfig("- a list", "azurecli")
