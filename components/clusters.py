@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from pulumi_azure_native import containerservice, resources
 from pulumi_command import local
 
 from components.azure_identity import FluxIdentity, administer, flux_identity, trust
-from components.credentials import SecretConfig, SecretValues
+from components.credentials import SecretConfig, SecretValues, remote_access
 from components.github import GitHubAccess, flux_deploy_key
 from components.kubernetes_objects import (
     WAIT_FOR_ANNOTATION,
@@ -181,6 +181,25 @@ def _aks(
     return Provisioned(kubeconfig, cluster, group)
 
 
+def docker_networks(clusters: Iterable[ClusterSpec]) -> dict[str, pulumi.Resource]:
+    """The Docker networks k3d clusters share (`k3d.network`), each made once before any of its
+    clusters: two `k3d cluster create --network N` side by side would race to create it."""
+    found: dict[str, pulumi.Resource] = {}
+    for cluster in (m for c in clusters for m in c.physical):
+        provisioning = cluster.provisioning
+        if not isinstance(provisioning, K3dConfig) or provisioning.network is None:
+            continue
+        network = provisioning.network
+        if network not in found:
+            found[network] = local.Command(
+                f"docker-network-{network}",
+                create=f"docker network inspect {shlex.quote(network)} >/dev/null 2>&1 || "
+                f"docker network create {shlex.quote(network)}",
+                delete=f"docker network rm {shlex.quote(network)}",
+            )
+    return found
+
+
 def _k3d(name: str, k3d: K3dConfig, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
     # A k3d cluster cannot change shape: a new shape is a new cluster, and its name is taken
     # until the old one is gone.
@@ -234,11 +253,12 @@ def provision(
     parent: pulumi.Resource,
     resource_group: pulumi.Input[str] | None = None,
     workload_identity: bool = False,
+    after: Sequence[pulumi.Resource] = (),
 ) -> Provisioned:
     """The cluster, created or attached, with its kubeconfig as a secret. A group's member on
     AKS is given its group's `resource_group`; with `workload_identity` the cluster issues
     tokens that Azure trusts (its Flux signs in to secret-less remotes)."""
-    opts = pulumi.ResourceOptions(parent=parent, protect=cluster.protect)
+    opts = pulumi.ResourceOptions(parent=parent, protect=cluster.protect, depends_on=list(after))
     match cluster.provisioning:
         case AksConfig() as aks:
             return _aks(cluster.name, aks, opts, resource_group, workload_identity)
@@ -315,6 +335,8 @@ class ManagementClusterArgs:
     """None for an environment's dedicated cluster: branch main does not know it."""
     resource_group: pulumi.Input[str] | None = None
     """For a member of an AKS group: the group's resource group (`group_resource_group`)."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must exist before it is made: its Docker network (`docker_networks`)."""
 
 
 class ManagementCluster(pulumi.ComponentResource):
@@ -337,7 +359,7 @@ class ManagementCluster(pulumi.ComponentResource):
         remotes = args.main_branch.remotes if args.main_branch is not None else {}
         secret_less = {n: r for n, r in remotes.items() if reach.secret_less(r.cluster)}
         provisioned = provision(
-            args.cluster, args.secrets, self, args.resource_group, bool(secret_less)
+            args.cluster, args.secrets, self, args.resource_group, bool(secret_less), args.after
         )
         self.kubeconfig = provisioned.kubeconfig
         self.user_kubeconfig = provisioned.user_kubeconfig
@@ -377,7 +399,11 @@ class ManagementCluster(pulumi.ComponentResource):
             secrets,
             {remote: r.flux_kubeconfig for remote, r in main.remotes.items()},
             deploy_key=flux_deploy_key(name, main.repository, main.github, self),
-            cluster_ids={n: r.aks.id for n, r in main.remotes.items() if r.aks is not None},
+            remote_access={
+                n: remote_access(r.aks.id, r.kubeconfig)
+                for n, r in main.remotes.items()
+                if r.aks is not None and reach.secret_less(r.cluster)
+            },
             flux_identity=self.flux_identity,
         )
         bootstraps = {remote: r.bootstrap for remote, r in main.remotes.items()}
@@ -391,6 +417,8 @@ class RemoteClusterArgs:
     platform_namespace: str
     """The namespace of the Flux objects that reach it (main's `flux-system`, or the
     environment's that owns it), whose platform account is made cluster-admin on it."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must exist before it is made: its Docker network (`docker_networks`)."""
 
 
 class RemoteCluster(pulumi.ComponentResource):
@@ -413,7 +441,7 @@ class RemoteCluster(pulumi.ComponentResource):
     ) -> None:
         super().__init__(REMOTE_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
-        provisioned = provision(args.cluster, args.secrets, self)
+        provisioned = provision(args.cluster, args.secrets, self, after=args.after)
         self.kubeconfig = provisioned.kubeconfig
         self.user_kubeconfig = provisioned.user_kubeconfig
         self.aks = provisioned.aks
@@ -477,8 +505,8 @@ class ReferencedCluster(pulumi.ComponentResource):
         self.flux_kubeconfig = flux_kubeconfig_of(args.cluster, args.kubeconfig)
         self.azure_id: pulumi.Output[str] | None = None
         """For a secret-less remote: its Azure resource id, as the main stack exports it."""
-        self.flux_identity: FluxIdentity | None = None
-        """For a management cluster with secret-less remotes: its Flux's identity."""
+        self.oidc_issuer: pulumi.Output[str] | None = None
+        """For a management cluster with secret-less remotes: its OIDC issuer."""
         # The provider was first made by the Environment, this component's parent: the alias
         # keeps its URN's history, so nothing on the cluster is replaced.
         former = [pulumi.Alias(parent=opts.parent)] if opts and opts.parent else []
@@ -516,13 +544,6 @@ def cluster_outputs(
             access[outputs.AZURE_ID] = c.aks.id
         identity = c.flux_identity if isinstance(c, ManagementCluster) else None
         if identity is not None:
-            access[outputs.FLUX_IDENTITY] = {
-                "name": identity.name,
-                "resourceGroup": identity.resource_group,
-                "clientId": identity.client_id,
-                "tenantId": identity.tenant_id,
-                "principalId": identity.principal_id,
-                "issuer": identity.issuer,
-            }
+            access[outputs.OIDC_ISSUER] = identity.issuer
         found[c.cluster.name] = access
     return found

@@ -16,7 +16,7 @@ import pulumi
 
 from components.azure_identity import FluxIdentity
 from components.github import GITHUB_KNOWN_HOSTS
-from fleet import names, objects
+from fleet import names, objects, reach
 from fleet.access import GitSource
 from fleet.objects import K8sObject
 from fleet.wiring import (
@@ -40,6 +40,21 @@ GIT_USERNAME = "git"
 
 
 @dataclass(frozen=True)
+class RemoteAccess:
+    """A secret-less AKS remote: its Azure resource id, API server address and CA (PEM)."""
+
+    cluster_id: pulumi.Input[str]
+    address: pulumi.Input[str]
+    ca: pulumi.Input[str]
+
+
+def remote_access(cluster_id: pulumi.Input[str], kubeconfig: pulumi.Output[str]) -> RemoteAccess:
+    """From the remote's kubeconfig (Entra only: it holds no credential) its address and CA."""
+    found = pulumi.Output.unsecret(kubeconfig.apply(reach.endpoint))
+    return RemoteAccess(cluster_id, found.apply(lambda e: e[0]), found.apply(lambda e: e[1]))
+
+
+@dataclass(frozen=True)
 class SecretValues:
     """Where the data of one component's Secrets comes from."""
 
@@ -48,8 +63,8 @@ class SecretValues:
     """Kubeconfigs by cluster name, for the `R-kubeconfig` Secrets of remote clusters."""
     deploy_key: pulumi.Input[str] | None = None
     """The private key of this cluster's deploy key, when Flux reads the fleet over SSH."""
-    cluster_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Azure resource ids of AKS remotes, by name, for their secret-less access ConfigMaps."""
+    remote_access: Mapping[str, RemoteAccess] = field(default_factory=dict)
+    """What Flux reaches each secret-less remote by, by name (its access ConfigMap)."""
     flux_identity: FluxIdentity | None = None
     """The managed identity Flux on this cluster signs in to its secret-less remotes as."""
 
@@ -90,7 +105,9 @@ def secret_object(secret: AppliedSecret, values: SecretValues) -> K8sObject:
                 "metadata": {"name": secret.name, "namespace": secret.namespace},
                 "data": {
                     "provider": "azure",
-                    "cluster": values.cluster_ids[cluster],
+                    "cluster": values.remote_access[cluster].cluster_id,
+                    "address": values.remote_access[cluster].address,
+                    "ca.crt": values.remote_access[cluster].ca,
                     "serviceAccountName": names.PLATFORM_ACCOUNT,
                 },
             }

@@ -8,20 +8,20 @@ not own (its namespaces and the Secrets in them) is a `Tenant`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from components.azure_identity import FluxIdentity, trust
+from components.azure_identity import FluxIdentity, administer, flux_identity, trust
 from components.clusters import (
     ManagementCluster,
     ReferencedCluster,
     ReferencedClusterArgs,
     RemoteCluster,
 )
-from components.credentials import SecretConfig, SecretValues
+from components.credentials import SecretConfig, SecretValues, remote_access
 from components.github import (
     GitHubAccess,
     flux_deploy_key,
@@ -31,6 +31,7 @@ from components.github import (
 from components.kubernetes_objects import ClusterTarget, apply_wiring
 from fleet import names, outputs, reach
 from fleet.access import github_commit_repository
+from fleet.config import AksConfig
 from fleet.model import EnvironmentSpec, TenantSpec
 from fleet.wiring import environment_wiring, tenant_namespaces, tenant_wiring
 
@@ -125,23 +126,27 @@ class Environment(pulumi.ComponentResource):
         targets = [
             managers[member.name].target for c in env.management_clusters for member in c.physical
         ]
-        cluster_ids = {
-            c.cluster.name: c.azure_id
+        secret_less = {
+            c.cluster.name: c
             for c in reached
             if isinstance(c, ReferencedCluster) and c.azure_id is not None
+        }
+        access = {
+            n: remote_access(c.azure_id, c.kubeconfig)
+            for n, c in secret_less.items()
+            if c.azure_id is not None
         }
         for target in targets:
             owner = f"{name}-{target.cluster.name}"
             manager = managers[target.cluster.name]
-            identity = manager.flux_identity if isinstance(manager, ReferencedCluster) else None
-            if identity is not None:
-                # The environment's platform account signs in as the cluster's Flux identity.
-                trust(owner, identity, names.environment_namespace(env.name), self)
+            identity = None
+            if isinstance(manager, ReferencedCluster) and manager.oidc_issuer is not None:
+                identity = self._flux_identity(owner, env, manager, secret_less)
             values = SecretValues(
                 args.secrets,
                 kubeconfigs,
                 deploy_key=flux_deploy_key(owner, repository, args.github, self),
-                cluster_ids=cluster_ids,
+                remote_access=access,
                 flux_identity=identity,
             )
             wiring = environment_wiring(env, target.cluster)
@@ -155,6 +160,27 @@ class Environment(pulumi.ComponentResource):
             for tenant in env.tenants
         }
         self.register_outputs({"branch": env.branch, "tenants": list(self.tenants)})
+
+    def _flux_identity(
+        self,
+        owner: str,
+        env: EnvironmentSpec,
+        manager: ReferencedCluster,
+        secret_less: Mapping[str, ReferencedCluster],
+    ) -> FluxIdentity:
+        """The environment's own identity for Flux on `manager`: trusted for the environment's
+        platform account, cluster-admin on the environment's secret-less remotes there. One
+        per environment, so environments deployed side by side never write the same identity
+        (Azure refuses concurrent writes of federated credentials on one identity)."""
+        aks = manager.cluster.provisioning
+        assert isinstance(aks, AksConfig) and manager.oidc_issuer is not None
+        identity = flux_identity(owner, aks.resource_group, aks.location, manager.oidc_issuer, self)
+        trust(owner, identity, names.environment_namespace(env.name), self)
+        for remote in env.remotes_of(manager.cluster.folder):
+            reached = secret_less.get(remote.name)
+            if reached is not None and reached.azure_id is not None:
+                administer(f"{owner}-{remote.name}", identity, reached.azure_id, self)
+        return identity
 
     def _referenced(
         self,
@@ -185,7 +211,7 @@ class Environment(pulumi.ComponentResource):
             if reach.secret_less(cluster):
                 reached.azure_id = _exported(exported, cluster.name, outputs.AZURE_ID, env)
             if any(reach.secret_less(r) for r in env.remotes_of(cluster.folder)):
-                reached.flux_identity = _identity(exported, cluster.name, env)
+                reached.oidc_issuer = _exported(exported, cluster.name, outputs.OIDC_ISSUER, env)
             found.append(reached)
         return found
 
@@ -196,17 +222,6 @@ def _exported(exported: pulumi.Output[Any], cluster: str, key: str, env: Environ
     return pulumi.Output.unsecret(
         exported.apply(
             lambda clusters: outputs.exported_field(clusters, cluster, key, env.main_stack)
-        )
-    )
-
-
-def _identity(exported: pulumi.Output[Any], cluster: str, env: EnvironmentSpec) -> FluxIdentity:
-    """The identity the main stack made for Flux on management cluster `cluster`."""
-    fields = _exported(exported, cluster, outputs.FLUX_IDENTITY, env)
-    return FluxIdentity(
-        *(
-            fields.apply(lambda f, k=key: str(f[k]))
-            for key in ("name", "resourceGroup", "clientId", "tenantId", "principalId", "issuer")
         )
     )
 

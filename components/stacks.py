@@ -14,6 +14,7 @@ from components.clusters import (
     RemoteCluster,
     RemoteClusterArgs,
     cluster_outputs,
+    docker_networks,
     group_resource_group,
     user_kubeconfigs,
 )
@@ -70,7 +71,8 @@ def commit_branch(
 def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
     """The shared clusters, Flux on each management cluster, branch main's wiring."""
     github = _github(fleet.repository, manages_branches=True)
-    remotes = _remote_clusters(fleet.clusters, secrets, names.FLUX_NAMESPACE)
+    networks = docker_networks(fleet.clusters)
+    remotes = _remote_clusters(fleet.clusters, secrets, names.FLUX_NAMESPACE, networks)
     # A group's members each get the group's wiring; no remote is managed by a group.
     managements = []
     for cluster in fleet.management_clusters:
@@ -85,7 +87,14 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
             managements.append(
                 ManagementCluster(
                     member.name,
-                    ManagementClusterArgs(member, fleet.flux, secrets, branch_main, resource_group),
+                    ManagementClusterArgs(
+                        member,
+                        fleet.flux,
+                        secrets,
+                        branch_main,
+                        resource_group,
+                        _network_of(member, networks),
+                    ),
                 )
             )
     rules = []
@@ -157,11 +166,25 @@ def _management_clusters(
     return found
 
 
+def _network_of(
+    cluster: ClusterSpec, networks: Mapping[str, pulumi.Resource]
+) -> list[pulumi.Resource]:
+    """The Docker network a k3d cluster joins, to be made before it."""
+    network = getattr(cluster.provisioning, "network", None)
+    return [networks[network]] if isinstance(network, str) and network in networks else []
+
+
 def _remote_clusters(
-    clusters: Iterable[ClusterSpec], secrets: SecretConfig, platform_namespace: str
+    clusters: Iterable[ClusterSpec],
+    secrets: SecretConfig,
+    platform_namespace: str,
+    networks: Mapping[str, pulumi.Resource] | None = None,
 ) -> list[RemoteCluster]:
     return [
-        RemoteCluster(c.name, RemoteClusterArgs(c, secrets, platform_namespace))
+        RemoteCluster(
+            c.name,
+            RemoteClusterArgs(c, secrets, platform_namespace, _network_of(c, networks or {})),
+        )
         for c in clusters
         if not c.is_management
     ]

@@ -37,9 +37,8 @@ USER_KUBECONFIGS = "userKubeconfigs"
 """The main stack's output of kubeconfigs for people (Entra-only AKS clusters): no secrets."""
 AZURE_ID = "azureId"
 """An AKS cluster's Azure resource id, for secret-less access to it (`fleet.reach`)."""
-FLUX_IDENTITY = "fluxIdentity"
-"""The managed identity a management cluster's Flux signs in to its secret-less remotes as:
-`name`, `resourceGroup`, `clientId`, `tenantId`, `principalId`, `issuer` (its OIDC issuer)."""
+OIDC_ISSUER = "oidcIssuer"
+"""A management AKS cluster's OIDC issuer, for the identities of each stack's Flux there."""
 
 
 class MissingCluster(Exception):

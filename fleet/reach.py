@@ -10,6 +10,7 @@ Ref: https://k3d.io/stable/design/networking/ ; https://docs.k3s.io/cli/server (
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -147,3 +148,21 @@ def entra_kubeconfig(kubeconfig: str, login: str) -> str:
         exec_["args"] = args
         exec_["command"] = "kubelogin"
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def endpoint(kubeconfig: str) -> tuple[str, str]:
+    """The API server's address and CA certificate (PEM) of a kubeconfig's current cluster:
+    with both in its ConfigMap, Flux reaches an AKS remote without describing it through Azure
+    (`managedClusters/read`, a right the identity does not have).
+    Ref: fluxcd/pkg auth/azure `NewRESTConfig`"""
+    config = parse_kubeconfig(kubeconfig)
+    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
+    wanted = contexts.get(config.get("current-context"), {}).get("cluster")
+    for entry in config.get("clusters") or []:
+        if not isinstance(entry, dict) or (wanted and entry.get("name") != wanted):
+            continue
+        cluster = entry.get("cluster") or {}
+        data = cluster.get("certificate-authority-data")
+        if cluster.get("server") and data:
+            return str(cluster["server"]), base64.b64decode(str(data)).decode()
+    raise ValueError("the kubeconfig names no cluster with a server and a CA certificate")

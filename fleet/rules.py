@@ -402,6 +402,7 @@ def check_clusters(
             _check_k3d_remote(problems, path, cluster, managers.get(cluster.managed_by))
         if cluster.aks is not None and cluster.aks.flux_access == "workload-identity":
             _check_secret_less(problems, path, key, cluster, managers.get(cluster.managed_by or ""))
+        _check_entra(problems, path, cluster)
         check_vars(problems, (*path, "vars"), cluster.vars, secrets=False)
         _check_labels(problems, (*path, "labels"), cluster.labels)
         _check_group(problems, path, cluster)
@@ -450,6 +451,27 @@ def _check_secret_less(
             (*path, "aks", "localAccounts"),
             "secret-less access gives Flux an Azure role on the cluster, which grants Kubernetes "
             "rights only with Microsoft Entra ID and Azure RBAC: set localAccounts to false",
+        )
+
+
+def _check_entra(problems: Problems, path: tuple[str | int, ...], cluster: ClusterConfig) -> None:
+    """An Entra-only cluster needs admins, and as a remote, secret-less access."""
+    aks = cluster.aks
+    if aks is None or aks.local_accounts:
+        return
+    if not aks.admin_groups:
+        problems.add(
+            (*path, "aks", "adminGroups"),
+            "with localAccounts false, Kubernetes rights come from Azure only: nobody, not even "
+            "whoever creates the cluster, may act in it unless an Entra group is its admin; name "
+            "the group of whoever runs `pulumi up` (and of its administrators)",
+        )
+    if cluster.role == "remote" and aks.flux_access == "kubeconfig":
+        problems.add(
+            (*path, "aks", "fluxAccess"),
+            "with localAccounts false, the remote's only kubeconfig signs in with kubelogin, "
+            "which kustomize-controller does not run (it drops `exec` without "
+            "--insecure-kubeconfig-exec): set fluxAccess to workload-identity",
         )
 
 
@@ -1079,6 +1101,16 @@ def check_main_stack(
             repository.push_url,
             credentials=FLEET_CREDENTIALS,
             local=True,
+        )
+    secret_less = [
+        c.name for c in config.clusters if c.aks is not None and c.aks.flux_access != "kubeconfig"
+    ]
+    if secret_less and not config.flux.multitenant:
+        problems.add(
+            ("flux", "multitenant"),
+            f"{', '.join(secret_less)} reached secret-less needs Flux's object-level workload "
+            "identity, which the Flux Operator turns on with the multi-tenant lockdown: set "
+            "fleet:flux.multitenant to true",
         )
     if config.flux.multitenant and _version(config.flux.version) < WORKLOAD_IDENTITY_LOCKDOWN:
         problems.add(

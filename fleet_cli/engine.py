@@ -60,6 +60,11 @@ _OPTIONS = (
 )
 
 
+def fake_ca(cluster: str) -> str:
+    """The PEM of a cluster's made-up certificate authority."""
+    return f"-----BEGIN CERTIFICATE-----\nca-of-{cluster}\n-----END CERTIFICATE-----\n"
+
+
 def fake_entra_kubeconfig(cluster: str) -> str:
     """A user kubeconfig as AKS gives it with local accounts off (format `exec`): kubelogin
     with an interactive device code, and no credential."""
@@ -67,7 +72,17 @@ def fake_entra_kubeconfig(cluster: str) -> str:
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": cluster, "cluster": {"server": f"https://{cluster}:443"}}],
+            "clusters": [
+                {
+                    "name": cluster,
+                    "cluster": {
+                        "server": f"https://{cluster}:443",
+                        "certificate-authority-data": base64.b64encode(
+                            fake_ca(cluster).encode()
+                        ).decode(),
+                    },
+                }
+            ],
             "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
             "current-context": cluster,
             "users": [
@@ -143,13 +158,15 @@ def main_stack_outputs(fleet: FleetSpec) -> dict[str, Any]:
     clusters: dict[str, Any] = {}
     for cluster in fleet.clusters:
         for member in cluster.physical:
-            access: dict[str, Any] = outputs.cluster_access(member, fake_kubeconfig(member.name))
             aks = member.provisioning
+            kubeconfig = fake_kubeconfig(member.name)
+            if isinstance(aks, AksConfig) and not aks.local_accounts:
+                kubeconfig = reach.entra_kubeconfig(fake_entra_kubeconfig(member.name), aks.login)
+            access: dict[str, Any] = outputs.cluster_access(member, kubeconfig)
             if isinstance(aks, AksConfig):
                 access[outputs.AZURE_ID] = fake_aks_id(aks.resource_group, member.name)
                 if any(reach.secret_less(r) for r in fleet.remotes_of(member.folder)):
-                    identity = fake_flux_identity(member.name, aks.resource_group)
-                    access[outputs.FLUX_IDENTITY] = identity
+                    access[outputs.OIDC_ISSUER] = fake_flux_identity(member.name, "")["issuer"]
             clusters[member.name] = access
     return {outputs.CLUSTERS: clusters}
 

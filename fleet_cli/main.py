@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fleet.codeowners import codeowners
+from fleet import codeowners
 from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec, FleetSpec, StackSpec, fleet_of
 from fleet.promotion import Selection
@@ -324,23 +324,27 @@ def _promote(args: argparse.Namespace) -> int:
 def _codeowners(args: argparse.Namespace) -> int:
     project: Path = args.project.resolve()
     owners: dict[str, list[str]] = {}
+    catch_all: list[str] = []
     try:
         for stack in deploy_order(project):
             model = load_stack(stack_file(stack, project))
             owners[stack] = list(model.owners)
+            if isinstance(model, FleetSpec):
+                catch_all += [o for o in model.owners if o not in catch_all]
     except ConfigError as error:
         raise _Stop(error.render()) from None
     root = next((p for p in (project, *project.parents) if (p / ".git").exists()), project)
-    wanted = codeowners(project.relative_to(root).as_posix().removeprefix("."), owners)
+    folder = project.relative_to(root).as_posix().removeprefix(".")
+    wanted = codeowners.block(folder, owners, catch_all)
     target = root / ".github" / "CODEOWNERS"
+    existing = target.read_text(encoding="utf-8") if target.exists() else None
     if args.write:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(wanted, encoding="utf-8")
+        target.write_text(codeowners.merged(existing, folder, wanted), encoding="utf-8")
         print(f"{_shown(target)}: {sum(1 for o in owners.values() if o)} stacks with owners")
         return EXIT_OK
     if args.check:
-        current = target.read_text(encoding="utf-8") if target.exists() else None
-        if current != wanted:
+        if codeowners.current(existing, folder) != wanted:
             print(
                 f"{_shown(target)} is not what the stacks' owners say: run `fleet codeowners "
                 "--write` and commit it",

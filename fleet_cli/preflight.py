@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -31,7 +33,9 @@ from fleet_cli.drift import local_repository
 SAMPLE_REPOSITORY = "github.com/kaizentm/multicluster-gitops"
 """The original sample's repository: not yours, and Flux applies its infra as cluster-admin."""
 PLACEHOLDER = "YOUR-ORG"
-PULUMI_CLOUD = ("https://api.pulumi.com", "https://app.pulumi.com")
+SELF_MANAGED = ("file://", "s3://", "azblob://", "gs://")
+"""The schemes of self-managed backends; any other backend is a Pulumi Cloud (or self-hosted
+Pulumi Cloud) that knows stacks by their organization."""
 DIY_ORGANIZATION = "organization"
 """The organization a self-managed backend (file://, s3://, azblob://, gs://) knows stacks by.
 Ref: https://www.pulumi.com/docs/iac/concepts/state-and-backends/#scoping"""
@@ -57,18 +61,22 @@ Runner = Callable[[Sequence[str], dict[str, str] | None], subprocess.CompletedPr
 def run_command(
     argv: Sequence[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """A command with a time limit; a missing program or a timeout reads as a failure."""
-    try:
-        return subprocess.run(
-            list(argv),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return subprocess.CompletedProcess(list(argv), 127, "", str(error))
+    """A command with a time limit, run from a scratch folder as the git writer runs git (so a
+    relative path in GIT_SSH_COMMAND fails here as it would there); a missing program or a
+    timeout reads as a failure."""
+    with tempfile.TemporaryDirectory(prefix="fleet-preflight-") as scratch:
+        try:
+            return subprocess.run(
+                list(argv),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+                cwd=scratch,
+                env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return subprocess.CompletedProcess(list(argv), 127, "", str(error))
 
 
 def repository_checks(model: StackSpec, project: Path, run: Runner, try_push: bool) -> list[Check]:
@@ -88,17 +96,31 @@ def repository_checks(model: StackSpec, project: Path, run: Runner, try_push: bo
         )
         return checks
     shown = strip_credentials(url)
-    read = run(["git", "ls-remote", "--heads", "--", url], None)
-    checks.append(
-        Check(Status.OK, f"Flux can reach {shown}")
-        if read.returncode == 0
-        else Check(
-            Status.FAIL,
-            f"cannot read {shown}: {_last_line(read.stderr)}",
-            "make the repository public, or give Flux access: an SSH URL with a deploy key "
-            "(fleet:repository.deployKey) or fleet:repository.tokenSecret",
+    if repository.token_key is not None:
+        checks.append(
+            Check(
+                Status.SKIP,
+                f"Flux reads {shown} with the token in secret config "
+                f"({repository.token_key}): not checked from here",
+            )
         )
-    )
+    elif repository.access == "deploy-key":
+        checks.append(
+            Check(Status.SKIP, f"Flux reads {shown} with deploy keys Pulumi makes: not yet there")
+        )
+    else:
+        read = run(["git", "ls-remote", "--heads", "--", url], None)
+        checks.append(
+            Check(Status.OK, f"Flux can reach {shown}")
+            if read.returncode == 0
+            else Check(
+                Status.FAIL,
+                f"cannot read {shown}: {_last_lines(read.stderr)}",
+                "make the repository public, or give Flux access: an SSH URL with a deploy key "
+                "(fleet:repository.deployKey) or fleet:repository.tokenSecret",
+            )
+        )
+    checks += _ssh_command_checks()
     push = local_repository(repository.commit_url, project) or repository.commit_url
     pushed = strip_credentials(push)
     reach = run(["git", "ls-remote", "--heads", "--", push], None)
@@ -106,7 +128,7 @@ def repository_checks(model: StackSpec, project: Path, run: Runner, try_push: bo
         checks.append(
             Check(
                 Status.FAIL,
-                f"cannot reach {pushed}, where `pulumi up` pushes: {_last_line(reach.stderr)}",
+                f"cannot reach {pushed}, where `pulumi up` pushes: {_last_lines(reach.stderr)}",
                 "for GitHub over SSH: add a deploy key with write access and set "
                 "GIT_SSH_COMMAND='ssh -i KEY -o IdentitiesOnly=yes' (README); for a local path: "
                 "git init --bare PATH",
@@ -114,8 +136,17 @@ def repository_checks(model: StackSpec, project: Path, run: Runner, try_push: bo
         )
     else:
         checks.append(Check(Status.OK, f"`pulumi up` can reach {pushed}"))
-        if try_push:
+        if try_push and not reach.stdout.strip():
+            checks.append(
+                Check(
+                    Status.SKIP,
+                    f"{pushed} is empty: the first `pulumi up` makes its branches (a test push "
+                    "would become its default branch, which GitHub then keeps)",
+                )
+            )
+        elif try_push:
             checks.append(_try_push(push, model.stack, run))
+        checks += _writer_identity(push, run)
     on_github = access.github_commit_repository(url, repository.push_url) is not None
     writer_app = model.writer_app_id if isinstance(model, EnvironmentSpec) else None
     writer_app = writer_app or repository.writer_app_id
@@ -151,14 +182,77 @@ def _try_push(push: str, stack: str, run: Runner) -> Check:
             [*git_dir, "push", "--quiet", "--", push, f"{commit.stdout.strip()}:{branch}"], None
         )
         if pushed.returncode != 0:
-            why = _last_line(pushed.stderr)
+            why = _last_lines(pushed.stderr)
             return Check(
                 Status.FAIL,
                 f"a test push to {strip_credentials(push)} was refused: {why}",
                 "the credentials `pulumi up` pushes with need write access to the repository",
             )
-        run([*git_dir, "push", "--quiet", "--", push, f":{branch}"], None)
+        deleted = run([*git_dir, "push", "--quiet", "--", push, f":{branch}"], None)
+        if deleted.returncode != 0:
+            return Check(
+                Status.FAIL,
+                f"the test push to {strip_credentials(push)} went through, but its branch "
+                f"{branch} could not be deleted: {_last_lines(deleted.stderr)}",
+                f"delete the branch {branch.removeprefix('refs/heads/')} by hand",
+            )
     return Check(Status.OK, f"`pulumi up` can write to {strip_credentials(push)} (test push)")
+
+
+_GITHUB_SSH = re.compile(r"^(?:ssh://)?git@github\.com[:/](?P<repo>[\w.-]+/[\w.-]+?)(?:\.git)?/?$")
+_GREETING = re.compile(r"Hi (?P<who>[^!]+)! You've successfully authenticated")
+
+
+def _ssh_command_checks() -> list[Check]:
+    """A key named by a relative path in GIT_SSH_COMMAND is not found where git runs it."""
+    command = os.environ.get("GIT_SSH_COMMAND", "")
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return [Check(Status.FAIL, "GIT_SSH_COMMAND does not parse as a command", "quote it")]
+    keys = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "-i"]
+    relative = [k for k in keys if not Path(os.path.expanduser(k)).is_absolute()]
+    if relative:
+        return [
+            Check(
+                Status.FAIL,
+                f"GIT_SSH_COMMAND names the key {relative[0]} by a relative path, which git "
+                "resolves from the folder it runs in (the writer's scratch folder), not yours",
+                f'give its full path: -i "$PWD/{relative[0]}"',
+            )
+        ]
+    return []
+
+
+def _writer_identity(push: str, run: Runner) -> list[Check]:
+    """Whom GitHub takes the SSH key for: a deploy key ("Hi OWNER/REPO!") may bypass the
+    branch rules, a person's key ("Hi USER!") may not."""
+    found = _GITHUB_SSH.match(push)
+    if found is None:
+        return []
+    ssh = shlex.split(os.environ.get("GIT_SSH_COMMAND", "") or "ssh")
+    answer = run([*ssh, "-T", "-o", "BatchMode=yes", "git@github.com"], None)
+    greeting = _GREETING.search(answer.stderr + answer.stdout)
+    if greeting is None:
+        return [
+            Check(
+                Status.FAIL,
+                f"GitHub accepts no SSH key from here: {_last_lines(answer.stderr)}",
+                "add a deploy key with write access and point GIT_SSH_COMMAND at its private key",
+            )
+        ]
+    who, repository = greeting.group("who"), found.group("repo")
+    if who.lower() == repository.lower():
+        return [Check(Status.OK, f"pushes go as a deploy key of {repository}")]
+    return [
+        Check(
+            Status.FAIL,
+            f"pushes go as {who}, a person's key: the branch rules refuse its pushes to main and "
+            "the environment branches (only deploy keys, or writerAppId, bypass them)",
+            f"add a deploy key with write access to {repository} and set GIT_SSH_COMMAND='ssh -i "
+            "/full/path/to/key -o IdentitiesOnly=yes'",
+        )
+    ]
 
 
 def secret_checks(path: Path, model: StackSpec) -> list[Check]:
@@ -182,7 +276,7 @@ def backend_checks(model: StackSpec, project: Path, run: Runner) -> list[Check]:
         return [
             Check(
                 Status.FAIL,
-                f"the Pulumi CLI is not logged in: {_last_line(whoami.stderr)}",
+                f"the Pulumi CLI is not logged in: {_last_lines(whoami.stderr)}",
                 "pulumi login (Pulumi Cloud) or pulumi login --local / s3:// / azblob://",
             )
         ]
@@ -192,11 +286,13 @@ def backend_checks(model: StackSpec, project: Path, run: Runner) -> list[Check]:
         return [Check(Status.SKIP, "`pulumi whoami --json` printed no JSON: too old a CLI?")]
     backend = str(who.get("url", ""))
     checks = [Check(Status.OK, f"logged in to {backend} as {who.get('user', '?')}")]
+    # `pulumi whoami --json` prints Pulumi Cloud's console address (https://app.pulumi.com/USER)
+    # or, self-hosted, its own; a self-managed backend is a file://, s3://, azblob:// or gs://.
     if not isinstance(model, EnvironmentSpec):
         return checks
     parts = model.main_stack.split("/")
     organization = parts[0] if len(parts) == 3 else None
-    cloud = backend.rstrip("/") in PULUMI_CLOUD
+    cloud = not backend.startswith(SELF_MANAGED)
     known = [str(o) for o in who.get("organizations") or []] + [str(who.get("user", ""))]
     if cloud and organization not in known:
         checks.append(
@@ -224,9 +320,8 @@ def backend_checks(model: StackSpec, project: Path, run: Runner) -> list[Check]:
 def tool_checks(model: StackSpec) -> list[Check]:
     """What the clusters and the repository need on this machine."""
     fleet = fleet_of(model)
-    clusters = list(
-        fleet.clusters if not isinstance(model, EnvironmentSpec) else model.dedicated_clusters
-    )
+    reached = model.clusters if isinstance(model, EnvironmentSpec) else fleet.clusters
+    clusters = list(model.dedicated_clusters if isinstance(model, EnvironmentSpec) else reached)
     kinds = {type(m.provisioning) for c in clusters for m in c.physical}
     checks = []
     if K3dConfig in kinds:
@@ -242,7 +337,7 @@ def tool_checks(model: StackSpec) -> list[Check]:
             )
     entra = [
         m.name
-        for c in clusters
+        for c in reached
         for m in c.physical
         if isinstance(m.provisioning, AksConfig) and not m.provisioning.local_accounts
     ]
@@ -311,6 +406,7 @@ def report(checks: Sequence[Check]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return strip_credentials(lines[-1]) if lines else "no answer"
+def _last_lines(text: str, most: int = 3) -> str:
+    """The end of a command's error output (git's cause is often not on its last line)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return strip_credentials(" / ".join(lines[-most:])) if lines else "no answer"

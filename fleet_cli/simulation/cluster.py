@@ -68,6 +68,9 @@ class FluxSettings:
     no_cross_namespace_refs: bool
     no_remote_bases: bool
     default_service_account: str | None
+    object_level_workload_identity: bool = False
+    """`cluster.objectLevelWorkloadIdentity`: without it the operator turns the feature gate
+    off, and an object naming an account to sign in to a cloud as is refused (Flux 2.7+)."""
 
     @classmethod
     def of_instance(cls, instance: Mapping[str, Any]) -> FluxSettings:
@@ -80,6 +83,7 @@ class FluxSettings:
             no_cross_namespace_refs=lockdown,
             no_remote_bases=lockdown,
             default_service_account=str(default) if lockdown else None,
+            object_level_workload_identity=bool(cluster.get("objectLevelWorkloadIdentity")),
         )
 
 

@@ -306,6 +306,22 @@ def _secret_less_remote(ctx: _Context, name: str) -> str:
     data = landed.obj.get("data") or {}
     if data.get("provider") != "azure":
         raise Failed("not-reconciled", f"provider {data.get('provider')!r} is not simulated")
+    settings = ctx.cluster.flux
+    if settings is not None and not settings.object_level_workload_identity:
+        raise Failed(
+            "not-reconciled",
+            "ObjectLevelWorkloadIdentity feature gate is not enabled: the FluxInstance sets no "
+            "cluster.objectLevelWorkloadIdentity",
+        )
+    if not data.get("address") or not data.get("ca.crt"):
+        # Without both, Flux describes the cluster through Azure first, which needs
+        # `Microsoft.ContainerService/managedClusters/read`: a right the identity's role on the
+        # remote (AKS RBAC Cluster Admin) does not give.
+        raise Failed(
+            "not-reconciled",
+            f"KubeConfig configmap '{ctx.namespace}/{name}' has no address and ca.crt: Flux "
+            "would describe the AKS cluster through Azure, as the identity may not",
+        )
     account = str(data.get("serviceAccountName") or "")
     signed_in = ctx.cluster.get(("ServiceAccount", ctx.namespace, account)) if account else None
     if signed_in is None:

@@ -13,7 +13,13 @@ from components.azure_identity import AKS_RBAC_CLUSTER_ADMIN
 from components.clusters import AKS_ADMIN_CREDENTIALS, AKS_USER_CREDENTIALS
 from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec, FleetSpec
-from fleet_cli.engine import FAKE_SUBSCRIPTION, fake_aks_id, fake_kubeconfig, main_stack_outputs
+from fleet_cli.engine import (
+    FAKE_SUBSCRIPTION,
+    fake_aks_id,
+    fake_ca,
+    fake_kubeconfig,
+    main_stack_outputs,
+)
 from fleet_cli.simulation.report import report
 from fleet_cli.simulation.simulation import simulation
 from tests.support.deployments import Deployment, deploy, program, settle
@@ -39,6 +45,7 @@ def entra_only(raw: Raw) -> None:
                 "location": "australiaeast",
                 "resourceGroup": "fleet-pacific-edge",
                 "localAccounts": False,
+                "adminGroups": ["00000000-aaaa-0000-0000-000000000002"],
                 "fluxAccess": "workload-identity",
             },
         }
@@ -144,11 +151,16 @@ def test_no_credential_of_the_remote_is_stored_flux_reads_a_config_map(main: Dep
     found = flux_objects(main, "flux-system")
     assert ("Secret", f"{EDGE}-kubeconfig") not in found
     config_map = found[("ConfigMap", f"{EDGE}-kubeconfig")]
+    # Address and CA from the remote's own (credential-less) kubeconfig: with both, Flux does
+    # not describe the cluster through Azure, a right its identity lacks.
     assert config_map.inputs["data"] == {
         "provider": "azure",
         "cluster": fake_aks_id("fleet-pacific-edge", EDGE),
+        "address": f"https://{EDGE}:443",
+        "ca.crt": fake_ca(EDGE),
         "serviceAccountName": "flux-platform",
     }
+    assert config_map.secret_inputs == set()
     infra = found[("Kustomization", f"{EDGE}-infrastructure")]
     assert infra.inputs["spec"]["kubeConfig"] == {"configMapRef": {"name": f"{EDGE}-kubeconfig"}}
     account = [
@@ -163,20 +175,33 @@ def test_no_credential_of_the_remote_is_stored_flux_reads_a_config_map(main: Dep
     }
 
 
-def test_an_environment_trusts_its_own_platform_account_and_reads_the_same_way() -> None:
+def test_an_environment_has_an_identity_of_its_own_and_reads_the_same_way() -> None:
+    """Environments deploy side by side: each writes its own identity, never the main stack's
+    (Azure refuses concurrent federated-credential writes on one identity)."""
+
     def with_edge(raw: Raw) -> None:
         raw["clusters"] = [*raw["clusters"], EDGE]
 
     env = load_sample("dev", with_edge, entra_only)
     assert isinstance(env, EnvironmentSpec)
     deployment = deploy("dev", program(env), {}, {}, main_stack_outputs(env.fleet))
-    trust = deployment.get("FederatedIdentityCredential", f"dev-{MANAGER}-flux-trust")
+    owner = f"dev-{MANAGER}"
+    identity = deployment.get("UserAssignedIdentity", f"{owner}-flux-identity")
+    assert identity.inputs["resourceName"] == f"{owner}-flux"
+    assert identity.inputs["resourceGroupName"] == "fleet-pacific"
+    trust = deployment.get("FederatedIdentityCredential", f"{owner}-flux-trust")
     assert trust.inputs["subject"] == "system:serviceaccount:dev-flux-system:flux-platform"
-    assert trust.inputs["resourceName"] == f"{MANAGER}-flux"
+    assert trust.inputs["resourceName"] == f"{owner}-flux"
+    assert trust.inputs["issuer"] == f"https://oidc.example/{MANAGER}/"
+    admin = deployment.get("RoleAssignment", f"{owner}-{EDGE}-flux-admin")
+    assert admin.inputs["scope"] == fake_aks_id("fleet-pacific-edge", EDGE)
+    assert admin.inputs["principalId"] == f"principal-id-of-{owner}-flux"
     found = flux_objects(deployment, "dev-flux-system")
     assert ("Secret", f"{EDGE}-kubeconfig") not in found
-    assert found[("ConfigMap", f"{EDGE}-kubeconfig")].inputs["data"]["cluster"] == fake_aks_id(
-        "fleet-pacific-edge", EDGE
+    data = found[("ConfigMap", f"{EDGE}-kubeconfig")].inputs["data"]
+    assert (data["cluster"], data["address"]) == (
+        fake_aks_id("fleet-pacific-edge", EDGE),
+        f"https://{EDGE}:443",
     )
 
 
@@ -203,6 +228,20 @@ def test_the_secret_less_fleet_deploys_offline_with_everything_landing(tmp_path:
         (
             lambda raw: cluster(raw, EDGE).update(managedBy="k3d-america"),
             "'k3d-america' is not an AKS cluster",
+        ),
+        (
+            lambda raw: cluster(raw, EDGE)["aks"].update(fluxAccess="kubeconfig"),
+            "fleet:clusters[3].aks.fluxAccess: with localAccounts false, the remote's only "
+            "kubeconfig signs in with kubelogin",
+        ),
+        (
+            lambda raw: cluster(raw, MANAGER)["aks"].update(adminGroups=[]),
+            "fleet:clusters[1].aks.adminGroups: with localAccounts false",
+        ),
+        (
+            lambda raw: raw.update(flux={"multitenant": False}),
+            "fleet:flux.multitenant: pacific-edge reached secret-less needs Flux's object-level "
+            "workload identity",
         ),
     ],
 )

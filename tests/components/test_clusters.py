@@ -640,6 +640,13 @@ def test_on_a_laptop_flux_reaches_the_k3d_remote_inside_the_docker_network() -> 
         "--kubeconfig-update-default=false --wait"
     )
     assert "--network fleet" in creates["hub-cluster"]
+    # The network is made once, before either cluster: two creates side by side would race.
+    network = deployment.get("command:local:Command", "docker-network-fleet")
+    assert network.inputs["create"] == (
+        "docker network inspect fleet >/dev/null 2>&1 || docker network create fleet"
+    )
+    for name in ("hub-cluster", "shop-1-cluster"):
+        assert network.urn in deployment.get("command:local:Command", name).dependencies
     secret = deployment.get("v1:Secret", "hub-secret-flux-system-shop-1-kubeconfig")
     assert secret.secret_inputs == {"stringData"}
     flux_view = yaml.safe_load(secret.inputs["stringData"]["value"])

@@ -50,15 +50,44 @@ def preflight(project: Path, *args: str) -> int:
     return main(["--project", str(project), "preflight", "k3d-main", *args])
 
 
+def seed(remote: Path, tmp_path: Path) -> None:
+    """One commit on branch main: the repository is no longer empty."""
+    work = tmp_path / "seed"
+    git("init", "--quiet", "-b", "main", str(work))
+    git(
+        "-C",
+        str(work),
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "seed",
+    )
+    git("-C", str(work), "push", "--quiet", str(remote), "main")
+
+
+def test_an_empty_repository_is_not_pushed_to(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    preflight(project, "--try-push")
+    assert "is empty: the first `pulumi up` makes its branches" in capsys.readouterr().out
+
+
 def test_a_repository_of_ones_own_that_both_can_reach_is_deployable(
     project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    seed(tmp_path / "fleet-gitops.git", tmp_path)
     code = preflight(project, "--try-push")
     out = capsys.readouterr().out
     assert f"ok    Flux can reach {URL}" in out
     assert f"ok    `pulumi up` can write to {tmp_path / 'fleet-gitops.git'} (test push)" in out
     # The throwaway branch is gone again.
-    assert git("--git-dir", str(tmp_path / "fleet-gitops.git"), "branch", "--list") == ""
+    branches = git("--git-dir", str(tmp_path / "fleet-gitops.git"), "branch", "--list")
+    assert branches.split() == ["main"]
     tools_missing = shutil.which("k3d") is None or shutil.which("docker") is None
     assert code == (EXIT_PROBLEMS if tools_missing else EXIT_OK)
 
@@ -108,7 +137,8 @@ def pulumi_stand_in(folder: Path, whoami: dict[str, object]) -> None:
     ("whoami", "expected"),
     [
         (
-            {"user": "alice", "organizations": ["acme"], "url": "https://api.pulumi.com"},
+            # What `pulumi whoami --json` prints for Pulumi Cloud: its console address.
+            {"user": "alice", "organizations": ["acme"], "url": "https://app.pulumi.com/alice"},
             "fix: set fleet:mainStack to acme/fleet-k3d/k3d-main",
         ),
         (
@@ -135,3 +165,58 @@ def test_a_stack_that_does_not_exist_is_a_config_problem(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--project", str(project), "preflight", "prod"]) == EXIT_CONFIG
+
+
+def fake_ssh(folder: Path, greeting: str) -> str:
+    """An `ssh` that answers as GitHub does to `ssh -T git@github.com` (on stderr, exit 1)."""
+    folder.mkdir(exist_ok=True)
+    script = folder / "ssh"
+    script.write_text(f"#!/bin/sh\ncat >&2 <<'EOF'\n{greeting}\nEOF\nexit 1\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+@pytest.mark.parametrize(
+    ("greeting", "expected"),
+    [
+        (
+            "Hi acme/fleet-gitops! You've successfully authenticated, but GitHub does not "
+            "provide shell access.",
+            "ok    pushes go as a deploy key of acme/fleet-gitops",
+        ),
+        (
+            "Hi alice! You've successfully authenticated, but GitHub does not provide shell "
+            "access.",
+            "FAIL  pushes go as alice, a person's key",
+        ),
+    ],
+)
+def test_github_says_whether_the_key_is_the_repositorys_deploy_key(
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    greeting: str,
+    expected: str,
+) -> None:
+    settings = project / "Pulumi.k3d-main.yaml"
+    document = yaml.safe_load(settings.read_text())
+    push = "git@github.com:acme/fleet-gitops.git"
+    document["config"]["fleet:repository"] = {"url": URL, "pushUrl": push}
+    settings.write_text(yaml.safe_dump(document))
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "2")
+    monkeypatch.setenv("GIT_CONFIG_KEY_1", f"url.{tmp_path / 'fleet-gitops.git'}.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_1", push)
+    monkeypatch.setenv("GIT_SSH_COMMAND", fake_ssh(tmp_path / "bin", greeting))
+    preflight(project)
+    assert expected in capsys.readouterr().out
+
+
+def test_a_key_named_by_a_relative_path_is_not_found_where_git_runs(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GIT_SSH_COMMAND", "ssh -i fleet-writer -o IdentitiesOnly=yes")
+    preflight(project)
+    out = capsys.readouterr().out
+    assert "GIT_SSH_COMMAND names the key fleet-writer by a relative path" in out
+    assert 'fix: give its full path: -i "$PWD/fleet-writer"' in out

@@ -30,6 +30,8 @@ CREDENTIALS = {
     "ARM_CLIENT_SECRET",
     "ARM_TENANT_ID",
     "ARM_SUBSCRIPTION_ID",
+    "AAD_SERVICE_PRINCIPAL_CLIENT_ID",
+    "AAD_SERVICE_PRINCIPAL_CLIENT_SECRET",
     "GITHUB_TOKEN",
 }
 
@@ -102,7 +104,7 @@ def test_every_workflow_reads_only_and_only_the_comment_jobs_write_comments() ->
     ]
 
 
-PINNED = re.compile(r"^\s*-?\s*uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")
+PINNED = re.compile(r"^\s*-?\s*uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # v\d+(\.\d+){1,2}$")
 
 
 def test_every_action_is_pinned_to_a_commit_with_its_release_named() -> None:
