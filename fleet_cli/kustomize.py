@@ -7,7 +7,9 @@ same folder in two branches or two runs is built once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import posixpath
 import re
@@ -66,7 +68,66 @@ def build(folder: Path) -> list[K8sObject]:
 
 
 _CACHE: dict[str, Result] = {}
-"""Builds by the content of everything a folder reads: objects, or kustomize's error."""
+"""Builds by the content of everything a folder reads, wherever it is: objects, or (keyed with
+the folder, as its message names paths) kustomize's error."""
+CACHE_ENV = "FLEET_KUSTOMIZE_CACHE"
+"""A folder for builds kept across runs (default: the user's cache folder); `off`: none."""
+
+
+def _cache_folder() -> Path | None:
+    """`_cache_folder_of` the current setting and kubectl, worked out once for both."""
+    setting = os.environ.get(CACHE_ENV, "")
+    try:
+        binary = kubectl()
+    except KustomizeError:
+        return None
+    return _cache_folder_of(setting, binary)
+
+
+@functools.cache
+def _cache_folder_of(setting: str, binary_path: str) -> Path | None:
+    """Where builds are kept across runs, under the identity of the kubectl that made them:
+    another kubectl (its path, size or time) is another cache, since another kustomize may
+    build the same files otherwise."""
+    if setting == "off":
+        return None
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    base = Path(setting) if setting else home / "fleet" / "kustomize"
+    try:
+        binary = Path(binary_path).resolve()
+        stat = binary.stat()
+    except OSError:
+        return None
+    identity = hashlib.sha256(f"{binary}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return base / identity.hexdigest()[:16]
+
+
+def _stored(key: str) -> list[K8sObject] | None:
+    """A build kept by an earlier run: the objects, or None."""
+    folder = _cache_folder()
+    path = folder / f"{key}.json" if folder is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return found if isinstance(found, list) else None
+
+
+def _store(key: str, objects: list[K8sObject]) -> None:
+    """Keep a build for later runs, written whole or not at all."""
+    folder = _cache_folder()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(objects, out, separators=(",", ":"))
+        os.replace(temporary, folder / f"{key}.json")
+    except OSError:
+        return
 
 
 class BranchBuilds:
@@ -115,20 +176,39 @@ class BranchBuilds:
                 return f"kustomization path not found: ./{folder}"
             return f"{layout.kustomization_file(folder)} does not exist"
         self.build([folder])
-        return _CACHE[self.key(folder)]
+        key = self.key(folder)
+        return _CACHE[key] if key in _CACHE else _CACHE[self._failed(folder)]
 
     def build(self, folders: Iterable[str]) -> None:
-        """Build the folders not built yet, in parallel."""
-        missing = {self.key(f): f for f in folders if self.key(f) not in _CACHE}
+        """Build the folders not built yet, each distinct content once, in parallel; builds
+        kept by an earlier run are read back instead."""
+        missing: dict[str, str] = {}
+        for folder in folders:
+            key = self.key(folder)
+            if key in _CACHE or self._failed(folder) in _CACHE or key in missing:
+                continue
+            kept = _stored(key)
+            if kept is not None:
+                _CACHE[key] = kept
+            else:
+                missing[key] = folder
         if not missing:
             return
         root = self._materialised()
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             paths = [root / folder for folder in missing.values()]
-            for cache_key, result in zip(missing, pool.map(_build_or_error, paths), strict=True):
-                _CACHE[cache_key] = (
-                    result if isinstance(result, list) else result.replace(f"{root}/", "")
-                )
+            for (key, folder), result in zip(
+                missing.items(), pool.map(_build_or_error, paths), strict=True
+            ):
+                if isinstance(result, list):
+                    _CACHE[key] = result
+                    _store(key, result)
+                else:
+                    _CACHE[self._failed(folder)] = result.replace(f"{root}/", "")
+
+    def _failed(self, folder: str) -> str:
+        """Where a folder's failure is kept: its message names the folder's own paths."""
+        return f"{self.key(folder)}@{folder}"
 
     def culprits(self, folder: str) -> list[tuple[str, str]]:
         """The deepest folders below `folder` (or itself) that fail, with kustomize's error.
@@ -171,11 +251,12 @@ class BranchBuilds:
         return self._named[folder]
 
     def key(self, folder: str) -> str:
-        """A hash of the folder's name and of every file its kustomization reads, transitively:
-        the same key, the same build."""
+        """A hash of every file the folder's kustomization reads, transitively, each named by
+        its path from the folder: the same key, the same build (kustomize is deterministic, and
+        where a folder sits changes nothing it builds), so two folders alike are built once."""
         if folder in self._keys:
             return self._keys[folder]
-        digest = hashlib.sha256(folder.encode())
+        digest = hashlib.sha256()
         seen: set[str] = set()
         pending = [folder]
         while pending:
@@ -184,10 +265,12 @@ class BranchBuilds:
                 continue
             seen.add(current)
             own = layout.kustomization_file(current)
-            digest.update(f"\0{own}\0{self.files.get(own, '')}".encode())
+            relative = posixpath.relpath(own, folder)
+            digest.update(f"\0{relative}\0{self.files.get(own, '')}".encode())
             for path in self.named(current):
                 if path in self.files:
-                    digest.update(f"\0{path}\0{self.files[path]}".encode())
+                    relative = posixpath.relpath(path, folder)
+                    digest.update(f"\0{relative}\0{self.files[path]}".encode())
                 else:
                     pending.append(path)
         self._keys[folder] = digest.hexdigest()
