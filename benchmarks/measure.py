@@ -27,6 +27,7 @@ import pulumi_kubernetes
 import yaml
 
 from benchmarks.fleets import Shape, environment_config, generated, main_config
+from benchmarks.state import StateSize, state_size
 from components.gitops_branch import GITOPS_BRANCH_TYPE
 from components.stack_config import secret_config
 from components.stacks import build
@@ -206,6 +207,8 @@ class Evaluation:
     start_rss_mb: float
     """Peak RSS before the first run: the imports and the model."""
     peak_rss_mb: float
+    state: StateSize | None = None
+    """What the stack would keep in its Pulumi state (`benchmarks.state`)."""
     modules: list[str] = field(default_factory=list)
     """Every module loaded by the end (the SDK loads most lazily, in the first run): the floor
     imports them all, so that both start from the same baseline memory."""
@@ -216,7 +219,14 @@ class Evaluation:
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> Evaluation:
-        return Evaluation(**{**data, "census": Census.from_json(data["census"])})
+        state = data.get("state")
+        return Evaluation(
+            **{
+                **data,
+                "census": Census.from_json(data["census"]),
+                "state": StateSize.from_json(state) if state is not None else None,
+            }
+        )
 
 
 def run_program(
@@ -253,18 +263,22 @@ def evaluate(shape: Shape | None, stack: str, runs: int) -> Evaluation:
     start_rss = peak_rss_mb()
     walls: list[float] = []
     counted: Census | None = None
+    stored: StateSize | None = None
     for _ in range(runs):
         gc.collect()
         mocks, wall = run_program(model)
         walls.append(wall)
         counted = census(model, mocks.resources)
+        stored = stored or state_size(mocks.resources, mocks.stack_outputs)
         del mocks
     assert counted is not None, "runs must be at least 1"
     peak = peak_rss_mb()
     start = time.perf_counter()
     branch_files(model)
     tree_seconds = time.perf_counter() - start
-    return Evaluation(stack, counted, walls, tree_seconds, start_rss, peak, sorted(sys.modules))
+    return Evaluation(
+        stack, counted, walls, tree_seconds, start_rss, peak, stored, sorted(sys.modules)
+    )
 
 
 # ---------------------------------------------------------------- the floor

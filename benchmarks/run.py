@@ -270,6 +270,13 @@ def stack_json(m: StackMeasurements) -> Json:
             "other_per_cluster_or_tenant": _r(c.other_per_entity, 2),
             "dependencies": c.dependencies,
         }
+        if e.state is not None:
+            out["state"] = {
+                "bytes": e.state.bytes,
+                "by_type": e.state.by_type,
+                "credentials": e.state.credentials,
+                "copies": e.state.copies,
+            }
         out["evaluation"] = {
             "median_s": _r(e.median),
             "runs_s": [_r(w) for w in e.walls],
@@ -501,6 +508,45 @@ GROWTH_NOTE = """\
   `depends_on` counts the dependency edges of all resources (the SDK resolves each one)."""
 
 
+def state_table(results: Sequence[Json]) -> str:
+    headers = [
+        "fleet", "stack", "state MB", "credentials", "copies most", "median", "largest part",
+    ]  # fmt: skip
+    rows = []
+    for result in results:
+        for s in result["stacks"]:
+            state = s.get("state")
+            if state is None:
+                continue
+            top, top_bytes = max(state["by_type"].items(), key=lambda kv: kv[1], default=("-", 0))
+            rows.append(
+                [
+                    result["fleet"],
+                    s["stack"],
+                    f"{state['bytes'] / 1e6:.2f}",
+                    str(state["credentials"]),
+                    str(state["copies"]["most"]),
+                    str(state["copies"]["median"]),
+                    f"{_short_type(top)} {top_bytes / 1e6:.2f} MB",
+                ]
+            )
+    return table(headers, rows)
+
+
+def _short_type(token: str) -> str:
+    """`Secret` for `kubernetes:core/v1:Secret`, `provider kubernetes` for a provider."""
+    if token.startswith("pulumi:providers:"):
+        return f"provider {token.rsplit(':', 1)[-1]}"
+    return token.rsplit(":", 1)[-1]
+
+
+STATE_NOTE = """\
+state: the checkpoint each stack would keep, estimated from what its program registered
+  (`benchmarks/state.py`: inputs and outputs of every resource, pulumi-kubernetes' `__inputs`
+  copy, secrets as ciphertext, kubeconfigs at 3 KB); `copies` is how many times each
+  credential (a secret of 32 characters or more) is kept, the most and the median."""
+
+
 def variants_lines(results: Sequence[Json]) -> list[str]:
     lines = []
     for result in results:
@@ -595,6 +641,9 @@ def report(results: Sequence[Json]) -> str:
         growth_table(results),
         GROWTH_NOTE,
         *variants_lines(results),
+        "",
+        state_table(results),
+        STATE_NOTE,
         "",
         *simulation_lines(results),
         "",
