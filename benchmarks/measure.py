@@ -28,6 +28,7 @@ import yaml
 
 from benchmarks.fleets import Shape, environment_config, generated, main_config
 from benchmarks.state import StateSize, state_size
+from components import tree_store
 from components.gitops_branch import GITOPS_BRANCH_TYPE
 from components.stack_config import secret_config
 from components.stacks import build
@@ -170,7 +171,7 @@ def census(model: Model, resources: list[Registered]) -> Census:
     branches: dict[str, Branch] = {}
     for r in resources:
         if r.type == GITOPS_BRANCH_TYPE:
-            files: dict[str, str] = r.inputs["files"]
+            files = tree_store.load(r.inputs["tree"])
             size = sum(len(text.encode("utf-8")) for text in files.values())
             branches[str(r.inputs["branch"])] = Branch(len(files), size)
         if r.parent in tenants:

@@ -9,9 +9,10 @@ are documented (or written) to store, and every figure is an estimate of that mo
   (`checkpointObject` in provider/pkg/provider/provider.go of pulumi/pulumi-kubernetes), so a
   Kubernetes object is kept three times, a Secret's live copy as base64 `data`;
 - a provider resource's outputs are its inputs (two copies), as are those of the other
-  providers the program uses (Azure, GitHub, TLS, Command), whose outputs echo their inputs;
-- a StackReference keeps the referenced stack's outputs; the fleet branch (a dynamic resource)
-  keeps its inputs and the outputs its provider returns (`components.gitops_branch`);
+  providers the program uses (Azure, GitHub, TLS, Command), whose outputs echo their inputs,
+  and of the fleet's branch (a dynamic resource: its tree's digest, never its files, see
+  `components.gitops_branch`);
+- a StackReference keeps the referenced stack's outputs;
 - a secret is kept as ciphertext: base64 of the value plus nonce and tag, in a small envelope.
 
 A kubeconfig in the mocks is a few hundred bytes; a real one (CA, client certificate) is about
@@ -28,8 +29,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.gitops_branch import GITOPS_BRANCH_TYPE
-from components.gitwriter import content_hash
 from fleet_cli.engine import Registered
 
 KUBECONFIG_BYTES = 3072
@@ -118,19 +117,6 @@ def _sized(value: Any, path: str, secrets: frozenset[str], sizer: _Sizer, times:
     return sizer.size(value, secret=False)
 
 
-def _branch_outputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """What the branch's provider returns (`GitOpsBranchProvider._outputs`), hashes for
-    contents: `files` and `written`, plus the small fields."""
-    files = inputs.get("files")
-    hashes = (
-        {path: content_hash(text) for path, text in files.items()}
-        if isinstance(files, Mapping)
-        else {}
-    )
-    small = {k: inputs.get(k) for k in ("url", "branch", "owner", "holds")}
-    return {**small, "commit": "0" * 40, "files": hashes, "written": hashes, "left": {}}
-
-
 @dataclass(frozen=True)
 class StateSize:
     """The estimated checkpoint of one stack."""
@@ -159,9 +145,6 @@ def state_size(resources: Iterable[Registered], stack_outputs: Mapping[str, Any]
         if r.type == STACK_REFERENCE_TYPE:
             entry += _sized(r.inputs, "", r.secret_inputs, sizer, 1)
             entry += sizer.size(dict(stack_outputs), secret=True)
-        elif r.type == GITOPS_BRANCH_TYPE:
-            entry += _sized(r.inputs, "", r.secret_inputs, sizer, 1)
-            entry += sizer.size(_branch_outputs(r.inputs), secret=False)
         elif r.type.startswith(KUBERNETES_PREFIX):
             # The inputs and `__inputs`, then the live object (a Secret's as base64 `data`).
             entry += 2 * _sized(r.inputs, "", r.secret_inputs, sizer, 2)

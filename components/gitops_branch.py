@@ -12,20 +12,25 @@ key is unset it falls back to the `FLEET_GIT_TOKEN` environment variable; with n
 the user's own setup (ssh agent, credential helper) or nothing (local paths). A URL with an
 embedded password is refused for the same reason.
 
-State: inputs keep the full file contents (the provider needs them to write); outputs keep only
-SHA-256 hashes: `written`, what fleet wrote, and `files`, the owned files as they are on the
-branch (the same until a refresh reads them back), plus `left`, the files the last write left on
-the branch rather than delete, with why.
+State, kept small (Pulumi stores every input and output, and rewrites the checkpoint as it
+goes): the input `tree` names the rendered tree by its digest, and the files wait in this
+machine's tree store (`components.tree_store`) until the provider writes them. The outputs keep
+`tree`, the digest of what fleet wrote, and `commit`, the commit fleet wrote last, whose
+ownership record (`.fleet/owned-files.json`) lists what fleet wrote, file by file; it counts
+only while it matches the digest (`gitwriter.KeptState`). `drift` lists the owned files a
+refresh found changed on the branch (normally none), and `left` the files the last write left
+on the branch rather than delete, with why. A state from before these outputs (the hash maps
+`written` and `files`) is read as it was and rewritten in this form by the next update.
 
-`written` is what ownership is decided by: the record on the branch (`.fleet/owned-files.json`)
-is anyone's to edit, Pulumi's state is not, so a file is deleted only if `written` lists it and
-its content is unchanged (a state from before `written` existed deletes nothing, and the next
-update records it). A hand edit of an owned file shows after a refresh (`pulumi preview
---refresh`, `pulumi refresh`): `read` reports its new hash in `files`, `diff` then differs from
-the rendered hashes, and the update (`pulumi up --refresh`, or `pulumi up` after `pulumi
-refresh`) overwrites the edit, which the commit message names. An edit no refresh has seen
-still stops the update. The Python dynamic provider API has no per-property detailed diff, so
-`pulumi preview` reports `files` as a whole; `fleet diff` gives the per-file view.
+Ownership is decided by Pulumi's state: the record on the branch is anyone's to edit, the state
+is not, and the record in fleet's own commit is tied to the state by the digest. So a file is
+deleted only if fleet wrote it and its content is unchanged (a state that cannot say what
+fleet wrote deletes nothing, and the next update records it). A hand edit of an owned file
+shows after a refresh (`pulumi preview --refresh`, `pulumi refresh`): `read` lists it in
+`drift`, `diff` then reports a change, and the update (`pulumi up --refresh`, or `pulumi up`
+after `pulumi refresh`) overwrites the edit, which the commit message names. An edit no refresh
+has seen still stops the update. The Python dynamic provider API has no per-property detailed
+diff, so `pulumi preview` reports `tree` as a whole; `fleet diff` gives the per-file view.
 
 Pulumi's dynamic providers: https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/
 (`read` is what `pulumi refresh` calls with the resource's current outputs; `diff` gets the old
@@ -54,15 +59,19 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components import tree_store
 from components.gitwriter import (
     BranchTarget,
     Holds,
+    KeptState,
     PulumiState,
     apply,
-    content_hash,
+    branch_tips,
     current_hashes,
+    drift,
     remove_all,
     strip_credentials,
+    tree_digest,
 )
 
 GITOPS_BRANCH_TYPE = "pulumi-python:dynamic:GitOpsBranch"
@@ -78,7 +87,8 @@ class GitOpsBranchArgs:
     url: str
     branch: str
     owner: str
-    files: pulumi.Input[Mapping[str, str]]
+    files: Mapping[str, str]
+    """The rendered tree: saved in the tree store, named in the state by its digest only."""
     message: pulumi.Input[str]
     token_config_key: str | None = None
     holds: tuple[str, ...] = ()
@@ -93,13 +103,6 @@ def local_path_resolved(url: str) -> str:
     return os.path.abspath(url)
 
 
-def _hashes(files: object) -> dict[str, str] | None:
-    """Hashes of rendered files, or None while Pulumi does not know them yet (preview)."""
-    if not isinstance(files, dict) or not all(isinstance(c, str) for c in files.values()):
-        return None
-    return {path: content_hash(content) for path, content in files.items()}
-
-
 def _hash_map(value: object) -> dict[str, str] | None:
     """A path -> hash output as the state holds it, or None when it is absent or malformed."""
     if not isinstance(value, Mapping):
@@ -109,6 +112,10 @@ def _hash_map(value: object) -> dict[str, str] | None:
     return dict(value)
 
 
+def _digest(value: object) -> str | None:
+    return value if isinstance(value, str) and len(value) == 64 else None
+
+
 def _holds(props: Mapping[str, Any]) -> list[str]:
     """The held branches (none in a state from before they existed)."""
     holds = props.get("holds")
@@ -116,12 +123,26 @@ def _holds(props: Mapping[str, Any]) -> list[str]:
 
 
 def _state(outputs: Mapping[str, Any]) -> PulumiState:
-    """What the resource's outputs say fleet wrote, and what the last refresh saw. A state
-    written before `written` existed says nothing about what fleet wrote: nothing is deleted
+    """What the resource's outputs say fleet wrote, and what the last refresh saw.
+
+    Kept small, they name the commit fleet wrote and the digest of its hashes (the writer reads
+    the hashes back from that commit's record); a state from before kept the hash maps
+    themselves. One from before either says nothing about what fleet wrote: nothing is deleted
     on its word (its `files` may be a refresh's reading of a record someone edited)."""
-    return PulumiState(
-        written=_hash_map(outputs.get("written")), seen=_hash_map(outputs.get("files"))
-    )
+    written = _hash_map(outputs.get("written"))
+    if written is not None:
+        return PulumiState(written=written, seen=_hash_map(outputs.get("files")))
+    digest = _digest(outputs.get("tree"))
+    if digest is None:
+        return PulumiState(written=None)
+    kept = KeptState(digest, _hash_map(outputs.get("drift")) or {})
+    return PulumiState(written=None, commit=str(outputs.get("commit") or ""), kept=kept)
+
+
+def _written_digest(outputs: Mapping[str, Any]) -> str | None:
+    """The digest of what fleet wrote, in either form of the state."""
+    written = _hash_map(outputs.get("written"))
+    return tree_digest(written) if written is not None else _digest(outputs.get("tree"))
 
 
 class GitOpsBranchProvider(ResourceProvider):
@@ -149,21 +170,28 @@ class GitOpsBranchProvider(ResourceProvider):
     def _outputs(
         target: BranchTarget,
         commit: str,
-        hashes: Mapping[str, str],
+        digest: str,
         left: Mapping[str, str],
         holds: list[str],
     ) -> dict[str, Any]:
-        """Outputs carry hashes, never contents, so the state does not duplicate the tree."""
+        """Outputs carry digests, never contents or hash maps, so the state stays small."""
         return {
             "holds": holds,
             "commit": commit,
-            "files": dict(hashes),
-            "written": dict(hashes),
+            "tree": digest,
+            "drift": {},
             "left": dict(left),
             "url": target.url,
             "branch": target.branch,
             "owner": target.owner,
         }
+
+    def _landed(self, target: BranchTarget, commit: str | None, fallback: str) -> str:
+        """The commit that holds what fleet wrote: the new one, or, when nothing had to
+        change, the branch's tip (its record is exactly what fleet would write)."""
+        if commit:
+            return commit
+        return branch_tips(target, [target.branch]).get(target.branch, fallback)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Refuse a password in the URL: it would land in the state."""
@@ -178,19 +206,27 @@ class GitOpsBranchProvider(ResourceProvider):
         return CheckResult(news, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Compare file hashes; another branch is a new resource.
+        """Compare the tree's digest with what fleet wrote; a hand edit a refresh saw is a
+        change too (the update overwrites it); another branch is a new resource.
 
         A new URL is an update, not a replacement: it is often the same repository spelt
         another way, and replacing would delete the files just written there.
         """
         replaces = ["branch"] if olds.get("branch") != news.get("branch") else []
-        wanted = _hashes(news.get("files"))
+        wanted = _digest(news.get("tree"))
+        refreshed = _hash_map(olds.get("files"))
+        drifted = (
+            bool(_hash_map(olds.get("drift")))
+            if refreshed is None
+            else refreshed != _hash_map(olds.get("written"))
+        )
         changes = (
             bool(replaces)
             or olds.get("url") != news.get("url")
             or olds.get("owner") != news.get("owner")
             or wanted is None
-            or wanted != olds.get("files")
+            or wanted != _written_digest(olds)
+            or drifted
             or _holds(olds) != _holds(news)
         )
         return DiffResult(changes=changes, replaces=replaces)
@@ -199,13 +235,13 @@ class GitOpsBranchProvider(ResourceProvider):
         """Write the tree; the id names the repository and branch without credentials. A new
         resource has no state that says what fleet wrote: it deletes nothing already there."""
         target = self._target(props)
-        state = PulumiState(written=None)
         holds = _holds(props)
+        files = tree_store.load(props["tree"])
         commit, changes = apply(
-            target, props["files"], props["message"], state=state, holds=Holds(holds)
+            target, files, props["message"], state=PulumiState(written=None), holds=Holds(holds)
         )
-        hashes = _hashes(props["files"]) or {}
-        outputs = self._outputs(target, commit or "", hashes, changes.left, holds)
+        landed = self._landed(target, commit, "")
+        outputs = self._outputs(target, landed, props["tree"], changes.left, holds)
         return CreateResult(f"{strip_credentials(target.url)}#{target.branch}", outputs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -214,29 +250,29 @@ class GitOpsBranchProvider(ResourceProvider):
         wrote, and which hand edits a refresh saw."""
         target = self._target(news)
         holds = _holds(news)
+        files = tree_store.load(news["tree"])
         commit, changes = apply(
             target,
-            news["files"],
+            files,
             news["message"],
             state=_state(olds),
             holds=Holds(holds, _holds(olds)),
         )
-        hashes = _hashes(news["files"]) or {}
-        commit = commit or olds.get("commit", "")
-        return UpdateResult(self._outputs(target, commit, hashes, changes.left, holds))
+        landed = self._landed(target, commit, str(olds.get("commit") or ""))
+        return UpdateResult(self._outputs(target, landed, news["tree"], changes.left, holds))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Report the owned files as they are on the branch, so hand edits show as drift:
-        `files` becomes the branch's hashes, `written` stays what fleet wrote."""
+        """Report the owned files changed on the branch since fleet wrote them, so hand edits
+        show as drift; what fleet wrote stays as it was. A state from before digests reads as
+        it did: `files` becomes the branch's hashes."""
         target = self._target(props)
-        written = _hash_map(props.get("written"))
-        outputs = self._outputs(target, props.get("commit", ""), {}, {}, _holds(props))
-        outputs["files"] = current_hashes(target, also=written or {})
-        for key in ("written", "left"):
-            if key in props:
-                outputs[key] = props[key]
-            else:
-                del outputs[key]
+        outputs = dict(props)
+        if _digest(props.get("tree")) is None:
+            written = _hash_map(props.get("written")) or {}
+            outputs["files"] = current_hashes(target, also=written)
+        else:
+            found = drift(target, _state(props))
+            outputs["drift"] = found or {}
         return ReadResult(id_, outputs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -250,7 +286,7 @@ class GitOpsBranch(Resource, name="GitOpsBranch"):
     """The owned files of one GitOps branch, landed as one commit per update."""
 
     commit: pulumi.Output[str]
-    files: pulumi.Output[dict[str, str]]
+    tree: pulumi.Output[str]
     url: pulumi.Output[str]
     branch: pulumi.Output[str]
     owner: pulumi.Output[str]
@@ -262,7 +298,7 @@ class GitOpsBranch(Resource, name="GitOpsBranch"):
             "url": args.url,
             "branch": args.branch,
             "owner": args.owner,
-            "files": args.files,
+            "tree": tree_store.save(args.files),
             "message": args.message,
             "holds": list(args.holds),
             "commit": None,

@@ -131,6 +131,21 @@ class PulumiState:
     """The owned files' hashes as the last refresh read them on the branch. A hand edit that a
     refresh saw (and `pulumi preview` therefore showed) is overwritten; one nobody saw stops
     the write, as it always has."""
+    commit: str | None = None
+    """A state that keeps digests instead of hash maps (`KeptState`) says what fleet wrote by
+    the commit fleet wrote last; the writer reads it back there."""
+    kept: KeptState | None = None
+
+
+@dataclass(frozen=True)
+class KeptState:
+    """What fleet wrote, kept small: the digest of its hashes (`tree_digest`), which the
+    ownership record in the commit fleet wrote (`PulumiState.commit`) must match to count, and
+    the owned files a refresh found changed on the branch (their hash there, "" when deleted).
+    Git keeps the commit immutably; a record edited since, or a commit gone, says nothing."""
+
+    digest: str
+    drift: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -294,6 +309,45 @@ def fast_forward(
 def content_hash(content: str) -> str:
     """The hash the ownership record keeps for a file's text."""
     return hashlib.sha256(content.encode()).hexdigest()
+
+
+def tree_digest(hashes: Mapping[str, str]) -> str:
+    """One hash for a tree's file hashes (path -> `content_hash`): what a state keeps instead of
+    the map, and what names a rendered tree (`components.tree_store`)."""
+    canonical = json.dumps(dict(hashes), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def drift(
+    target: BranchTarget, state: PulumiState, *, timings: Timings | None = None
+) -> dict[str, str] | None:
+    """The files fleet wrote that differ on the branch now (their hash there, "" when deleted),
+    and the files the record there lists that fleet did not write (an edited record). None
+    when the state cannot say what fleet wrote."""
+    t = timings or _default_timings()
+    failure: TransientGitError | None = None
+    with _session(target, t) as git:
+        for _ in _attempts(t):
+            try:
+                snap = git.load()
+                known = _resolved(git, snap, state)
+            except TransientGitError as error:
+                failure = error
+                continue
+            if known.written is None:
+                return None
+            written = known.written
+            claimed = set(snap.record.files) - set(written) if snap.record else set()
+            current = git.hashes(snap, set(written) | claimed)
+            return {
+                path: current.get(path, "")
+                for path in sorted(set(written) | claimed)
+                if current.get(path) != written.get(path)
+            }
+    raise GitWriterError(
+        f"{failure}\nThe remote kept failing: gave up after {t.attempts} attempts; run the "
+        "command again once it answers."
+    )
 
 
 @dataclass(frozen=True)
@@ -490,6 +544,27 @@ class _Git:
         if proc.returncode != 0:
             raise self._unreachable(proc)
         return self.run("rev-parse", "refs/fleet/tip").stdout.decode().strip()
+
+    def record_at(self, commit: str | None) -> _Record | None:
+        """The ownership record in `commit`, fetched by its id (git serves any commit the
+        branch history reaches); None when the commit or its record is gone or damaged."""
+        if not commit or not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", commit):
+            return None
+        proc = self.run(
+            "fetch", "--quiet", "--depth=1", "--no-tags", "--", self.target.url,
+            f"+{commit}:refs/fleet/state", check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            if _transient(proc):
+                raise self._unreachable(proc)
+            return None
+        entries = self.entries(commit)
+        if RECORD_PATH not in entries:
+            return None
+        try:
+            return self.record(entries)
+        except GitWriterError:
+            return None
 
     def entries(self, commit: str) -> dict[str, tuple[str, str]]:
         """Every file of a commit's tree: path -> (mode, object id).
@@ -890,6 +965,7 @@ def _prepare(
     record; without a state, the record. A file leaves the branch only if fleet wrote it and
     it is unchanged since; any other file fleet no longer renders stays and is reported."""
     record = _owned(git, snap)
+    state = None if state is None else _resolved(git, snap, state)
     written = record if state is None else state.written
     reference = record if written is None else written
     seen = None if state is None else state.seen
@@ -960,6 +1036,21 @@ def _prepare(
         updates[RECORD_PATH] = None
     _check_layout(git, snap, updates)
     return changes, updates
+
+
+def _resolved(git: _Git, snap: _Snapshot, state: PulumiState) -> PulumiState:
+    """A state that keeps digests, with `written` and `seen` read back from the record in the
+    commit fleet wrote last; unknown (None) when that record is gone or does not match."""
+    kept = state.kept
+    if kept is None or state.written is not None:
+        return state
+    record = snap.record if state.commit == snap.parent else git.record_at(state.commit)
+    if record is None or record.owner != git.target.owner:
+        return replace(state, written=None)
+    if tree_digest(record.files) != kept.digest:
+        return replace(state, written=None)
+    seen = {**record.files, **kept.drift}
+    return replace(state, written=record.files, seen={p: h for p, h in seen.items() if h})
 
 
 def _with_report(message: str, changes: ChangeSet) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -151,12 +150,12 @@ def _by_id(documents: list[objects.K8sObject]) -> dict[str, str]:
 
 
 def _resource_text(inputs: Mapping[str, Any]) -> str:
-    """The inputs; committed files are summed up, since their branch shows them one by one."""
+    """The inputs; a branch's tree is named by its digest, since its branch above shows the
+    files one by one."""
     shown = dict(inputs)
-    files = shown.get("files")
-    if isinstance(files, dict):
-        digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-        shown["files"] = f"{len(files)} files, sha256 {digest[:16]} (see the branch above)"
+    tree = shown.get("tree")
+    if isinstance(tree, str):
+        shown["tree"] = f"sha256 {tree[:16]} of the files (see the branch above)"
     return json.dumps(shown, indent=2, sort_keys=True) + "\n"
 
 

@@ -39,6 +39,7 @@ from components import (
     github,
     gitops_branch,
     kubernetes_objects,
+    tree_store,
 )
 from fleet import objects, outputs, reach
 from fleet.config import AksConfig
@@ -557,7 +558,7 @@ def stack_render(stack: str, resources: list[Registered]) -> StackRender:
             )
         )
         if resource.type == gitops_branch.GITOPS_BRANCH_TYPE:
-            branches[str(inputs["branch"])] = dict(inputs["files"])
+            branches[str(inputs["branch"])] = tree_store.load(str(inputs["tree"]))
         elif cluster is not None and is_cluster_object(resource):
             applied.setdefault(cluster, []).append(_canonical(inputs))
     # Registration order under the engine is not stable; the render is.

@@ -14,12 +14,13 @@ from typing import Any
 
 import yaml
 
-from components import clusters, gitops_branch, kubernetes_objects
+from components import clusters, gitops_branch, kubernetes_objects, tree_store
 from fleet import objects, yamldoc
 from fleet.config import VERSION_PATTERN
 
 GIT_WRITER = gitops_branch.GITOPS_BRANCH_TYPE
-"""The dynamic resource that commits a branch's files; its input `files` maps path to text."""
+"""The dynamic resource that commits a branch's files; its input `tree` names them in this
+machine's tree store (`components.tree_store`)."""
 KUSTOMIZE_GROUP = objects.KUSTOMIZE_API.split("/")[0] + "/"
 FLUX_INSTANCE_GROUP = objects.FLUX_INSTANCE_API.split("/")[0] + "/"
 HELM_RELEASE = clusters.FLUX_OPERATOR_RELEASE_TYPE
@@ -66,6 +67,8 @@ class CommittedFile:
     text: str
     documents: list[Any] | None
     """None: not YAML. Documents that are not mappings are kept as they are."""
+    unreadable: str | None = None
+    """Why the files could not be read, so none of them can be checked."""
 
     @property
     def objects(self) -> Iterator[Mapping[str, Any]]:
@@ -77,9 +80,13 @@ def committed_files(resource_type: str, props: Mapping[str, Any]) -> list[Commit
     """The files of a git writer resource, parsed; no files for any other resource."""
     if resource_type != GIT_WRITER:
         return []
-    files = props.get("files")
-    if not isinstance(files, Mapping):
+    digest = props.get("tree")
+    if not isinstance(digest, str):
         return []
+    try:
+        files = tree_store.load(digest)
+    except tree_store.TreeMissing as error:
+        return [CommittedFile("the branch's files", "", None, unreadable=str(error))]
     parsed = []
     for path, text in files.items():
         if not isinstance(text, str):
@@ -114,9 +121,10 @@ def tenant_kustomization_problems(resource_type: str, props: Mapping[str, Any]) 
     applies them or the git writer commits them."""
     if _is_kind(resource_type, KUSTOMIZE_GROUP, "Kustomization"):
         return _sandbox_problems(props, f"Kustomization '{_name(props)}'")
-    return [
+    files = committed_files(resource_type, props)
+    return [f"{file.path}: {file.unreadable}" for file in files if file.unreadable] + [
         problem
-        for file in committed_files(resource_type, props)
+        for file in files
         for obj in file.objects
         for problem in _sandbox_problems(obj, f"{file.path}: Kustomization '{_name(obj)}'")
     ]
@@ -144,6 +152,9 @@ def secret_material_problems(resource_type: str, props: Mapping[str, Any]) -> li
     GitHub token. Messages name the file and the kind of secret, never the secret itself."""
     problems = []
     for file in committed_files(resource_type, props):
+        if file.unreadable:
+            problems.append(f"{file.path}: {file.unreadable}, so it cannot be checked")
+            continue
         if PRIVATE_KEY.search(file.text):
             problems.append(f"{file.path}: holds a PEM private key")
         prefixes = sorted({m.group(0).split("_", 1)[0] for m in GITHUB_TOKEN.finditer(file.text)})

@@ -1,5 +1,6 @@
-"""Every test session keeps the kustomize builds it makes in a folder of its own, never in the
-user's cache (`fleet_cli.kustomize`): runs do not depend on each other."""
+"""Every test session keeps the kustomize builds it makes (`fleet_cli.kustomize`) and the trees
+its programs render (`components.tree_store`) in folders of its own, never in the user's
+cache: runs do not depend on each other."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from components.tree_store import STORE_ENV
 from fleet_cli.kustomize import CACHE_ENV
 
 
 @pytest.fixture(autouse=True, scope="session")
-def kustomize_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def private_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("kustomize-cache")))
+        patch.setenv(STORE_ENV, str(tmp_path_factory.mktemp("tree-store")))
         yield

@@ -74,13 +74,12 @@ def test_a_kubeconfig_weighs_what_a_real_one_does_and_a_secret_its_ciphertext() 
     assert state_size([plain], {}).credentials == 0
 
 
-def test_the_branch_keeps_its_contents_and_their_hashes() -> None:
-    text = "x" * 10_000
-    branch = _registered(
-        GITOPS_BRANCH_TYPE, "gitops-dev", {"branch": "dev", "files": {"a.yaml": text}}, set()
-    )
-    size = state_size([branch], {})
-    assert size.by_type[GITOPS_BRANCH_TYPE] > len(text) + 2 * 64
+def test_the_branch_keeps_its_trees_digest_not_its_files(env_state: Evaluation) -> None:
+    state = env_state.state
+    assert state is not None
+    files = env_state.census.branches["env-0"]
+    assert files.bytes > 10_000
+    assert state.by_type[GITOPS_BRANCH_TYPE] < 3_000
 
 
 def test_the_tiny_fleets_remote_kubeconfig_is_counted_where_the_stack_keeps_it(

@@ -12,6 +12,7 @@ import dill  # type: ignore[import-untyped]  # the SDK's own pickler
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
+from components import tree_store
 from components.gitops_branch import (
     TOKEN_ENV,
     GitOpsBranch,
@@ -20,6 +21,7 @@ from components.gitops_branch import (
     local_path_resolved,
 )
 from components.gitwriter import RECORD_PATH, GitWriterError, OwnershipConflict, content_hash
+from components.tree_store import TreeMissing, digest_of
 from fleet_cli.engine import RecordingMocks, run, stack_config
 
 CONTENT = "kind: Secretless\nmarker: CONTENT-MUST-NOT-BE-IN-OUTPUTS\n"
@@ -43,7 +45,7 @@ def inputs(remote: Path, files: dict[str, str], **overrides: Any) -> dict[str, A
         "url": str(remote),
         "branch": "dev",
         "owner": "fleet/dev",
-        "files": files,
+        "tree": tree_store.save(files),
         "message": "fleet: render dev",
     }
     props.update(overrides)
@@ -93,14 +95,14 @@ def tip(remote: Path) -> str:
     return git("--git-dir", str(remote), "rev-parse", "refs/heads/dev")
 
 
-def test_create_writes_and_outputs_only_hashes(remote: Path) -> None:
+def test_create_writes_and_outputs_only_the_trees_digest(remote: Path) -> None:
     provider = GitOpsBranchProvider(None)
     result = provider.create(inputs(remote, {"a.yaml": CONTENT}))
     assert result.id == f"{remote}#dev"
     assert result.outs == {
         "commit": tip(remote),
-        "files": {"a.yaml": content_hash(CONTENT)},
-        "written": {"a.yaml": content_hash(CONTENT)},
+        "tree": digest_of({"a.yaml": CONTENT}),
+        "drift": {},
         "left": {},
         "url": str(remote),
         "branch": "dev",
@@ -108,7 +110,32 @@ def test_create_writes_and_outputs_only_hashes(remote: Path) -> None:
         "holds": [],
     }
     assert "CONTENT-MUST-NOT-BE-IN-OUTPUTS" not in json.dumps(result.outs)
+    assert "a.yaml" not in json.dumps(result.outs)  # no file by file list either
     assert branch_files(remote) == {"a.yaml", RECORD_PATH}
+
+
+def test_a_tree_missing_from_the_store_stops_the_write_with_how_to_fix_it(
+    remote: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    props = inputs(remote, {"a.yaml": CONTENT})
+    monkeypatch.setenv(tree_store.STORE_ENV, str(tmp_path / "elsewhere"))
+    with pytest.raises(TreeMissing, match="run `pulumi up` again"):
+        GitOpsBranchProvider(None).create(props)
+    assert ref(remote, "dev") is None
+
+
+def test_a_tree_that_does_not_match_its_digest_is_refused(
+    remote: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A tree swapped in the store never reaches the branch: it must hash to its name."""
+    monkeypatch.setenv(tree_store.STORE_ENV, str(tmp_path / "store"))
+    props = inputs(remote, {"a.yaml": CONTENT})
+    other = tree_store.save({"a.yaml": "kind: Swapped\n"})
+    kept = tmp_path / "store" / f"{props['tree']}.json.gz"
+    kept.write_bytes((tmp_path / "store" / f"{other}.json.gz").read_bytes())
+    with pytest.raises(TreeMissing, match="does not match its digest"):
+        GitOpsBranchProvider(None).create(props)
+    assert ref(remote, "dev") is None
 
 
 def test_diff_compares_hashes_and_replaces_only_on_a_new_branch(remote: Path) -> None:
@@ -134,7 +161,7 @@ def test_diff_with_unknown_files_reports_a_change(remote: Path) -> None:
     olds = provider.create(inputs(remote, {"a.yaml": CONTENT})).outs
     assert olds is not None
     unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-    assert provider.diff("id", olds, {**inputs(remote, {}), "files": unknown}).changes is True
+    assert provider.diff("id", olds, {**inputs(remote, {}), "tree": unknown}).changes is True
 
 
 def test_update_commits_changes_and_keeps_the_commit_when_nothing_changed(remote: Path) -> None:
@@ -145,7 +172,7 @@ def test_update_commits_changes_and_keeps_the_commit_when_nothing_changed(remote
     outs = provider.update("id", olds, news).outs
     assert outs is not None
     assert outs["commit"] == tip(remote) != olds["commit"]
-    assert outs["files"] == {"a.yaml": content_hash("v2\n")}
+    assert outs["tree"] == digest_of({"a.yaml": "v2\n"})
     assert branch_files(remote) == {"a.yaml", RECORD_PATH}
     again = provider.update("id", outs, news).outs
     assert again is not None
@@ -166,16 +193,13 @@ def test_refresh_shows_a_hand_edit_and_the_next_update_overwrites_it(
     hand_edit(remote, tmp_path, "a.yaml", "by hand\n")
     refreshed = provider.read(created.id, created.outs)
     assert refreshed.outs is not None
-    assert refreshed.outs["files"] == {
-        "a.yaml": content_hash("by hand\n"),
-        "b.yaml": content_hash("b\n"),
-    }
-    assert refreshed.outs["written"] == created.outs["written"]
+    assert refreshed.outs["drift"] == {"a.yaml": content_hash("by hand\n")}
+    assert refreshed.outs["tree"] == created.outs["tree"]
     assert provider.diff(created.id, refreshed.outs, desired).changes is True
     updated = provider.update(created.id, refreshed.outs, desired).outs
     assert updated is not None
     assert show(remote, "a.yaml") == CONTENT.rstrip("\n")
-    assert updated["files"] == updated["written"] == created.outs["written"]
+    assert updated["drift"] == {} and updated["tree"] == created.outs["tree"]
     assert "Overwrote hand edits that a refresh had shown: a.yaml" in last_message(remote)
     assert provider.diff(created.id, updated, desired).changes is False
 
@@ -217,7 +241,7 @@ def test_a_refresh_shows_an_edited_record_and_the_update_puts_it_right(
     assert created.outs is not None
     push_foreign(remote, tmp_path, {"theirs.yaml": "t\n"}, claim=True)
     refreshed = provider.read(created.id, created.outs).outs
-    assert refreshed is not None and "theirs.yaml" in refreshed["files"]
+    assert refreshed is not None and refreshed["drift"] == {"theirs.yaml": content_hash("t\n")}
     assert provider.diff(created.id, refreshed, desired).changes is True
     provider.update(created.id, refreshed, desired)
     assert branch_files(remote) == {"a.yaml", "theirs.yaml", RECORD_PATH}
@@ -227,20 +251,78 @@ def test_a_refresh_shows_an_edited_record_and_the_update_puts_it_right(
 def test_a_state_from_before_written_hashes_still_works_and_deletes_nothing(
     remote: Path, tmp_path: Path
 ) -> None:
-    """An earlier version's outputs have no `written`: ownership is uncertain, so the update
-    writes, deletes nothing, reports what it left, and records `written` for next time."""
+    """An early version's outputs have only the branch's hashes (`files`): ownership is
+    uncertain, so the update writes, deletes nothing, reports what it left, and keeps the
+    digest of what it wrote for next time."""
     provider = GitOpsBranchProvider(None)
     created = provider.create(inputs(remote, {"a.yaml": CONTENT, "b.yaml": "b\n"}))
     assert created.outs is not None
-    old = {k: v for k, v in created.outs.items() if k not in ("written", "left")}
-    assert provider.read(created.id, old).outs == {**old, "files": created.outs["files"]}
+    hashes = {"a.yaml": content_hash(CONTENT), "b.yaml": content_hash("b\n")}
+    old = {k: v for k, v in created.outs.items() if k not in ("tree", "drift", "left")}
+    old["files"] = hashes
+    assert provider.read(created.id, old).outs == old
     updated = provider.update(created.id, old, inputs(remote, {"a.yaml": "v2\n"})).outs
     assert updated is not None
     assert show(remote, "a.yaml") == "v2" and show(remote, "b.yaml") == "b"
     assert list(updated["left"]) == ["b.yaml"]
-    assert updated["written"] == {"a.yaml": content_hash("v2\n")}
+    assert updated["tree"] == digest_of({"a.yaml": "v2\n"}) and "files" not in updated
     provider.update(created.id, updated, inputs(remote, {}))
     assert branch_files(remote) == {"b.yaml", RECORD_PATH}
+
+
+def test_a_state_with_the_written_hash_map_is_read_as_before_and_kept_small_after(
+    remote: Path, tmp_path: Path
+) -> None:
+    """The previous version's outputs kept `written` and `files` maps: they still decide what
+    fleet may delete, a refresh still reports the branch's hashes in `files`, and the update
+    writes the small form."""
+    provider = GitOpsBranchProvider(None)
+    created = provider.create(inputs(remote, {"a.yaml": CONTENT, "b.yaml": "b\n"}))
+    assert created.outs is not None
+    hashes = {"a.yaml": content_hash(CONTENT), "b.yaml": content_hash("b\n")}
+    old = {k: v for k, v in created.outs.items() if k not in ("tree", "drift")}
+    old |= {"files": hashes, "written": hashes}
+    desired = inputs(remote, {"a.yaml": CONTENT, "b.yaml": "b\n"})
+    assert provider.diff(created.id, old, desired).changes is False
+    hand_edit(remote, tmp_path, "a.yaml", "by hand\n")
+    refreshed = provider.read(created.id, old).outs
+    assert refreshed is not None and refreshed["files"]["a.yaml"] == content_hash("by hand\n")
+    assert provider.diff(created.id, refreshed, desired).changes is True
+    updated = provider.update(created.id, refreshed, inputs(remote, {"a.yaml": CONTENT})).outs
+    assert updated is not None
+    assert branch_files(remote) == {"a.yaml", RECORD_PATH}  # b.yaml: written, unchanged
+    assert show(remote, "a.yaml") == CONTENT.rstrip("\n")
+    assert set(updated) >= {"tree", "drift"} and "written" not in updated
+
+
+def test_a_record_that_does_not_match_the_states_digest_says_nothing(remote: Path) -> None:
+    """The record in fleet's commit counts only as what the state's digest names: a state
+    that does not match deletes nothing, and says why."""
+    provider = GitOpsBranchProvider(None)
+    created = provider.create(inputs(remote, {"a.yaml": CONTENT, "b.yaml": "b\n"}))
+    assert created.outs is not None
+    forged = {**created.outs, "tree": "0" * 64}
+    updated = provider.update(created.id, forged, inputs(remote, {"a.yaml": CONTENT})).outs
+    assert updated is not None
+    assert "b.yaml" in branch_files(remote) and list(updated["left"]) == ["b.yaml"]
+    gone = {**created.outs, "commit": "f" * 40}
+    provider.update(created.id, gone, inputs(remote, {}))
+    assert "a.yaml" in branch_files(remote)
+
+
+def test_what_fleet_wrote_is_read_back_from_its_commit_when_others_pushed_since(
+    remote: Path, tmp_path: Path
+) -> None:
+    """The branch moved on (someone else's commit on top): fleet's own commit, fetched by its
+    id, still says what fleet wrote, so what it no longer renders is deleted."""
+    provider = GitOpsBranchProvider(None)
+    created = provider.create(inputs(remote, {"a.yaml": CONTENT, "b.yaml": "b\n"}))
+    assert created.outs is not None
+    push_foreign(remote, tmp_path, {"theirs.yaml": "t\n"})
+    assert tip(remote) != created.outs["commit"]
+    updated = provider.update(created.id, created.outs, inputs(remote, {"a.yaml": CONTENT})).outs
+    assert updated is not None and updated["left"] == {}
+    assert branch_files(remote) == {"a.yaml", "theirs.yaml", RECORD_PATH}
 
 
 def test_delete_keeps_what_pulumi_did_not_write(remote: Path, tmp_path: Path) -> None:
@@ -307,12 +389,13 @@ def test_resource_inputs_carry_no_token() -> None:
     run("dev", mocks, program)
     [resource] = mocks.resources
     assert resource.type == "pulumi-python:dynamic:GitOpsBranch"
-    assert resource.inputs["files"] == {"a.yaml": CONTENT}
+    assert tree_store.load(resource.inputs["tree"]) == {"a.yaml": CONTENT}
+    assert CONTENT not in str(resource.inputs)
     assert set(resource.inputs) == {
         "url",
         "branch",
         "owner",
-        "files",
+        "tree",
         "message",
         "holds",
         "__provider",

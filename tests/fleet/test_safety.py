@@ -24,6 +24,7 @@ from fleet_cli.render import write
 from tests.fleet.test_stability import EDITS, before_and_after, only_additions, shapes
 from tests.support.deployments import (
     Deployment,
+    committed,
     deploy,
     program,
     run_program,
@@ -292,7 +293,7 @@ def test_secrets_appear_nowhere_but_in_secret_values(
             scanned += 1
         # Committed files.
         (branch,) = deployment.of_type("dynamic:GitOpsBranch")
-        assert CANARY not in str(branch.inputs["files"])
+        assert CANARY not in str(committed(branch))
         # Outputs: plain ones hold no secret; the ones that do are secret.
         for name, value in deployment.exports.items():
             settled, is_secret = settle(value)
@@ -394,7 +395,7 @@ def test_adding_an_entity_keeps_every_other_resource(shape: Shape, edit: str) ->
         assert set(old_urns) <= set(new_urns), f"adding a {edit} removed resources"
         for urn, resource in old_urns.items():
             if resource.type.endswith("dynamic:GitOpsBranch"):
-                old_files, new_files = resource.inputs["files"], new_urns[urn].inputs["files"]
+                old_files, new_files = committed(resource), committed(new_urns[urn])
                 assert all(only_additions(t, new_files[p]) for p, t in old_files.items())
             else:
                 assert new_urns[urn].inputs == resource.inputs, (edit, resource.name)

@@ -13,7 +13,7 @@ from fleet import names, tree, wiring
 from fleet.errors import ConfigError
 from fleet.model import ENCRYPTED, EnvironmentSpec, FleetSpec
 from fleet.wiring import AppliedSecret, HelmValues
-from tests.support.deployments import SAMPLE_SECRETS, deploy_sample
+from tests.support.deployments import SAMPLE_SECRETS, committed, deploy_sample
 from tests.support.sample import Raw, load_sample, problems_of, tenants
 
 MANAGEMENT, OTHER, REMOTE = "k3d-america", "pacific-aks", "k3s-america-south"
@@ -210,4 +210,4 @@ def test_the_program_applies_the_secret_from_secret_config_and_commits_no_value(
         assert secret.inputs["stringData"]["password"] == PASSWORD
         assert secret.secret_inputs == {"stringData"}
     (branch,) = deployment.of_type("GitOpsBranch")
-    assert not [path for path, text in branch.inputs["files"].items() if PASSWORD in text]
+    assert not [path for path, text in committed(branch).items() if PASSWORD in text]

@@ -457,7 +457,7 @@ def test_diff_patch_shows_unified_diffs(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["--project", str(project), "diff", "qa", "--base", "HEAD", "--patch"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "\n-    branch: qa\n+    branch: qa-2\n" in out
-    assert '-  "files": "38 files, sha256 ' in out
+    assert '-  "tree": "sha256 ' in out
 
 
 def test_diff_of_an_unchanged_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

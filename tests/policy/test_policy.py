@@ -7,6 +7,7 @@ from __future__ import annotations
 import runpy
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi_policy
@@ -23,6 +24,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UnknownValueError, unknown_checking_proxy
 
+from components import tree_store
 from fleet import tree, yamldoc
 from fleet.model import FleetSpec
 from policy import rules
@@ -56,8 +58,8 @@ SANDBOXED = {"serviceAccountName": "kaizentm", "targetNamespace": "dev-kaizentm"
 
 
 def git_writer(files: dict[str, str]) -> dict[str, Any]:
-    """The git writer's inputs: the files of one branch."""
-    return {"files": files, "message": "fleet: update"}
+    """The git writer's inputs: the files of one branch, named in the tree store."""
+    return {"tree": tree_store.save(files), "message": "fleet: update"}
 
 
 def git_writer_of(*documents: Any) -> dict[str, Any]:
@@ -325,7 +327,7 @@ def test_the_protection_policy_reads_the_resources_protect_option_and_the_packs_
 
 def test_files_unknown_during_preview_are_left_to_the_sdk_not_reported() -> None:
     # The SDK turns UnknownValueError into an advisory "can't run during preview" note.
-    args = validation_args(rules.GIT_WRITER, {"files": UNKNOWN_OBJECT_VALUE})
+    args = validation_args(rules.GIT_WRITER, {"tree": UNKNOWN_OBJECT_VALUE})
     with pytest.raises(UnknownValueError):
         violations("no-secrets-in-git", args)
 
@@ -429,7 +431,8 @@ def test_every_committed_file_of_a_sample_branch_passes_the_pack(stack: str) -> 
 def test_the_dev_branch_commits_tenant_kustomizations_for_the_pack_to_check() -> None:
     model = load_sample("dev")
     assert not isinstance(model, FleetSpec)
-    props = git_writer(tree.environment_branch(model))
+    files = tree.environment_branch(model)
+    props = git_writer(files)
     tenant_kustomizations = [
         obj
         for file in rules.committed_files(rules.GIT_WRITER, props)
@@ -437,7 +440,18 @@ def test_the_dev_branch_commits_tenant_kustomizations_for_the_pack_to_check() ->
         if obj.get("kind") == "Kustomization" and "labels" in obj.get("metadata", {})
     ]
     assert len(tenant_kustomizations) >= 2  # kaizentm's azure-vote (and its channel), yakuza's
-    broken = {**props, "files": {**props["files"]}}
-    path, text = next((p, t) for p, t in props["files"].items() if p.endswith("/sync.yaml"))
-    broken["files"][path] = text.replace("serviceAccountName", "serviceAccount")
+    path, text = next((p, t) for p, t in files.items() if p.endswith("/sync.yaml"))
+    broken = git_writer({**files, path: text.replace("serviceAccountName", "serviceAccount")})
     assert len(rules.tenant_kustomization_problems(rules.GIT_WRITER, broken)) == 1
+
+
+def test_a_tree_that_is_not_in_the_store_is_a_violation_of_both_file_rules(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Files the policies cannot read are files they cannot clear: fail closed."""
+    props = git_writer_of({"kind": "ConfigMap", "metadata": {"name": "x"}})
+    monkeypatch.setenv(tree_store.STORE_ENV, str(tmp_path / "empty"))
+    for rule in (rules.secret_material_problems, rules.tenant_kustomization_problems):
+        (problem,) = rule(rules.GIT_WRITER, props)
+        assert problem.startswith("the branch's files: the rendered tree ")
+        assert "is not in" in problem

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
+from components import tree_store
 from components.stack_config import secret_config
 from components.stacks import build
 from fleet.model import ENCRYPTED, FleetSpec, StackSpec
@@ -118,10 +119,15 @@ def deploy_sample(
     return deploy(stack, main_program, config, secrets)
 
 
+def committed(branch: Registered) -> dict[str, str]:
+    """The files a branch resource commits: its input names them in the tree store."""
+    return tree_store.load(branch.inputs["tree"])
+
+
 def assert_files_lost_only(before: Registered, after: Registered, *marks: str) -> None:
     """A removal takes the entity's files off the branch (each path has one of `marks`) and
     edits only the listings of them."""
-    old, new = before.inputs["files"], after.inputs["files"]
+    old, new = committed(before), committed(after)
     assert set(new) < set(old), "the removal takes files off the branch"
     gone = set(old) - set(new)
     assert all(any(mark in path for mark in marks) for path in gone), gone

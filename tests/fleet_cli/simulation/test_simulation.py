@@ -13,6 +13,7 @@ import yaml
 
 from components.gitops_branch import GITOPS_BRANCH_TYPE
 from fleet_cli.simulation.simulation import Simulation, Step, simulation
+from tests.support.deployments import committed
 from tests.support.sample import PROJECT
 
 STACKS = ("main", "dev", "qa")
@@ -20,7 +21,7 @@ STACKS = ("main", "dev", "qa")
 
 def rendered_files(sim: Simulation, stack: str) -> dict[str, str]:
     (branch,) = [r for r in sim.runs[stack].resources if r.type == GITOPS_BRANCH_TYPE]
-    return dict(branch.inputs["files"])
+    return committed(branch)
 
 
 def test_the_documented_order_lands_every_branch_and_a_second_run_changes_nothing() -> None:
