@@ -11,6 +11,7 @@ from __future__ import annotations
 import cProfile
 import gc
 import importlib
+import pickle
 import resource
 import shutil
 import statistics
@@ -259,7 +260,11 @@ def branch_files(model: Model) -> dict[str, str]:
     return tree.environment_branch(model)
 
 
-def evaluate(shape: Shape | None, stack: str, runs: int) -> Evaluation:
+def evaluate(
+    shape: Shape | None, stack: str, runs: int, recorded: Path | None = None
+) -> Evaluation:
+    """The program `runs` times; `recorded` keeps what the first run registered (for the
+    fair floor)."""
     model = model_of(shape, stack)
     start_rss = peak_rss_mb()
     walls: list[float] = []
@@ -270,7 +275,10 @@ def evaluate(shape: Shape | None, stack: str, runs: int) -> Evaluation:
         mocks, wall = run_program(model)
         walls.append(wall)
         counted = census(model, mocks.resources)
-        stored = stored or state_size(mocks.resources, mocks.stack_outputs)
+        if stored is None:
+            stored = state_size(mocks.resources, mocks.stack_outputs)
+            if recorded is not None:
+                recorded.write_bytes(pickle.dumps(mocks.resources))
         del mocks
     assert counted is not None, "runs must be at least 1"
     peak = peak_rss_mb()
@@ -341,6 +349,70 @@ def floor(count: int, runs: int, modules: list[str] | None = None) -> Floor:
             raise RuntimeError(f"the floor registered {len(mocks.resources)}, not {count}")
         del mocks
     return Floor(count, walls, start_rss, peak_rss_mb(), imported)
+
+
+def replay(recorded: list[Registered]) -> dict[str, Any]:
+    """The recorded registrations again, without the program: each resource with its type,
+    name, inputs (secrets as secrets), parent, provider, dependencies and aliases, in the
+    order the program registered them."""
+    made: dict[str, pulumi.Resource] = {}
+    for r in recorded:
+        opts = pulumi.ResourceOptions(
+            parent=made.get(r.parent),
+            depends_on=[made[d] for d in sorted(r.dependencies) if d in made],
+            aliases=list(r.aliases) or None,
+        )
+        inputs = _secrets_wrapped(r.inputs, "", r.secret_inputs)
+        resource: pulumi.Resource
+        if r.type.startswith("pulumi:providers:"):
+            package = r.type.rsplit(":", 1)[-1]
+            resource = pulumi.ProviderResource(package, r.name, inputs, opts)
+        elif not r.custom:
+            resource = pulumi.ComponentResource(r.type, r.name, None, opts)
+        else:
+            provider = made.get(r.provider)
+            if isinstance(provider, pulumi.ProviderResource):
+                opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
+            resource = pulumi.CustomResource(r.type, r.name, inputs, opts)
+        made[r.urn] = resource
+    return {}
+
+
+def _secrets_wrapped(value: Any, path: str, secrets: frozenset[str]) -> Any:
+    if path in secrets:
+        return pulumi.Output.secret(value)
+    if isinstance(value, dict):
+        return {
+            k: _secrets_wrapped(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_secrets_wrapped(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    return value
+
+
+def fair_floor(
+    shape: Shape | None, stack: str, recorded: Path, runs: int, modules: list[str] | None = None
+) -> Floor:
+    """What the stack's own registrations cost the SDK and the mocks without the program: the
+    resources the program registered (read from `recorded`, a pickle of them), replayed under
+    the same mocks. The program's evaluation over this is what its own logic costs."""
+    imported = import_all(modules or [])
+    model = model_of(shape, stack)
+    registrations: list[Registered] = pickle.loads(recorded.read_bytes())
+    start_rss = peak_rss_mb()
+    walls: list[float] = []
+    for _ in range(runs):
+        gc.collect()
+        mocks = RecordingMocks(main_stack_outputs(fleet_of(model)))
+        start = time.perf_counter()
+        run(stack, mocks, lambda: replay(registrations))
+        walls.append(time.perf_counter() - start)
+        if len(mocks.resources) != len(registrations):
+            raise RuntimeError(
+                f"the replay registered {len(mocks.resources)}, not {len(registrations)}"
+            )
+        del mocks
+    return Floor(len(registrations), walls, start_rss, peak_rss_mb(), imported)
 
 
 # ---------------------------------------------------------------- fleet render and validate

@@ -35,6 +35,7 @@ from benchmarks.measure import (
     Rendering,
     Validation,
     evaluate,
+    fair_floor,
     floor,
     models,
     render_timed,
@@ -49,6 +50,11 @@ DEFAULT_RUNS = {"sample": 5, "100-teams": 5, "edge": 3}
 """Runs per evaluation and floor (their median is reported); one render and validate each."""
 GOAL = 1.5
 """Evaluation time and peak memory within this factor of the floor's."""
+FAIR_GOAL = (1.3, 400)
+"""Evaluation time within this factor of the fair floor's, on stacks of this many resources
+or more: what the program's own logic may add to its registrations."""
+SMALL_GOAL = (0.1, 100)
+"""A stack of fewer resources than this evaluates within these seconds: its fixed cost."""
 DEFAULT_TIMEOUT = 300.0
 
 Json = dict[str, Any]
@@ -67,9 +73,13 @@ def child_main(spec: Mapping[str, Any]) -> int:
         print(json.dumps({key: dataclasses.asdict(value)}), flush=True)
 
     if kind == "evaluate":
-        emit("evaluation", evaluate(shape, spec["stack"], spec["runs"]))
+        recorded = Path(spec["recorded"]) if spec.get("recorded") else None
+        emit("evaluation", evaluate(shape, spec["stack"], spec["runs"], recorded))
     elif kind == "floor":
         emit("floor", floor(spec["count"], spec["runs"], spec.get("modules")))
+    elif kind == "fair":
+        recorded = Path(spec["recorded"])
+        emit("fair", fair_floor(shape, spec["stack"], recorded, spec["runs"], spec.get("modules")))
     elif kind == "render":
         with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
             _, _, rendering = render_timed(shape, spec["stack"], Path(workdir))
@@ -138,6 +148,8 @@ class StackMeasurements:
     stack: str
     evaluation: Evaluation | None = None
     floor: Floor | None = None
+    fair: Floor | None = None
+    """The stack's own registrations replayed without the program (`measure.fair_floor`)."""
     rendering: Rendering | None = None
     validation: Validation | None = None
     validation_warm: Validation | None = None
@@ -148,9 +160,12 @@ class StackMeasurements:
 def measure_stack(
     fleet: str, shape: Shape | None, stack: str, runs: int, timeout: float, log: Log
 ) -> StackMeasurements:
-    """Evaluation, then the floor of the same size, then render and validate: three children."""
+    """Evaluation, then the floors (bare resources of the same number, and the stack's own
+    registrations replayed), then render and validate: four children."""
     result = StackMeasurements(stack)
-    spec = {"shape": _shape_json(shape), "stack": stack, "runs": runs}
+    scratch = tempfile.TemporaryDirectory(prefix="fleet-bench-")
+    recorded = str(Path(scratch.name) / "registrations.pickle")
+    spec = {"shape": _shape_json(shape), "stack": stack, "runs": runs, "recorded": recorded}
 
     def step(what: str, spec: Mapping[str, Any]) -> Outcome:
         outcome = in_child(spec, timeout)
@@ -175,6 +190,16 @@ def measure_stack(
                 f"[{fleet}] {stack}: floor ({runs} runs, {outcome.seconds:.1f} s): median "
                 f"{f.median:.3f} s, peak {f.peak_rss_mb:.0f} MB, {f.resources} bare resources"
             )
+        outcome = step("fair floor", {**spec, **floor_spec, "kind": "fair"})
+        if "fair" in outcome.values:
+            result.fair = Floor.from_json(outcome.values["fair"])
+            f = result.fair
+            log(
+                f"[{fleet}] {stack}: fair floor ({runs} runs, {outcome.seconds:.1f} s): median "
+                f"{f.median:.3f} s, peak {f.peak_rss_mb:.0f} MB, its {f.resources} resources "
+                "replayed"
+            )
+    scratch.cleanup()
     outcome = step("render/validate", {**spec, "kind": "render"})
     if "rendering" in outcome.values:
         result.rendering = Rendering.from_json(outcome.values["rendering"])
@@ -301,6 +326,18 @@ def stack_json(m: StackMeasurements) -> Json:
                 "time": _r(m.evaluation.median / f.median, 2),
                 "memory": _r(m.evaluation.peak_rss_mb / f.peak_rss_mb, 2),
             }
+    if m.fair is not None:
+        f = m.fair
+        out["fair_floor"] = {
+            "resources": f.resources,
+            "median_s": _r(f.median),
+            "runs_s": [_r(w) for w in f.walls],
+            "peak_rss_mb": _r(f.peak_rss_mb, 1),
+        }
+        if m.evaluation is not None:
+            out.setdefault("ratios", {})
+            out["ratios"]["fair_time"] = _r(m.evaluation.median / f.median, 2)
+            out["ratios"]["fair_memory"] = _r(m.evaluation.peak_rss_mb / f.peak_rss_mb, 2)
     if m.rendering is not None:
         rd = m.rendering
         out["render"] = {
@@ -429,7 +466,8 @@ def _num(value: Any, spec: str) -> str:
 def timing_table(results: Sequence[Json]) -> str:
     headers = [
         "fleet", "stack", "resources", "files", "KiB", "eval s", "tree s", "floor s", "x time",
-        "eval MB", "floor MB", "x mem", "render s", "validate s", "again s",
+        "fair s", "x fair", "eval MB", "floor MB", "x mem", "x fair mem", "render s",
+        "validate s", "again s",
     ]  # fmt: skip
     rows = []
     for result in results:
@@ -453,9 +491,12 @@ def timing_table(results: Sequence[Json]) -> str:
                     _num(_get(s, "evaluation", "tree_s"), ".3f"),
                     _num(_get(s, "floor", "median_s"), ".3f"),
                     _num(_get(s, "ratios", "time"), ".2f"),
+                    _num(_get(s, "fair_floor", "median_s"), ".3f"),
+                    _num(_get(s, "ratios", "fair_time"), ".2f"),
                     _num(_get(s, "evaluation", "peak_rss_mb"), ".0f"),
                     _num(_get(s, "floor", "peak_rss_mb"), ".0f"),
                     _num(_get(s, "ratios", "memory"), ".2f"),
+                    _num(_get(s, "ratios", "fair_memory"), ".2f"),
                     _num(_get(s, "render", "total_s"), ".2f"),
                     validate,
                     _num(_get(s, "validate", "warm_s"), ".2f"),
@@ -607,6 +648,7 @@ def goals_lines(results: Sequence[Json]) -> list[str]:
         worst, where = max(ratios)
         verdict = "met" if not missed else f"MISSED on {len(missed)} of {len(ratios)} stacks"
         lines.append(f"{what} <= {GOAL}x the floor: {verdict}; worst {worst:.2f}x ({where})")
+    lines += _fair_goal_lines(results)
     growth = [
         (s["growth"]["other_per_cluster_or_tenant"], f"{r['fleet']} {s['stack']}")
         for r in results
@@ -630,6 +672,41 @@ def goals_lines(results: Sequence[Json]) -> list[str]:
         f"{r['fleet']} {s['stack']}: {e}" for r in results for s in r["stacks"] for e in s["errors"]
     ]
     lines += [f"not measured: {e}" for e in errors]
+    return lines
+
+
+def _fair_goal_lines(results: Sequence[Json]) -> list[str]:
+    """The program's own cost over its registrations, and a small stack's fixed cost."""
+    lines = []
+    factor, size = FAIR_GOAL
+    fair = [
+        (s["ratios"]["fair_time"], f"{r['fleet']} {s['stack']}")
+        for r in results
+        for s in r["stacks"]
+        if "fair_time" in s.get("ratios", {}) and s.get("resources", 0) >= size
+    ]
+    if fair:
+        missed = [ratio for ratio, _ in fair if ratio > factor]
+        worst, where = max(fair)
+        verdict = "met" if not missed else f"MISSED on {len(missed)} of {len(fair)} stacks"
+        lines.append(
+            f"evaluation time <= {factor}x the fair floor on stacks of {size} resources or "
+            f"more: {verdict}; worst {worst:.2f}x ({where})"
+        )
+    seconds, below = SMALL_GOAL
+    small = [
+        (s["evaluation"]["median_s"], f"{r['fleet']} {s['stack']}")
+        for r in results
+        for s in r["stacks"]
+        if "evaluation" in s and s.get("resources", below) < below
+    ]
+    if small:
+        worst_s, where = max(small)
+        verdict = "met" if worst_s <= seconds else "MISSED"
+        lines.append(
+            f"a stack of under {below} resources evaluates within {seconds * 1000:.0f} ms: "
+            f"{verdict}; slowest {worst_s * 1000:.0f} ms ({where})"
+        )
     return lines
 
 

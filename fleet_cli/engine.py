@@ -192,6 +192,8 @@ class Registered:
     aliases: tuple[str, ...] = ()
     """The URNs the resource had before, by its `aliases` option: the engine moves their state
     to it instead of replacing anything."""
+    custom: bool = True
+    """A custom resource (a provider's), not a component."""
 
 
 @dataclass(frozen=True)
@@ -328,6 +330,7 @@ class RecordingMonitor(MockMonitor):
                     name: _option(request, name) for name in _OPTIONS if hasattr(request, name)
                 },
                 aliases=self._alias_urns(request),
+                custom=bool(getattr(request, "custom", True)),
             )
         )
 

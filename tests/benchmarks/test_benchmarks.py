@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,18 @@ from benchmarks.measure import (
     Census,
     Evaluation,
     evaluate,
+    fair_floor,
     floor,
     import_all,
+    model_of,
     models,
     render_timed,
+    replay,
     validate_timed,
 )
 from components.gitops_branch import GITOPS_BRANCH_TYPE
+from fleet.model import fleet_of
+from fleet_cli.engine import RecordingMocks, Registered, main_stack_outputs, run
 
 TINY = Shape(management=1, remotes_per_management=1, environments=1, tenants=2, apps_per_tenant=1)
 PROVIDER = "pulumi:providers:kubernetes"
@@ -207,3 +213,43 @@ def test_the_report_gives_each_fleets_lines_of_yaml() -> None:
     ]
     sample = (PROJECT / "Pulumi.dev.yaml").read_text()
     assert bench.config_lines(None)["dev"] == sample.count("\n")
+
+
+def test_the_fair_floor_replays_exactly_what_the_program_registered(tmp_path: Path) -> None:
+    recorded = tmp_path / "registrations.pickle"
+    evaluation = evaluate(TINY, "env-0", runs=1, recorded=recorded)
+    program: list[Registered] = pickle.loads(recorded.read_bytes())
+    assert len(program) == evaluation.census.resources
+    mocks = RecordingMocks(main_stack_outputs(fleet_of(model_of(TINY, "env-0"))))
+    run("env-0", mocks, lambda: replay(program))
+
+    def shape(r: Registered) -> tuple[Any, ...]:
+        return (r.urn, r.parent, r.provider, r.dependencies, r.secret_inputs, r.custom, r.aliases)
+
+    assert sorted(map(shape, mocks.resources)) == sorted(map(shape, program))
+    assert {r.urn: r.inputs for r in mocks.resources} == {r.urn: r.inputs for r in program}
+    fair = fair_floor(TINY, "env-0", recorded, runs=1)
+    assert fair.resources == len(program) and fair.median > 0
+
+
+def test_the_fair_floor_goal_is_met_or_missed_by_the_numbers() -> None:
+    def stack(resources: int, fair: float, median: float) -> dict[str, Any]:
+        return {
+            "stack": "s",
+            "errors": [],
+            "resources": resources,
+            "ratios": {"fair_time": fair},
+            "evaluation": {"median_s": median},
+        }
+
+    met = bench._fair_goal_lines([{"fleet": "f", "stacks": [stack(500, 1.2, 1.0)]}])
+    assert met[0].startswith("evaluation time <= 1.3x the fair floor on stacks of 400")
+    assert ": met; worst 1.20x (f s)" in met[0]
+    missed = bench._fair_goal_lines(
+        [{"fleet": "f", "stacks": [stack(500, 1.4, 1.0), stack(20, 9.0, 0.25)]}]
+    )
+    assert "MISSED on 1 of 1 stacks; worst 1.40x" in missed[0]  # the small one is not counted
+    assert (
+        missed[1] == "a stack of under 100 resources evaluates within 100 ms: MISSED; "
+        "slowest 250 ms (f s)"
+    )
