@@ -1,9 +1,19 @@
-"""The stack as it was at another git revision of the project: the base of `fleet diff`."""
+"""The stack as it was at another git revision of the project: the base of `fleet diff`.
+
+A revision's render depends only on what that revision holds (its code and stack files, which
+the tree id of its commit names) and on the Python packages that run it, so it is kept by
+those (`~/.cache/fleet/renders/`, or `FLEET_RENDER_CACHE`; `off` for none): the base of a pull
+request is rendered once, however often its diff is taken.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -13,9 +23,42 @@ from pathlib import Path
 from fleet.stackfile import stack_name
 from fleet_cli.render import StackRender, read
 
+CACHE_ENV = "FLEET_RENDER_CACHE"
+"""A folder for the renders of revisions (default: the user's cache folder); `off`: none."""
+
 
 class RevisionError(Exception):
     """The revision cannot be read or rendered; the message says why."""
+
+
+def _cached(top: Path, commit: str, stack_path: str) -> Path | None:
+    """Where the render of `stack_path` (relative to the repository) at `commit` is kept, by
+    the commit's tree and the packages this Python runs it with; None without a cache."""
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting == "off":
+        return None
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    base = Path(setting) if setting else home / "fleet" / "renders"
+    tree = _git(top, "rev-parse", f"{commit}^{{tree}}").decode().strip()
+    packages = sorted(
+        f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
+    )
+    identity = json.dumps([tree, stack_path, sys.executable, sys.version, packages])
+    return base / hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def _keep(rendered: Path, cached: Path) -> None:
+    """Keep a render (the folder `STACK` that `fleet render` writes), whole or not at all."""
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(dir=cached.parent, prefix=".part-"))
+    except OSError:
+        return
+    try:
+        shutil.copytree(rendered, partial / rendered.name)
+        os.replace(partial, cached)
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def _git(project: Path, *args: str) -> bytes:
@@ -59,6 +102,9 @@ def render_at(ref: str, stack_path: Path) -> StackRender:
         ) from None
     commit = resolved.decode().strip()
     stack = stack_name(stack_path)
+    cached = _cached(top, commit, stack_path.resolve().relative_to(top).as_posix())
+    if cached is not None and (cached / stack / "resources.json").is_file():
+        return read(cached / stack)
     with tempfile.TemporaryDirectory(prefix="fleet-diff-") as scratch:
         tree = Path(scratch) / "tree"
         archive = _git(top, "archive", "--format=tar", commit)
@@ -94,4 +140,6 @@ def render_at(ref: str, stack_path: Path) -> StackRender:
                 )
             detail = "\n".join(result.stderr.strip().splitlines()[-6:])
             raise RevisionError(f"{where}:\n{detail}")
+        if cached is not None:
+            _keep(out / stack, cached)
         return read(out / stack)
