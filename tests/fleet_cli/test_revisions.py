@@ -28,7 +28,7 @@ def renders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
             started.append(command)
         return real(command, *args, **kwargs)
 
-    monkeypatch.setattr(revisions.subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "run", run)
     return started
 
 
