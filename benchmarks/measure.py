@@ -8,17 +8,21 @@ the fleet package) is the same as the program's.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import cProfile
 import gc
 import importlib
+import io
 import pickle
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,7 @@ from fleet_cli.engine import (
     run,
     stack_config,
 )
+from fleet_cli.main import main as fleet_main
 from fleet_cli.render import StackRender
 from fleet_cli.simulation.report import report
 from fleet_cli.simulation.simulation import simulation
@@ -513,6 +518,80 @@ def validate_timed(shape: Shape | None, stack: str, workdir: Path) -> Validation
         result = report(sim)
     seconds = time.perf_counter() - start
     return Validation(stack, seconds, [str(f) for f in result.findings], peak_rss_mb())
+
+
+DIFF_SHAPE = Shape(
+    management=3, remotes_per_management=100, environments=1, tenants=5, apps_per_tenant=1
+)
+"""The fleet `fleet diff` is measured on: 300 remotes, the edge fleet's tenants."""
+CODE = ("fleet", "fleet_cli", "components", "__main__.py", "Pulumi.yaml")
+"""What a revision needs for `fleet diff` to render it with its own code."""
+
+
+@dataclass(frozen=True)
+class Diffing:
+    """`fleet diff STACK --base HEAD` after one remote was added to the fleet: with the base's
+    render made (`cold`), then read back from the render cache (`warm`)."""
+
+    stack: str
+    remotes: int
+    cold_seconds: float
+    warm_seconds: float
+    lines: int
+    """Lines of the diff (the same both times)."""
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Diffing:
+        return Diffing(**data)
+
+
+def with_one_remote_more(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The main stack's config with one more remote, labelled as the first one is."""
+    clusters = list(raw["clusters"])
+    first = next(c for c in clusters if c.get("role") == "remote")
+    added = {**copy.deepcopy(first), "name": "edge-added"}
+    added["attached"] = {"kubeconfigSecret": "edgeAddedKubeconfig"}
+    return {**raw, "clusters": [*clusters, added], "edgeAddedKubeconfig": ENCRYPTED}
+
+
+def diff_timed(shape: Shape, stacks: Sequence[str], workdir: Path) -> list[Diffing]:
+    """A project of the fleet in a git repository of its own with its code, one remote added
+    in the working tree, then `fleet diff` of each of `stacks` against HEAD, twice."""
+    project = workdir / "diffed"
+    project.mkdir(parents=True)
+    for name in CODE:
+        source = PROJECT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(source, project / name)
+    _stack_file(project / "Pulumi.main.yaml", main_config(shape))
+    for index in range(shape.environments):
+        _stack_file(project / f"Pulumi.env-{index}.yaml", environment_config(shape, index))
+    for command in (
+        ["init", "-q", "-b", "main"],
+        ["add", "."],
+        ["-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "base"],
+    ):
+        subprocess.run(["git", *command], cwd=project, check=True)
+    _stack_file(project / "Pulumi.main.yaml", with_one_remote_more(main_config(shape)))
+    remotes = shape.management * shape.remotes_per_management
+    found = []
+    for stack in stacks:
+        times, outputs = [], []
+        for _ in range(2):
+            out = io.StringIO()
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(out):
+                code = fleet_main(["--project", str(project), "diff", stack, "--base", "HEAD"])
+            times.append(time.perf_counter() - start)
+            if code != 0:
+                raise RuntimeError(f"fleet diff {stack} exited {code}")
+            outputs.append(out.getvalue())
+        if outputs[0] != outputs[1]:
+            raise RuntimeError(f"fleet diff {stack} differs when the base is read back")
+        found.append(Diffing(stack, remotes, times[0], times[1], len(outputs[0].splitlines())))
+    return found
 
 
 def simulate_timed(shape: Shape | None, workdir: Path) -> Validation:

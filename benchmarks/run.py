@@ -27,6 +27,7 @@ from typing import Any
 
 from benchmarks.fleets import Shape, stack_files
 from benchmarks.measure import (
+    DIFF_SHAPE,
     FLEETS,
     PROJECT,
     Census,
@@ -34,6 +35,7 @@ from benchmarks.measure import (
     Floor,
     Rendering,
     Validation,
+    diff_timed,
     evaluate,
     fair_floor,
     floor,
@@ -42,7 +44,7 @@ from benchmarks.measure import (
     simulate_timed,
     validate_timed,
 )
-from fleet_cli import kustomize
+from fleet_cli import kustomize, revisions
 from fleet_cli.kustomize import CACHE_ENV
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -90,6 +92,11 @@ def child_main(spec: Mapping[str, Any]) -> int:
             emit("validation", validate_timed(shape, spec["stack"], Path(workdir)))
             kustomize._CACHE.clear()
             emit("validation_warm", validate_timed(shape, spec["stack"], Path(workdir)))
+    elif kind == "diff":
+        with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
+            os.environ[revisions.CACHE_ENV] = str(Path(workdir) / "render-cache")
+            found = diff_timed(DIFF_SHAPE, spec["stacks"], Path(workdir))
+            print(json.dumps({"diff": [dataclasses.asdict(d) for d in found]}), flush=True)
     elif kind == "simulate":
         with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
             emit("simulation", simulate_timed(shape, Path(workdir)))
@@ -377,6 +384,17 @@ def measure_fleet(fleet: str, runs: int, timeout: float, with_variant: bool, log
         )
     elif simulated.error:
         log(f"[{fleet}] fleet simulate: {simulated.error}")
+    diffs = None
+    if shape is not None and shape.remotes_per_management:
+        diffed = in_child({"kind": "diff", "stacks": ["env-0", "main"]}, timeout)
+        diffs = diffed.values.get("diff")
+        for d in diffs or []:
+            log(
+                f"[{fleet}] fleet diff {d['stack']} of one remote added to {d['remotes']}: "
+                f"{d['cold_seconds']:.2f} s, base read back {d['warm_seconds']:.2f} s"
+            )
+        if diffed.error:
+            log(f"[{fleet}] fleet diff: {diffed.error}")
     return {
         "fleet": fleet,
         "shape": _shape_json(shape),
@@ -386,6 +404,18 @@ def measure_fleet(fleet: str, runs: int, timeout: float, with_variant: bool, log
         "runs": runs,
         "stacks": [stack_json(m) for m in measured],
         "apps_variant": variant,
+        "diff": None
+        if diffs is None
+        else [
+            {
+                "stack": d["stack"],
+                "remotes": d["remotes"],
+                "cold_s": _r(d["cold_seconds"]),
+                "warm_s": _r(d["warm_seconds"]),
+                "lines": d["lines"],
+            }
+            for d in diffs
+        ],
         "simulate": None
         if simulation is None
         else {
@@ -606,6 +636,20 @@ SIMULATION_GOAL = ("100-teams", 30.0)
 """`fleet simulate` of this fleet within these seconds."""
 
 
+def diff_lines(results: Sequence[Json]) -> list[str]:
+    """`fleet diff` of one added remote: the base rendered, then read back."""
+    return [
+        f"diff: {d['stack']} of one remote added to {d['remotes']}: {d['cold_s']:.1f} s, "
+        f"{d['warm_s']:.1f} s with the base read back ({d['lines']} lines)"
+        for r in results
+        for d in r.get("diff") or []
+    ]
+
+
+DIFF_GOAL = 5.0
+"""`fleet diff` of one added remote in a 300-remote fleet, base read back, within seconds."""
+
+
 def simulation_lines(results: Sequence[Json]) -> list[str]:
     """`fleet simulate` of each fleet: its time, memory and findings."""
     lines = []
@@ -649,6 +693,14 @@ def goals_lines(results: Sequence[Json]) -> list[str]:
         verdict = "met" if not missed else f"MISSED on {len(missed)} of {len(ratios)} stacks"
         lines.append(f"{what} <= {GOAL}x the floor: {verdict}; worst {worst:.2f}x ({where})")
     lines += _fair_goal_lines(results)
+    diffs = [d for r in results for d in r.get("diff") or []]
+    if diffs:
+        worst = max(diffs, key=lambda d: d["warm_s"])
+        verdict = "met" if worst["warm_s"] <= DIFF_GOAL else "MISSED"
+        lines.append(
+            f"fleet diff of one remote added to {worst['remotes']} within {DIFF_GOAL:.0f} s: "
+            f"{verdict}; slowest {worst['warm_s']:.1f} s ({worst['stack']}, base read back)"
+        )
     growth = [
         (s["growth"]["other_per_cluster_or_tenant"], f"{r['fleet']} {s['stack']}")
         for r in results
@@ -723,6 +775,7 @@ def report(results: Sequence[Json]) -> str:
         STATE_NOTE,
         "",
         *simulation_lines(results),
+        *diff_lines(results),
         "",
         *config_lines_text(results),
         "",

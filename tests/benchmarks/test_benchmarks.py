@@ -18,6 +18,7 @@ from benchmarks.measure import (
     TENANT_COMPONENT,
     Census,
     Evaluation,
+    diff_timed,
     evaluate,
     fair_floor,
     floor,
@@ -30,6 +31,7 @@ from benchmarks.measure import (
 )
 from components.gitops_branch import GITOPS_BRANCH_TYPE
 from fleet.model import fleet_of
+from fleet_cli import revisions
 from fleet_cli.engine import RecordingMocks, Registered, main_stack_outputs, run
 
 TINY = Shape(management=1, remotes_per_management=1, environments=1, tenants=2, apps_per_tenant=1)
@@ -253,3 +255,19 @@ def test_the_fair_floor_goal_is_met_or_missed_by_the_numbers() -> None:
         missed[1] == "a stack of under 100 resources evaluates within 100 ms: MISSED; "
         "slowest 250 ms (f s)"
     )
+
+
+def test_the_diff_of_one_added_remote_is_timed_with_its_base_made_and_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(revisions.CACHE_ENV, str(tmp_path / "renders"))
+    (diffed,) = diff_timed(TINY, ["env-0"], tmp_path)
+    assert diffed.stack == "env-0" and diffed.remotes == 1
+    assert diffed.cold_seconds > 0 and diffed.warm_seconds > 0 and diffed.lines > 3
+    assert len(list((tmp_path / "renders").iterdir())) == 1  # the base, kept once
+    result = {"fleet": "tiny", "shape": None, "stacks": [], "diff": [dataclasses.asdict(diffed)]}
+    result["diff"][0] |= {"cold_s": 12.0, "warm_s": 6.0}
+    assert bench.goals_lines([result]) == [
+        "fleet diff of one remote added to 1 within 5 s: MISSED; slowest 6.0 s (env-0, base "
+        "read back)"
+    ]
