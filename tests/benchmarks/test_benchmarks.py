@@ -265,8 +265,8 @@ def test_the_diff_of_one_added_remote_is_timed_with_its_base_made_and_read_back(
     assert diffed.stack == "env-0" and diffed.remotes == 1
     assert diffed.cold_seconds > 0 and diffed.warm_seconds > 0 and diffed.lines > 3
     assert len(list((tmp_path / "renders").iterdir())) == 1  # the base, kept once
-    result = {"fleet": "tiny", "shape": None, "stacks": [], "diff": [dataclasses.asdict(diffed)]}
-    result["diff"][0] |= {"cold_s": 12.0, "warm_s": 6.0}
+    timed: dict[str, Any] = {**dataclasses.asdict(diffed), "cold_s": 12.0, "warm_s": 6.0}
+    result: dict[str, Any] = {"fleet": "tiny", "shape": None, "stacks": [], "diff": [timed]}
     assert bench.goals_lines([result]) == [
         "fleet diff of one remote added to 1 within 5 s: MISSED; slowest 6.0 s (env-0, base "
         "read back)"
