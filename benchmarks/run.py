@@ -99,6 +99,9 @@ def child_main(spec: Mapping[str, Any]) -> int:
             print(json.dumps({"diff": [dataclasses.asdict(d) for d in found]}), flush=True)
     elif kind == "simulate":
         with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
+            # Cold, as validate's first run: builds kept by earlier runs would make it a
+            # measure of the cache.
+            os.environ[CACHE_ENV] = str(Path(workdir) / "kustomize-cache")
             emit("simulation", simulate_timed(shape, Path(workdir)))
     else:
         raise ValueError(f"unknown measurement {kind!r}")

@@ -61,12 +61,12 @@ from pulumi.dynamic import (
 
 from components import tree_store
 from components.gitwriter import (
+    RECORD_PATH,
     BranchTarget,
     Holds,
     KeptState,
     PulumiState,
     apply,
-    branch_tips,
     current_hashes,
     drift,
     remove_all,
@@ -130,11 +130,12 @@ def _state(outputs: Mapping[str, Any]) -> PulumiState:
     themselves. One from before either says nothing about what fleet wrote: nothing is deleted
     on its word (its `files` may be a refresh's reading of a record someone edited)."""
     written = _hash_map(outputs.get("written"))
+    seen = _hash_map(outputs.get("files"))
     if written is not None:
-        return PulumiState(written=written, seen=_hash_map(outputs.get("files")))
+        return PulumiState(written=written, seen=seen)
     digest = _digest(outputs.get("tree"))
     if digest is None:
-        return PulumiState(written=None)
+        return PulumiState(written=None, seen=seen)
     kept = KeptState(digest, _hash_map(outputs.get("drift")) or {})
     return PulumiState(written=None, commit=str(outputs.get("commit") or ""), kept=kept)
 
@@ -186,13 +187,6 @@ class GitOpsBranchProvider(ResourceProvider):
             "owner": target.owner,
         }
 
-    def _landed(self, target: BranchTarget, commit: str | None, fallback: str) -> str:
-        """The commit that holds what fleet wrote: the new one, or, when nothing had to
-        change, the branch's tip (its record is exactly what fleet would write)."""
-        if commit:
-            return commit
-        return branch_tips(target, [target.branch]).get(target.branch, fallback)
-
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Refuse a password in the URL: it would land in the state."""
         url = news.get("url")
@@ -240,7 +234,7 @@ class GitOpsBranchProvider(ResourceProvider):
         commit, changes = apply(
             target, files, props["message"], state=PulumiState(written=None), holds=Holds(holds)
         )
-        landed = self._landed(target, commit, "")
+        landed = commit or changes.base or ""
         outputs = self._outputs(target, landed, props["tree"], changes.left, holds)
         return CreateResult(f"{strip_credentials(target.url)}#{target.branch}", outputs)
 
@@ -258,7 +252,7 @@ class GitOpsBranchProvider(ResourceProvider):
             state=_state(olds),
             holds=Holds(holds, _holds(olds)),
         )
-        landed = self._landed(target, commit, str(olds.get("commit") or ""))
+        landed = commit or changes.base or ""
         return UpdateResult(self._outputs(target, landed, news["tree"], changes.left, holds))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -272,7 +266,9 @@ class GitOpsBranchProvider(ResourceProvider):
             outputs["files"] = current_hashes(target, also=written)
         else:
             found = drift(target, _state(props))
-            outputs["drift"] = found or {}
+            # Unknown (fleet's commit gone): a change, so that the next update puts back what
+            # fleet renders, owning nothing until then (`gitwriter._prepare`).
+            outputs["drift"] = {RECORD_PATH: ""} if found is None else found
         return ReadResult(id_, outputs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

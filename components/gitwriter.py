@@ -85,6 +85,10 @@ _TOKEN_ENV = "FLEET_GITWRITER_TOKEN"
 _DEFAULT_TOKEN_USER = "x-access-token"
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 _MOVED_CLIENT_SIDE = ("fetch first", "non-fast-forward")
+_GONE = ("not our ref", "no such remote ref", "couldn't find remote ref")
+"""What git says when the remote does not have a commit asked for by its id."""
+_REFUSED_BY_ID = ("unadvertised object",)
+"""What a protocol v0 server says to a commit asked for by its id that no ref points at."""
 _MOVED_SERVER_SIDE = ("cannot lock ref", "incorrect old value")
 _REPOSITORY_ENV = (
     "GIT_WORK_TREE",
@@ -158,6 +162,9 @@ class ChangeSet:
     removed: tuple[str, ...]
     overwritten: tuple[str, ...] = ()
     left: Mapping[str, str] = field(default_factory=dict)
+    base: str | None = None
+    """The branch's tip the change was worked out on (None: no branch yet): when nothing had to
+    change, the commit whose record is exactly what fleet would write."""
 
     @property
     def empty(self) -> bool:
@@ -330,11 +337,11 @@ def drift(
         for _ in _attempts(t):
             try:
                 snap = git.load()
-                known = _resolved(git, snap, state)
+                known = _resolve(git, snap, state)
             except TransientGitError as error:
                 failure = error
                 continue
-            if known.written is None:
+            if known is None or known.written is None:
                 return None
             written = known.written
             claimed = set(snap.record.files) - set(written) if snap.record else set()
@@ -546,8 +553,10 @@ class _Git:
         return self.run("rev-parse", "refs/fleet/tip").stdout.decode().strip()
 
     def record_at(self, commit: str | None) -> _Record | None:
-        """The ownership record in `commit`, fetched by its id (git serves any commit the
-        branch history reaches); None when the commit or its record is gone or damaged."""
+        """The ownership record in `commit`, fetched by its id (git serves a commit the branch
+        history reaches; a server that does not has the history fetched instead); None when
+        the commit or its record is gone or damaged. A remote that does not answer is an
+        error, never taken for a commit gone."""
         if not commit or not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", commit):
             return None
         proc = self.run(
@@ -555,9 +564,14 @@ class _Git:
             f"+{commit}:refs/fleet/state", check=False,
         )  # fmt: skip
         if proc.returncode != 0:
-            if _transient(proc):
+            said = proc.stderr.decode(errors="replace").lower()
+            if any(words in said for words in _REFUSED_BY_ID):
+                if not self.in_history(commit):
+                    return None
+            elif any(words in said for words in _GONE):
+                return None
+            else:
                 raise self._unreachable(proc)
-            return None
         entries = self.entries(commit)
         if RECORD_PATH not in entries:
             return None
@@ -565,6 +579,20 @@ class _Git:
             return self.record(entries)
         except GitWriterError:
             return None
+
+    def in_history(self, commit: str) -> bool:
+        """Whether `commit` is in the branch's history, fetched whole: for a server that serves
+        no commit by its id (protocol v0 without `uploadpack.allowReachableSHA1InWant`)."""
+        shallow = self.run("rev-parse", "--is-shallow-repository").stdout.strip() == b"true"
+        proc = self.run(
+            "fetch", "--quiet", *(["--unshallow"] if shallow else []), "--no-tags", "--",
+            self.target.url, f"+refs/heads/{self.target.branch}:refs/fleet/history",
+            check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise self._unreachable(proc)
+        found = self.run("cat-file", "-e", f"{commit}^{{commit}}", check=False)
+        return found.returncode == 0
 
     def entries(self, commit: str) -> dict[str, tuple[str, str]]:
         """Every file of a commit's tree: path -> (mode, object id).
@@ -965,7 +993,12 @@ def _prepare(
     record; without a state, the record. A file leaves the branch only if fleet wrote it and
     it is unchanged since; any other file fleet no longer renders stays and is reported."""
     record = _owned(git, snap)
-    state = None if state is None else _resolved(git, snap, state)
+    if state is not None:
+        # A kept state that cannot be read back (its commit gone, its record not the one the
+        # digest names) says fleet owns nothing: the record on the branch, which anyone may
+        # edit, never decides instead. Files that hold exactly what fleet renders are taken;
+        # anything else is refused or left.
+        state = _resolve(git, snap, state) or replace(state, written={}, seen={})
     written = record if state is None else state.written
     reference = record if written is None else written
     seen = None if state is None else state.seen
@@ -1038,17 +1071,20 @@ def _prepare(
     return changes, updates
 
 
-def _resolved(git: _Git, snap: _Snapshot, state: PulumiState) -> PulumiState:
+def _resolve(git: _Git, snap: _Snapshot, state: PulumiState) -> PulumiState | None:
     """A state that keeps digests, with `written` and `seen` read back from the record in the
-    commit fleet wrote last; unknown (None) when that record is gone or does not match."""
+    commit fleet wrote last; None when that record is gone or does not match the digest."""
     kept = state.kept
     if kept is None or state.written is not None:
         return state
+    if not state.commit:
+        # Nothing was ever committed: fleet wrote an empty tree to a branch that did not exist.
+        return replace(state, written={}, seen={}) if kept.digest == tree_digest({}) else None
     record = snap.record if state.commit == snap.parent else git.record_at(state.commit)
     if record is None or record.owner != git.target.owner:
-        return replace(state, written=None)
+        return None
     if tree_digest(record.files) != kept.digest:
-        return replace(state, written=None)
+        return None
     seen = {**record.files, **kept.drift}
     return replace(state, written=record.files, seen={p: h for p, h in seen.items() if h})
 
@@ -1114,6 +1150,7 @@ def _write(
             try:
                 snap = git.load()
                 changes, updates = _prepare(git, snap, files, remove=remove, state=state)
+                changes = replace(changes, base=snap.parent)
                 if not snap.exists and changes.empty:
                     return None, changes
                 git.check_holds(holds or Holds(), snap.parent)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ from components.gitwriter import GitWriterError, content_hash, tree_digest
 
 STORE_ENV = "FLEET_TREE_STORE"
 KEEP_DAYS = 14
+_OURS = re.compile(r"^([0-9a-f]{64}\.json\.gz|\.tree-.*\.part)$")
+"""The store's own files: trees, and trees being written. Nothing else there is swept."""
 _swept: set[Path] = set()
 """Folders this process has swept already: once is enough."""
 
@@ -56,7 +59,7 @@ def save(files: Mapping[str, str]) -> str:
         os.utime(target)
         return digest
     _sweep(folder)
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tree-", suffix=".part")
     try:
         with (
             os.fdopen(handle, "wb") as raw,
@@ -72,6 +75,8 @@ def save(files: Mapping[str, str]) -> str:
 
 def load(digest: str) -> dict[str, str]:
     """The tree saved under `digest`, checked against it."""
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise TreeMissing(f"{digest[:80]!r} does not name a rendered tree")
     path = root() / f"{digest}.json.gz"
     try:
         with gzip.open(path, "rb") as raw:
@@ -82,7 +87,7 @@ def load(digest: str) -> dict[str, str]:
             "in the same `pulumi up` that writes it, so run `pulumi up` again (the program and "
             f"the provider must see the same {STORE_ENV})"
         ) from None
-    except (OSError, ValueError) as error:
+    except (OSError, EOFError, ValueError) as error:
         raise TreeMissing(
             f"the rendered tree {digest[:16]} in {root()} is damaged ({error}); "
             "delete it and run `pulumi up` again"
@@ -100,12 +105,15 @@ def load(digest: str) -> dict[str, str]:
 
 
 def _sweep(folder: Path) -> None:
-    """Remove trees nobody saved or loaded for `KEEP_DAYS`, and stray partial writes."""
+    """Remove trees nobody saved or loaded for `KEEP_DAYS`, and stray partial writes; nothing
+    else in the folder."""
     if folder in _swept:
         return
     _swept.add(folder)
     cutoff = time.time() - KEEP_DAYS * 86400
     for path in folder.iterdir():
+        if not _OURS.match(path.name):
+            continue
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()

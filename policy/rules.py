@@ -82,7 +82,7 @@ def committed_files(resource_type: str, props: Mapping[str, Any]) -> list[Commit
         return []
     digest = props.get("tree")
     if not isinstance(digest, str):
-        return []
+        return [CommittedFile("the branch's files", "", None, unreadable="no tree is named")]
     try:
         files = tree_store.load(digest)
     except tree_store.TreeMissing as error:

@@ -12,7 +12,7 @@ import dill  # type: ignore[import-untyped]  # the SDK's own pickler
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
-from components import tree_store
+from components import gitwriter, tree_store
 from components.gitops_branch import (
     TOKEN_ENV,
     GitOpsBranch,
@@ -534,3 +534,140 @@ def test_an_existing_held_branch_is_never_moved_even_when_nothing_changed(remote
     again = updated(provider, moved, inputs(remote, {"a.yaml": "b: 2\n"}, holds=RINGS))
     assert again["commit"] == moved["commit"] == tip(remote)
     assert ref(remote, RINGS[0]) == ref(remote, RINGS[1]) == outs["commit"] != tip(remote)
+
+
+# ---------------------------------------------------------------- a state kept small, attacked
+
+
+def protocol(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    """Git speaking only this protocol version, as a user's config or an old server would."""
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "protocol.version")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", version)
+
+
+@pytest.mark.parametrize("version", ["2", "0"])
+def test_a_forged_record_never_makes_fleet_overwrite_a_foreign_file(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    """Someone's file, claimed in the record by whoever may push, is not fleet's to overwrite:
+    fleet's own commit (fetched by id, or from the history where the server serves no commit
+    by id) says what fleet wrote."""
+    protocol(monkeypatch, version)
+    provider = GitOpsBranchProvider(None)
+    created = provider.create(inputs(remote, {"a.yaml": CONTENT, "b.yaml": "b\n"}))
+    assert created.outs is not None
+    push_foreign(remote, tmp_path, {"theirs.yaml": "theirs\n"}, claim=True)
+    wanted = {"a.yaml": CONTENT, "theirs.yaml": "fleet's\n"}
+    with pytest.raises(GitWriterError, match=r"theirs\.yaml"):
+        provider.update(created.id, created.outs, inputs(remote, wanted))
+    assert show(remote, "theirs.yaml") == "theirs"
+    outs = provider.update(created.id, created.outs, inputs(remote, {"a.yaml": CONTENT})).outs
+    assert outs is not None and "b.yaml" not in branch_files(remote)  # fleet's, deleted
+
+
+def test_a_network_failure_reading_fleets_commit_is_an_error_not_a_commit_gone(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = GitOpsBranchProvider(None)
+    created = provider.create(inputs(remote, {"a.yaml": CONTENT, "b.yaml": "b\n"}))
+    assert created.outs is not None
+    push_foreign(remote, tmp_path, {"theirs.yaml": "t\n"})  # the branch moved on
+    real = gitwriter._Git.run
+
+    def unreachable(self: Any, *args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+        if args[0] == "fetch" and args[-1].endswith(":refs/fleet/state"):
+            said = b"fatal: unable to access 'https://h.example/r.git/': Couldn't connect\n"
+            return subprocess.CompletedProcess(["git", *args], 128, b"", said)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(gitwriter._Git, "run", unreachable)
+    with pytest.raises(GitWriterError, match="cannot reach"):
+        provider.update(created.id, created.outs, inputs(remote, {"a.yaml": CONTENT}))
+    assert "b.yaml" in branch_files(remote)
+
+
+def force_push_and_collect(remote: Path, tmp_path: Path) -> None:
+    """Branch dev replaced by an unrelated commit, and the old history collected."""
+    work = tmp_path / "reset"
+    git("init", "--quiet", "-b", "dev", str(work))
+    (work / "README.md").write_text("reset\n")
+    git("add", "--all", cwd=work)
+    git("-c", "user.name=h", "-c", "user.email=h@x", "commit", "-qm", "reset", cwd=work)
+    git("push", "--quiet", "--force", str(remote), "dev", cwd=work)
+    git("--git-dir", str(remote), "reflog", "expire", "--expire=now", "--all")
+    git("--git-dir", str(remote), "gc", "--quiet", "--prune=now")
+
+
+def test_when_fleets_commit_is_gone_a_refresh_shows_a_change_and_the_update_restores(
+    remote: Path, tmp_path: Path
+) -> None:
+    """Fleet's commit collected after a force push: the refresh cannot say what changed, so it
+    reports a change; the update then writes what fleet renders where nothing is in the way,
+    owning nothing it cannot prove, and never touches the files it finds."""
+    provider = GitOpsBranchProvider(None)
+    desired = inputs(remote, {"a.yaml": CONTENT})
+    created = provider.create(desired)
+    assert created.outs is not None
+    force_push_and_collect(remote, tmp_path)
+    refreshed = provider.read(created.id, created.outs).outs
+    assert refreshed is not None and refreshed["drift"] == {RECORD_PATH: ""}
+    assert provider.diff(created.id, refreshed, desired).changes is True
+    restored = provider.update(created.id, refreshed, desired).outs
+    assert restored is not None and restored["drift"] == {} and restored["commit"] == tip(remote)
+    assert branch_files(remote) == {"a.yaml", "README.md", RECORD_PATH}
+    assert provider.diff(created.id, restored, desired).changes is False
+
+
+def test_the_commit_kept_is_the_tip_the_write_was_worked_out_on(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing to change: the state keeps the commit the writer found, never one pushed after
+    it (whose record, claiming someone's file, would not match the digest)."""
+    provider = GitOpsBranchProvider(None)
+    desired = inputs(remote, {"a.yaml": CONTENT})
+    created = provider.create(desired)
+    assert created.outs is not None
+    fleets = tip(remote)
+    real = gitwriter._write
+
+    def then_someone_pushes(*args: Any, **kw: Any) -> Any:
+        found = real(*args, **kw)
+        push_foreign(remote, tmp_path, {"theirs.yaml": "theirs\n"}, claim=True)
+        return found
+
+    monkeypatch.setattr(gitwriter, "_write", then_someone_pushes)
+    outs = provider.update(created.id, created.outs, desired).outs
+    monkeypatch.setattr(gitwriter, "_write", real)
+    assert outs is not None and outs["commit"] == fleets != tip(remote)
+    with pytest.raises(GitWriterError, match=r"theirs\.yaml"):
+        provider.update(
+            created.id, outs, inputs(remote, {**{"a.yaml": CONTENT}, "theirs.yaml": "f\n"})
+        )
+    assert show(remote, "theirs.yaml") == "theirs"
+
+
+def test_a_files_only_state_overwrites_an_edit_a_refresh_saw_as_before(
+    remote: Path, tmp_path: Path
+) -> None:
+    provider = GitOpsBranchProvider(None)
+    created = provider.create(inputs(remote, {"a.yaml": CONTENT}))
+    assert created.outs is not None
+    old = {k: v for k, v in created.outs.items() if k not in ("tree", "drift", "left")}
+    old["files"] = {"a.yaml": content_hash(CONTENT)}
+    hand_edit(remote, tmp_path, "a.yaml", "by hand\n")
+    refreshed = provider.read(created.id, old).outs
+    assert refreshed is not None and refreshed["files"]["a.yaml"] == content_hash("by hand\n")
+    provider.update(created.id, refreshed, inputs(remote, {"a.yaml": CONTENT}))
+    assert show(remote, "a.yaml") == CONTENT.rstrip("\n")
+    assert "Overwrote hand edits that a refresh had shown: a.yaml" in last_message(remote)
+
+
+def test_an_empty_tree_on_no_branch_is_known_and_refreshes_clean(remote: Path) -> None:
+    provider = GitOpsBranchProvider(None)
+    desired = inputs(remote, {})
+    created = provider.create(desired)
+    assert created.outs is not None and created.outs["commit"] == ""
+    refreshed = provider.read(created.id, created.outs).outs
+    assert refreshed is not None and refreshed["drift"] == {}
+    assert provider.diff(created.id, refreshed, desired).changes is False

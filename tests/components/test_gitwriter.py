@@ -184,8 +184,9 @@ def test_nothing_to_write_on_a_missing_branch_creates_nothing(remote: Path) -> N
 
 def test_update_changes_and_adds_files_in_one_commit(remote: Path) -> None:
     apply(target(remote), {"a": "1\n", "b": "2\n"}, "first")
+    first = tip(remote)
     commit, changes = apply(target(remote), {"a": "1\n", "b": "22\n", "c": "3\n"}, "second")
-    assert changes == ChangeSet(added=("c",), changed=("b",), removed=())
+    assert changes == ChangeSet(added=("c",), changed=("b",), removed=(), base=first)
     assert commit == tip(remote)
     assert count(remote) == 2
     assert show(remote, "b") == "22"
@@ -217,7 +218,7 @@ def test_no_change_makes_no_commit(remote: Path) -> None:
     before = tip(remote)
     assert apply(target(remote), dict(reversed(files.items())), "again") == (
         None,
-        ChangeSet((), (), ()),
+        ChangeSet((), (), (), base=before),  # the commit that holds exactly these files
     )
     assert tip(remote) == before
 
