@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 from urllib.parse import quote
 
 FileTree = Mapping[str, str]
@@ -331,30 +332,21 @@ def drift(
     """The files fleet wrote that differ on the branch now (their hash there, "" when deleted),
     and the files the record there lists that fleet did not write (an edited record). None
     when the state cannot say what fleet wrote."""
-    t = timings or _default_timings()
-    failure: TransientGitError | None = None
-    with _session(target, t) as git:
-        for _ in _attempts(t):
-            try:
-                snap = git.load()
-                known = _resolve(git, snap, state)
-            except TransientGitError as error:
-                failure = error
-                continue
-            if known is None or known.written is None:
-                return None
-            written = known.written
-            claimed = set(snap.record.files) - set(written) if snap.record else set()
-            current = git.hashes(snap, set(written) | claimed)
-            return {
-                path: current.get(path, "")
-                for path in sorted(set(written) | claimed)
-                if current.get(path) != written.get(path)
-            }
-    raise GitWriterError(
-        f"{failure}\nThe remote kept failing: gave up after {t.attempts} attempts; run the "
-        "command again once it answers."
-    )
+
+    def read(git: _Git, snap: _Snapshot) -> dict[str, str] | None:
+        known = _resolve(git, snap, state)
+        if known is None or known.written is None:
+            return None
+        written = known.written
+        claimed = set(snap.record.files) - set(written) if snap.record else set()
+        current = git.hashes(snap, set(written) | claimed)
+        return {
+            path: current.get(path, "")
+            for path in sorted(set(written) | claimed)
+            if current.get(path) != written.get(path)
+        }
+
+    return _on_tip(target, timings, read)
 
 
 @dataclass(frozen=True)
@@ -1178,16 +1170,26 @@ def _write(
 
 def _inspect(target: BranchTarget, also: set[str], timings: Timings | None) -> dict[str, str]:
     """The current hashes of the owned files, and of `also`, on the branch."""
+    return _on_tip(
+        target, timings, lambda git, snap: git.hashes(snap, set(_owned(git, snap)) | also)
+    )
+
+
+_Read = TypeVar("_Read")
+
+
+def _on_tip(
+    target: BranchTarget, timings: Timings | None, read: Callable[[_Git, _Snapshot], _Read]
+) -> _Read:
+    """What `read` finds on the branch's tip, trying again after a transient failure."""
     t = timings or _default_timings()
     failure: TransientGitError | None = None
     with _session(target, t) as git:
         for _ in _attempts(t):
             try:
-                snap = git.load()
+                return read(git, git.load())
             except TransientGitError as error:
                 failure = error
-                continue
-            return git.hashes(snap, set(_owned(git, snap)) | also)
     raise GitWriterError(
         f"{failure}\nThe remote kept failing: gave up after {t.attempts} attempts; run the "
         "command again once it answers."
