@@ -25,7 +25,8 @@ on the branch rather than delete, with why. A state from before these outputs (t
 Ownership is decided by Pulumi's state: the record on the branch is anyone's to edit, the state
 is not, and the record in fleet's own commit is tied to the state by the digest. So a file is
 deleted only if fleet wrote it and its content is unchanged (a state that cannot say what
-fleet wrote deletes nothing, and the next update records it). A hand edit of an owned file
+fleet wrote deletes nothing, and the next update records it; one whose commit is gone owns
+nothing it cannot prove, and a refresh then reports a change). A hand edit of an owned file
 shows after a refresh (`pulumi preview --refresh`, `pulumi refresh`): `read` lists it in
 `drift`, `diff` then reports a change, and the update (`pulumi up --refresh`, or `pulumi up`
 after `pulumi refresh`) overwrites the edit, which the commit message names. An edit no refresh
