@@ -137,8 +137,10 @@ def _state(outputs: Mapping[str, Any]) -> PulumiState:
     digest = _digest(outputs.get("tree"))
     if digest is None:
         return PulumiState(written=None, seen=seen)
-    kept = KeptState(digest, _hash_map(outputs.get("drift")) or {})
-    return PulumiState(written=None, commit=str(outputs.get("commit") or ""), kept=kept)
+    commit = str(outputs.get("commit") or "")
+    return PulumiState(
+        written=None, kept=KeptState(digest, commit, _hash_map(outputs.get("drift")) or {})
+    )
 
 
 def _written_digest(outputs: Mapping[str, Any]) -> str | None:

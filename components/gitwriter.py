@@ -136,20 +136,21 @@ class PulumiState:
     """The owned files' hashes as the last refresh read them on the branch. A hand edit that a
     refresh saw (and `pulumi preview` therefore showed) is overwritten; one nobody saw stops
     the write, as it always has."""
-    commit: str | None = None
-    """A state that keeps digests instead of hash maps (`KeptState`) says what fleet wrote by
-    the commit fleet wrote last; the writer reads it back there."""
     kept: KeptState | None = None
+    """A state that keeps digests instead of hash maps: the writer reads what fleet wrote back
+    from the commit it names."""
 
 
 @dataclass(frozen=True)
 class KeptState:
     """What fleet wrote, kept small: the digest of its hashes (`tree_digest`), which the
-    ownership record in the commit fleet wrote (`PulumiState.commit`) must match to count, and
-    the owned files a refresh found changed on the branch (their hash there, "" when deleted).
-    Git keeps the commit immutably; a record edited since, or a commit gone, says nothing."""
+    ownership record in the commit fleet wrote last (`commit`, "" when it never committed) must
+    match to count, and the owned files a refresh found changed on the branch (their hash
+    there, "" when deleted). Git keeps the commit immutably; a record edited since, or a commit
+    gone, says nothing."""
 
     digest: str
+    commit: str
     drift: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -1069,10 +1070,10 @@ def _resolve(git: _Git, snap: _Snapshot, state: PulumiState) -> PulumiState | No
     kept = state.kept
     if kept is None or state.written is not None:
         return state
-    if not state.commit:
+    if not kept.commit:
         # Nothing was ever committed: fleet wrote an empty tree to a branch that did not exist.
         return replace(state, written={}, seen={}) if kept.digest == tree_digest({}) else None
-    record = snap.record if state.commit == snap.parent else git.record_at(state.commit)
+    record = snap.record if kept.commit == snap.parent else git.record_at(kept.commit)
     if record is None or record.owner != git.target.owner:
         return None
     if tree_digest(record.files) != kept.digest:
