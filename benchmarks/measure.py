@@ -477,10 +477,15 @@ def project_of(shape: Shape | None, workdir: Path) -> Path:
     project.mkdir(parents=True, exist_ok=True)
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copyfile(PROJECT / name, project / name)
+    _stack_files(project, shape)
+    return project
+
+
+def _stack_files(project: Path, shape: Shape) -> None:
+    """The generated fleet's stack settings files in `project`."""
     _stack_file(project / "Pulumi.main.yaml", main_config(shape))
     for index in range(shape.environments):
         _stack_file(project / f"Pulumi.env-{index}.yaml", environment_config(shape, index))
-    return project
 
 
 def render_timed(
@@ -565,9 +570,7 @@ def diff_timed(shape: Shape, stacks: Sequence[str], workdir: Path) -> list[Diffi
             shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copyfile(source, project / name)
-    _stack_file(project / "Pulumi.main.yaml", main_config(shape))
-    for index in range(shape.environments):
-        _stack_file(project / f"Pulumi.env-{index}.yaml", environment_config(shape, index))
+    _stack_files(project, shape)
     for command in (
         ["init", "-q", "-b", "main"],
         ["add", "."],

@@ -268,14 +268,7 @@ def _remote(ctx: _Context, kubeconfig: Any) -> str:
     if not isinstance(reference, Mapping):
         raise Failed("not-reconciled", "spec.kubeConfig without a secretRef is not simulated")
     name = str(reference.get("name"))
-    landed = ctx.cluster.get(("Secret", ctx.namespace, name))
-    if landed is None:
-        raise Failed(
-            "not-reconciled",
-            f"unable to read KubeConfig secret '{ctx.namespace}/{name}': it does not exist on "
-            f"{ctx.cluster.name}",
-        )
-    data = landed.obj.get("stringData") or {}
+    data = _kubeconfig_object(ctx, "Secret", name).get("stringData") or {}
     key = reference.get("key")
     text = data.get(key) if key else data.get("value", data.get("value.yaml"))
     reached = ctx.world.cluster_reached_by(str(text)) if text else None
@@ -290,20 +283,26 @@ def _remote(ctx: _Context, kubeconfig: Any) -> str:
 AZURE_CLUSTER = "/providers/Microsoft.ContainerService/managedClusters/"
 
 
+def _kubeconfig_object(ctx: _Context, kind: str, name: str) -> K8sObject:
+    """The Secret or ConfigMap a `kubeConfig` names, beside the object, as kustomize-controller
+    reads it; not there, the object is not reconciled."""
+    landed = ctx.cluster.get((kind, ctx.namespace, name))
+    if landed is None:
+        raise Failed(
+            "not-reconciled",
+            f"unable to read KubeConfig {kind.lower()} '{ctx.namespace}/{name}': it does not "
+            f"exist on {ctx.cluster.name}",
+        )
+    return landed.obj
+
+
 def _secret_less_remote(ctx: _Context, name: str) -> str:
     """The remote a `kubeConfig.configMapRef` names, as kustomize-controller reads it: the
     ConfigMap beside the object (provider, cluster, serviceAccountName), and the account Flux
     signs in as, whose annotations name the Azure identity (fluxcd/pkg auth/azure). Whether
     Azure then grants the identity its role is Azure's to decide: not simulated.
     Ref: https://fluxcd.io/flux/components/kustomize/kustomizations/#secret-less-authentication"""
-    landed = ctx.cluster.get(("ConfigMap", ctx.namespace, name))
-    if landed is None:
-        raise Failed(
-            "not-reconciled",
-            f"unable to read KubeConfig configmap '{ctx.namespace}/{name}': it does not exist "
-            f"on {ctx.cluster.name}",
-        )
-    data = landed.obj.get("data") or {}
+    data = _kubeconfig_object(ctx, "ConfigMap", name).get("data") or {}
     if data.get("provider") != "azure":
         raise Failed("not-reconciled", f"provider {data.get('provider')!r} is not simulated")
     settings = ctx.cluster.flux
