@@ -49,6 +49,7 @@ def main_config(shape: Shape) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "repository": {"url": "https://github.com/example/fleet"},
         "clusters": clusters,
+        "environments": [f"env-{i}" for i in range(shape.environments)],
         "infra": [
             {
                 "name": "nginx",

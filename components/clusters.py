@@ -417,6 +417,9 @@ class RemoteClusterArgs:
     platform_namespace: str
     """The namespace of the Flux objects that reach it (main's `flux-system`, or the
     environment's that owns it), whose platform account is made cluster-admin on it."""
+    environments: Sequence[str] = ()
+    """The environments whose platform accounts are made cluster-admin on it too: the main
+    stack's list (`fleet:environments`)."""
     after: Sequence[pulumi.Resource] = ()
     """What must exist before it is made: its Docker network (`docker_networks`)."""
 
@@ -425,7 +428,7 @@ class RemoteCluster(pulumi.ComponentResource):
     """A cluster without Flux, reconciled by its management cluster through its kubeconfig.
 
     Pulumi applies one thing to it, with its admin credentials: the binding that gives the
-    platform's account its rights there (`fleet.wiring.remote_bootstrap`)."""
+    platform's accounts their rights there (`fleet.wiring.remote_bootstrap`)."""
 
     cluster: ClusterSpec
     kubeconfig: pulumi.Output[str]
@@ -466,11 +469,11 @@ def bootstrap_remote(
     name: str,
     cluster: ClusterSpec,
     provider: pulumi.ProviderResource,
-    args: RemoteClusterArgs | ReferencedClusterArgs,
+    args: RemoteClusterArgs,
     parent: pulumi.Resource,
 ) -> pulumi.Resource:
     """The platform's binding on a remote, applied with the remote's admin credentials."""
-    (binding,) = remote_bootstrap(args.platform_namespace)
+    (binding,) = remote_bootstrap(args.platform_namespace, args.environments)
     opts = pulumi.ResourceOptions(parent=parent, provider=provider)
     return apply_object(f"{name}-{args.platform_namespace}", binding, opts)
 
@@ -478,23 +481,20 @@ def bootstrap_remote(
 @dataclass(frozen=True)
 class ReferencedClusterArgs:
     cluster: ClusterSpec
+    """A management cluster of the fleet."""
     kubeconfig: pulumi.Output[str]
     """Its kubeconfig as the main stack exports it (`fleet.outputs`)."""
-    platform_namespace: str
-    """The environment's namespace: for a remote, its platform account there is bound."""
 
 
 class ReferencedCluster(pulumi.ComponentResource):
-    """A fleet cluster as an environment stack reaches it: the main stack provisions it and
-    installs Flux; this stack owns its provider for the cluster and, on a remote, the binding
-    that gives the environment's platform account its rights there."""
+    """A fleet management cluster as an environment stack reaches it: the main stack
+    provisions it and installs Flux; this stack owns its provider for the cluster, which
+    applies the environment's wiring there. The fleet's remotes need none: the main stack
+    grants the environment's platform account on them (`fleet:environments`)."""
 
     cluster: ClusterSpec
     kubeconfig: pulumi.Output[str]
-    flux_kubeconfig: pulumi.Output[str]
-    """What its management cluster's Flux reaches it with (`fleet.reach`)."""
     provider: pulumi.ProviderResource
-    bootstrap: pulumi.Resource | None
 
     def __init__(
         self, name: str, args: ReferencedClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -502,20 +502,14 @@ class ReferencedCluster(pulumi.ComponentResource):
         super().__init__(REFERENCED_CLUSTER_TYPE, name, None, opts)
         self.cluster = args.cluster
         self.kubeconfig = args.kubeconfig
-        self.flux_kubeconfig = flux_kubeconfig_of(args.cluster, args.kubeconfig)
-        self.azure_id: pulumi.Output[str] | None = None
-        """For a secret-less remote: its Azure resource id, as the main stack exports it."""
         self.oidc_issuer: pulumi.Output[str] | None = None
-        """For a management cluster with secret-less remotes: its OIDC issuer."""
+        """With secret-less remotes: its OIDC issuer."""
         # The provider was first made by the Environment, this component's parent: the alias
         # keeps its URN's history, so nothing on the cluster is replaced.
         former = [pulumi.Alias(parent=opts.parent)] if opts and opts.parent else []
         self.provider = cluster_provider(
             f"{name}-provider", args.cluster, args.kubeconfig, self, aliases=former
         )
-        self.bootstrap = None
-        if not args.cluster.is_management:
-            self.bootstrap = bootstrap_remote(name, args.cluster, self.provider, args, self)
         self.register_outputs({})
 
     @property

@@ -1,16 +1,18 @@
 """An environment on its clusters: branch E, its Flux wiring on every cluster, tenant sandboxes.
 
-The fleet's clusters are reached through the main stack's outputs (a StackReference), each as
-a `ReferencedCluster` that owns this stack's provider for it; an environment's dedicated
-clusters are components of its own stack. Everything a tenant needs on a cluster that Flux must
-not own (its namespaces and the Secrets in them) is a `Tenant`.
+The fleet's clusters are reached through the main stack's outputs (a StackReference): each
+management cluster as a `ReferencedCluster` that owns this stack's provider for it, each remote
+as its kubeconfig only, since the main stack grants the environment on it
+(`fleet:environments`); an environment's dedicated clusters are components of its own stack.
+Everything a tenant needs on a cluster that Flux must not own (its namespaces and the Secrets
+in them) is a `Tenant`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 
@@ -20,6 +22,7 @@ from components.clusters import (
     ReferencedCluster,
     ReferencedClusterArgs,
     RemoteCluster,
+    flux_kubeconfig_of,
 )
 from components.credentials import SecretConfig, SecretValues, remote_access
 from components.github import (
@@ -32,12 +35,14 @@ from components.kubernetes_objects import ClusterTarget, apply_wiring
 from fleet import names, outputs, reach
 from fleet.access import github_commit_repository
 from fleet.config import AksConfig
-from fleet.model import EnvironmentSpec, TenantSpec
+from fleet.model import ClusterSpec, EnvironmentSpec, TenantSpec
 from fleet.wiring import environment_wiring, tenant_namespaces, tenant_wiring
 
 ENVIRONMENT_TYPE = "fleet:environment:Environment"
 TENANT_TYPE = "fleet:environment:Tenant"
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+
+Read = TypeVar("Read")
 
 
 @dataclass(frozen=True)
@@ -103,38 +108,29 @@ class Environment(pulumi.ComponentResource):
                 self.branch_rules += protect_ring_branches(
                     name, env.branch, env.writer_app_id, args.github, self
                 )
-        reached: list[ManagementCluster | RemoteCluster | ReferencedCluster] = [
-            *args.dedicated,
-            *self._referenced(name, env, args.dedicated),
-        ]
-        # What Flux reaches each remote with, for its `R-kubeconfig` Secrets.
-        kubeconfigs = {
-            c.cluster.name: c.flux_kubeconfig
-            for c in reached
-            if isinstance(c, RemoteCluster | ReferencedCluster)
+        managers: dict[str, ManagementCluster | ReferencedCluster] = {
+            c.cluster.name: c for c in args.dedicated if isinstance(c, ManagementCluster)
         }
+        remotes = {
+            c.cluster.name: ReachedRemote(c.cluster, c.kubeconfig, c.flux_kubeconfig)
+            for c in args.dedicated
+            if isinstance(c, RemoteCluster)
+        }
+        # A dedicated remote's binding is this stack's; the fleet's remotes have main's.
         bootstraps = {
-            c.cluster.name: c.bootstrap
-            for c in reached
-            if not isinstance(c, ManagementCluster) and c.bootstrap is not None
+            c.cluster.name: c.bootstrap for c in args.dedicated if isinstance(c, RemoteCluster)
         }
-        managers = {
-            c.cluster.name: c
-            for c in reached
-            if isinstance(c, ManagementCluster | ReferencedCluster) and c.cluster.is_management
-        }
+        referenced, from_main = self._referenced(name, env, args.dedicated)
+        managers.update({c.cluster.name: c for c in referenced})
+        remotes.update(from_main)
         targets = [
             managers[member.name].target for c in env.management_clusters for member in c.physical
         ]
-        secret_less = {
-            c.cluster.name: c
-            for c in reached
-            if isinstance(c, ReferencedCluster) and c.azure_id is not None
-        }
+        # What Flux reaches each remote with, for its `R-kubeconfig` Secrets.
+        kubeconfigs = {n: r.flux_kubeconfig for n, r in remotes.items()}
+        secret_less = {n: r.azure_id for n, r in remotes.items() if r.azure_id is not None}
         access = {
-            n: remote_access(c.azure_id, c.kubeconfig)
-            for n, c in secret_less.items()
-            if c.azure_id is not None
+            n: remote_access(azure_id, remotes[n].kubeconfig) for n, azure_id in secret_less.items()
         }
         for target in targets:
             owner = f"{name}-{target.cluster.name}"
@@ -166,7 +162,7 @@ class Environment(pulumi.ComponentResource):
         owner: str,
         env: EnvironmentSpec,
         manager: ReferencedCluster,
-        secret_less: Mapping[str, ReferencedCluster],
+        secret_less: Mapping[str, pulumi.Output[str]],
     ) -> FluxIdentity:
         """The environment's own identity for Flux on `manager`: trusted for the environment's
         platform account, cluster-admin on the environment's secret-less remotes there. One
@@ -177,9 +173,9 @@ class Environment(pulumi.ComponentResource):
         identity = flux_identity(owner, aks.resource_group, aks.location, manager.oidc_issuer, self)
         trust(owner, identity, names.environment_namespace(env.name), self)
         for remote in env.remotes_of(manager.cluster.folder):
-            reached = secret_less.get(remote.name)
-            if reached is not None and reached.azure_id is not None:
-                administer(f"{owner}-{remote.name}", identity, reached.azure_id, self)
+            azure_id = secret_less.get(remote.name)
+            if azure_id is not None:
+                administer(f"{owner}-{remote.name}", identity, azure_id, self)
         return identity
 
     def _referenced(
@@ -187,41 +183,62 @@ class Environment(pulumi.ComponentResource):
         name: str,
         env: EnvironmentSpec,
         dedicated: Sequence[ManagementCluster | RemoteCluster],
-    ) -> list[ReferencedCluster]:
-        """The fleet's clusters taking part, reached through the main stack's outputs, each
-        with this stack's provider for it."""
+    ) -> tuple[list[ReferencedCluster], dict[str, ReachedRemote]]:
+        """The fleet's clusters taking part, reached through the main stack's outputs: each
+        management cluster with this stack's provider for it, each remote as Flux reaches it.
+        Main's outputs are read only once main has granted this environment."""
         own = {c.cluster.name for c in dedicated}
         clusters = [m for c in env.clusters for m in c.physical if m.name not in own]
         if not clusters:
-            return []
+            return [], {}
         main = pulumi.StackReference(env.main_stack, opts=pulumi.ResourceOptions(parent=self))
-        exported = main.require_output(outputs.CLUSTERS)
-        platform = names.environment_namespace(env.name)
-        found = []
+        exported = _read(
+            pulumi.Output.all(
+                main.require_output(outputs.CLUSTERS), main.get_output(outputs.ENVIRONMENTS)
+            ),
+            lambda read: outputs.granted_clusters(read[0], read[1], env.name, env.main_stack),
+        )
+        managers, remotes = [], {}
         for cluster in clusters:
+            kubeconfig = _referenced_kubeconfig(exported, cluster.name, env.main_stack)
+            if not cluster.is_management:
+                azure_id = None
+                if reach.secret_less(cluster):
+                    azure_id = _exported(exported, cluster.name, outputs.AZURE_ID, env)
+                reached_with = flux_kubeconfig_of(cluster, kubeconfig)
+                remotes[cluster.name] = ReachedRemote(cluster, kubeconfig, reached_with, azure_id)
+                continue
             reached = ReferencedCluster(
                 f"{name}-{cluster.name}",
-                ReferencedClusterArgs(
-                    cluster,
-                    _referenced_kubeconfig(exported, cluster.name, env.main_stack),
-                    platform,
-                ),
+                ReferencedClusterArgs(cluster, kubeconfig),
                 pulumi.ResourceOptions(parent=self),
             )
-            if reach.secret_less(cluster):
-                reached.azure_id = _exported(exported, cluster.name, outputs.AZURE_ID, env)
             if any(reach.secret_less(r) for r in env.remotes_of(cluster.folder)):
                 reached.oidc_issuer = _exported(exported, cluster.name, outputs.OIDC_ISSUER, env)
-            found.append(reached)
-        return found
+            managers.append(reached)
+        return managers, remotes
+
+
+@dataclass(frozen=True)
+class ReachedRemote:
+    """A remote as the environment's Flux reaches it; no resource of this stack."""
+
+    cluster: ClusterSpec
+    kubeconfig: pulumi.Output[str]
+    """Its admin kubeconfig, as the stack that holds it exports it."""
+    flux_kubeconfig: pulumi.Output[str]
+    """What its management cluster's Flux reaches it with (`fleet.reach`)."""
+    azure_id: pulumi.Output[str] | None = None
+    """When Flux reaches it secret-less: its Azure resource id."""
 
 
 def _exported(exported: pulumi.Output[Any], cluster: str, key: str, env: EnvironmentSpec) -> Any:
     """A field of the main stack's `clusters` output that is no secret (an Azure id, the
     identity's ids): the output as a whole is, for the kubeconfigs in it."""
     return pulumi.Output.unsecret(
-        exported.apply(
-            lambda clusters: outputs.exported_field(clusters, cluster, key, env.main_stack)
+        _read(
+            exported,
+            lambda clusters: outputs.exported_field(clusters, cluster, key, env.main_stack),
         )
     )
 
@@ -230,6 +247,19 @@ def _referenced_kubeconfig(
     exported: pulumi.Output[Any], cluster: str, main_stack: str
 ) -> pulumi.Output[str]:
     kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
-        exported.apply(lambda clusters: outputs.kubeconfig_of(clusters, cluster, main_stack))
+        _read(exported, lambda clusters: outputs.kubeconfig_of(clusters, cluster, main_stack))
     )
     return kubeconfig
+
+
+def _read(exported: pulumi.Output[Any], read: Callable[[Any], Read]) -> pulumi.Output[Read]:
+    """`read` of the main stack's outputs; a main stack not yet deployed as this stack needs
+    stops the update with its message, no traceback."""
+
+    def guarded(value: Any) -> Read:
+        try:
+            return read(value)
+        except outputs.NotReady as error:
+            raise pulumi.RunError(str(error)) from None
+
+    return exported.apply(guarded)

@@ -72,7 +72,9 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
     """The shared clusters, Flux on each management cluster, branch main's wiring."""
     github = _github(fleet.repository, manages_branches=True)
     networks = docker_networks(fleet.clusters)
-    remotes = _remote_clusters(fleet.clusters, secrets, names.FLUX_NAMESPACE, networks)
+    remotes = _remote_clusters(
+        fleet.clusters, secrets, names.FLUX_NAMESPACE, networks, fleet.environments
+    )
     # A group's members each get the group's wiring; no remote is managed by a group.
     managements = []
     for cluster in fleet.management_clusters:
@@ -121,6 +123,7 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
         "summary": summary(fleet),
         outputs.CLUSTERS: cluster_outputs([*managements, *remotes]),
         outputs.USER_KUBECONFIGS: user_kubeconfigs([*managements, *remotes]),
+        outputs.ENVIRONMENTS: list(fleet.environments),
     }
 
 
@@ -179,11 +182,14 @@ def _remote_clusters(
     secrets: SecretConfig,
     platform_namespace: str,
     networks: Mapping[str, pulumi.Resource] | None = None,
+    environments: Sequence[str] = (),
 ) -> list[RemoteCluster]:
     return [
         RemoteCluster(
             c.name,
-            RemoteClusterArgs(c, secrets, platform_namespace, _network_of(c, networks or {})),
+            RemoteClusterArgs(
+                c, secrets, platform_namespace, environments, _network_of(c, networks or {})
+            ),
         )
         for c in clusters
         if not c.is_management

@@ -472,6 +472,11 @@ class MainStackConfig(Schema):
     infra: list[ComponentConfig] = Field(default_factory=list)
     vars: Vars = Field(default_factory=dict)
     """Variables for what Flux applies on every cluster (plain values only)."""
+    environments: list[str] = Field(default_factory=list)
+    """The environments that run on this fleet, by name. The main stack makes each one's
+    platform account cluster-admin on every remote it holds (Flux impersonates that account
+    there too), so an environment stack needs no credential of its own for a remote; one not
+    listed is refused."""
     max_removals: Annotated[int, Field(ge=0)] = 1
     """How many clusters one update may remove; more stops the update before it changes
     anything. Raise it for the one update that means it."""

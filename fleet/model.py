@@ -267,6 +267,8 @@ class FleetSpec:
     selections: tuple[Picked, ...] = ()
     owners: tuple[str, ...] = ()
     """Who approves a change of the stack's settings file (CODEOWNERS)."""
+    environments: tuple[str, ...] = ()
+    """The environments whose platform accounts the stack grants on its remotes."""
 
     def cluster(self, name: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.name == name)
@@ -556,6 +558,7 @@ def load_main(
         max_removals=config.max_removals,
         owners=tuple(config.owners),
         selections=tuple(pick.picked),
+        environments=tuple(config.environments),
     )
 
 

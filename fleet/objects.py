@@ -159,12 +159,18 @@ def cluster_role_binding(name: str, role: str, account: str, account_namespace: 
     return _binding("ClusterRoleBinding", name, None, role, account, account_namespace, None)
 
 
-def platform_cluster_role_binding(namespace: str) -> K8sObject:
+def platform_cluster_role_binding(namespace: str, also: Sequence[str] = ()) -> K8sObject:
     """The platform's Kustomizations in `namespace` create namespaces, RBAC and whatever infra
-    brings, so the account they impersonate is cluster-admin."""
-    return cluster_role_binding(
+    brings, so the account they impersonate is cluster-admin; so is the platform account of
+    each namespace in `also`."""
+    binding = cluster_role_binding(
         names.platform_binding(namespace), "cluster-admin", names.PLATFORM_ACCOUNT, namespace
     )
+    binding["subjects"] += [
+        {"kind": "ServiceAccount", "name": names.PLATFORM_ACCOUNT, "namespace": other}
+        for other in also
+    ]
+    return binding
 
 
 def network_isolation(name: str, namespace: str) -> K8sObject:

@@ -41,7 +41,36 @@ OIDC_ISSUER = "oidcIssuer"
 """A management AKS cluster's OIDC issuer, for the identities of each stack's Flux there."""
 
 
-class MissingCluster(Exception):
+ENVIRONMENTS = "environments"
+"""The main stack's output naming the environments whose platform accounts it grants on its
+remotes (`fleet:environments`)."""
+
+
+class NotReady(Exception):
+    """The deployed main stack is not yet what the environment stack needs: a user's order of
+    deployment, told as such."""
+
+
+class NotGranted(NotReady):
+    """The deployed main stack does not grant the environment: Flux could reach none of its
+    remotes."""
+
+
+def granted_clusters(
+    exported: Mapping[str, Any], granted: Any, environment: str, main_stack: str
+) -> Mapping[str, Any]:
+    """The main stack's `clusters` output, once its `environments` output names `environment`:
+    an environment that main does not grant stops before it changes anything."""
+    if not isinstance(granted, list) or environment not in granted:
+        raise NotGranted(
+            f"the main stack {main_stack} does not grant environment '{environment}' on its "
+            f"remotes: list it in fleet:environments of the main stack, run `pulumi up` on "
+            "the main stack, then on this one"
+        )
+    return exported
+
+
+class MissingCluster(NotReady):
     """The main stack's outputs do not name a cluster the environment uses."""
 
 

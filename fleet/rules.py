@@ -1130,6 +1130,10 @@ def check_main_stack(
             )
     if not managers:
         problems.add(("clusters",), "the fleet needs at least one management cluster")
+    for index, environment in enumerate(config.environments):
+        check_name(problems, ("environments", index), environment)
+        check_derived(problems, ("environments", index), [names.environment_namespace(environment)])
+    check_unique(problems, ("environments",), config.environments, "environment")
     check_vars(problems, ("vars",), config.vars, secrets=False)
     check_components(
         problems,

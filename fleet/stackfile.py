@@ -233,6 +233,7 @@ def load_raw_stack(
         if not fleet.flux.multitenant:
             _refuse_tenants_without_lockdown(fleet, project_dir, source)
         _refuse_environments_namespaces(fleet, project_dir, source)
+        _refuse_unlisted_environments(fleet, project_dir, source)
         return fleet
     reference = raw["mainStack"]
     if not isinstance(reference, str) or not main_stack_name(reference):
@@ -249,6 +250,9 @@ def load_raw_stack(
         raise ConfigError([problem], source)
     main_raw = read_raw_config(main_path)
     fleet = load_main(main_raw, stack_name(main_path), source=str(main_path))
+    name = _environment_name(raw, stack)
+    if name not in fleet.environments:
+        raise ConfigError([_unlisted(name, Path(source).name)], str(main_path))
     others = _other_environments(fleet, stack, project_dir)
     return load_environment(
         raw, stack, fleet, source=source, secrets_required=secrets_required, others=others
@@ -283,6 +287,40 @@ def _refuse_environments_namespaces(fleet: FleetSpec, project_dir: Path, source:
         for index, component in enumerate(fleet.infra)
         if component.namespace in claimed
     ]
+    if problems:
+        raise ConfigError(problems, source)
+
+
+def _environment_name(raw: Mapping[str, Any], stack: str) -> str:
+    """An environment stack's environment, from its raw config: `environment.name` or the
+    stack's name."""
+    environment = raw.get("environment")
+    name = environment.get("name") if isinstance(environment, Mapping) else None
+    return name if isinstance(name, str) and name else stack
+
+
+def _unlisted(environment: str, settings: str) -> Problem:
+    return Problem(
+        "fleet:environments",
+        f"environment '{environment}' ({settings}) runs on this fleet and is not listed: the "
+        "main stack grants the listed environments on its remotes. List it and run `pulumi up` "
+        "on the main stack before the environment's; to remove an environment, destroy its "
+        f"stack and delete {settings} first",
+    )
+
+
+def _refuse_unlisted_environments(fleet: FleetSpec, project_dir: Path, source: str) -> None:
+    """Every environment stack beside the main stack must be listed in its
+    `fleet:environments`: dropping one would take its Flux's rights on every remote while
+    its objects are still there to prune."""
+    problems = []
+    for stack, main in main_stacks_of(project_dir).items():
+        if main != fleet.stack:
+            continue
+        path = project_dir / f"Pulumi.{stack}.yaml"
+        name = _environment_name(read_raw_config(path), stack)
+        if name not in fleet.environments:
+            problems.append(_unlisted(name, path.name))
     if problems:
         raise ConfigError(problems, source)
 

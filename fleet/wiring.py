@@ -452,9 +452,12 @@ def tenant_namespace_labels(tenant: TenantSpec) -> dict[str, str]:
     }
 
 
-def remote_bootstrap(platform_namespace: str) -> list[K8sObject]:
+def remote_bootstrap(platform_namespace: str, environments: Sequence[str] = ()) -> list[K8sObject]:
     """What Pulumi applies on a remote with its admin credentials: the binding that makes the
     platform's account (of `platform_namespace`, the namespace of the Kustomizations that
-    reach the remote) cluster-admin there. Nothing from git could grant it: Flux applies to a
-    remote as that very account."""
-    return [objects.platform_cluster_role_binding(platform_namespace)]
+    reach the remote) cluster-admin there, and with it the platform accounts of the
+    `environments` the main stack lists. Nothing from git could grant it: Flux impersonates
+    that very account on the remote, through the remote's kubeconfig
+    (https://github.com/fluxcd/pkg/blob/main/runtime/client/impersonator.go)."""
+    granted = [names.environment_namespace(e) for e in environments]
+    return [objects.platform_cluster_role_binding(platform_namespace, granted)]

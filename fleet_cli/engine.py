@@ -169,7 +169,7 @@ def main_stack_outputs(fleet: FleetSpec) -> dict[str, Any]:
                 if any(reach.secret_less(r) for r in fleet.remotes_of(member.folder)):
                     access[outputs.OIDC_ISSUER] = fake_flux_identity(member.name, "")["issuer"]
             clusters[member.name] = access
-    return {outputs.CLUSTERS: clusters}
+    return {outputs.CLUSTERS: clusters, outputs.ENVIRONMENTS: list(fleet.environments)}
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec, FleetSpec, StackSpec, fleet_of, main_stack_name
 from fleet.objects import K8sObject, ObjectId
 from fleet.stackfile import load_stack, stack_file
+from fleet.wiring import remote_bootstrap
 from fleet_cli.engine import (
     Registered,
     StackRun,
@@ -278,8 +279,9 @@ class Simulation:
         return self.clusters[name]
 
     def _assume_main(self, fleet: FleetSpec) -> None:
-        """What the main stack installs on each of its management clusters, for an environment
-        checked alone: the Flux Operator and its FluxInstance, Ready."""
+        """What the main stack installs, for an environment checked alone: on each management
+        cluster the Flux Operator and its FluxInstance, Ready; on each remote the binding that
+        grants the platform accounts of main and of the environments it lists."""
         instance = objects.flux_instance(
             fleet.flux.version,
             fleet.flux.registry,
@@ -294,6 +296,13 @@ class Simulation:
                 state.put(objects.namespace(names.FLUX_NAMESPACE), f"{PULUMI}:{fleet.stack}")
                 state.put(instance, f"{PULUMI}:{fleet.stack}")
                 state.install_flux(instance)
+        for remote in fleet.clusters:
+            if remote.is_management:
+                continue
+            state = self.clusters[remote.name]
+            for binding in remote_bootstrap(names.FLUX_NAMESPACE, fleet.environments):
+                if not state.has(*objects.object_id(binding)):
+                    state.put(binding, f"{PULUMI}:{fleet.stack}")
 
     def _know(self, model: StackSpec) -> None:
         """The clusters a stack names exist; each kubeconfig the simulation makes reaches one."""

@@ -84,9 +84,9 @@ def test_environment_products_are_counted_apart(env_run: Evaluation) -> None:
     census = env_run.census
     assert census.by_type[TENANT_COMPONENT] == 2
     assert census.tenant_namespaces == 1 * 2  # a Namespace per tenant per management cluster
-    # The remote: its component, provider and binding; its kubeconfig and two Kustomizations.
-    assert census.per_remote == 6
-    assert census.other == census.resources - 2 - 6
+    # The remote: its kubeconfig and two Kustomizations; main grants the environment there.
+    assert census.per_remote == 3
+    assert census.other == census.resources - 2 - 3
     assert census.other_per_entity == census.other / (2 + 2)
 
 

@@ -87,8 +87,8 @@ def test_the_tiny_fleets_remote_kubeconfig_is_counted_where_the_stack_keeps_it(
 ) -> None:
     state = env_state.state
     assert state is not None
-    # The StackReference (1), the remote's provider (2) and its kubeconfig Secret (3).
-    assert state.copies["most"] == 6
+    # The StackReference (1) and the remote's kubeconfig Secret (3); no provider for it.
+    assert state.copies["most"] == 4
     assert state.bytes == sum(state.by_type.values())
     data = bench.stack_json(bench.StackMeasurements("env-0", evaluation=env_state))
     assert data["state"]["bytes"] == state.bytes

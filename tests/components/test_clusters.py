@@ -159,8 +159,17 @@ def test_sample_main_stack_has_exactly_these_resources_per_cluster(sample: Deplo
         ("azure-native:containerservice:ManagedCluster", "pacific-aks-cluster"),
         *flux_and_main_branch("pacific-aks"),
     }
-    # A remote cluster runs no Flux; Pulumi applies one thing to it: the platform's rights.
+    # A remote cluster runs no Flux; Pulumi applies one thing to it: the platform's rights,
+    # main's and those of the environments main lists, which Flux impersonates there.
     assert sample.children("k3s-america-south") == remote_bootstrap("k3s-america-south")
+    binding = sample.get(
+        CRB, "k3s-america-south-flux-system-clusterrolebinding-flux-platform-flux-system"
+    )
+    assert binding.inputs["roleRef"]["name"] == "cluster-admin"
+    assert binding.inputs["subjects"] == [
+        {"kind": "ServiceAccount", "name": "flux-platform", "namespace": namespace}
+        for namespace in ("flux-system", "dev-flux-system", "qa-flux-system")
+    ]
     top_level = {(r.type, r.name) for r in sample.resources if r.parent.endswith("fleet-main")}
     assert top_level == {
         ("fleet:cluster:ManagementCluster", "k3d-america"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pulumi
 import pytest
 
 from benchmarks.fleets import Shape, generated
@@ -70,11 +71,6 @@ def tenant_objects(namespaces: list[str]) -> set[ObjectId]:
     return {("Namespace", "", namespace) for namespace in namespaces}
 
 
-def remote_bootstrap(env: str) -> set[ObjectId]:
-    """On a remote, with its credentials: the environment's platform account is cluster-admin."""
-    return {("ClusterRoleBinding", "", f"flux-platform-{env}-flux-system")}
-
-
 @pytest.fixture
 def dev() -> Deployment:
     return deploy_sample("dev")
@@ -91,7 +87,7 @@ def test_dev_has_exactly_the_objects_of_the_design_on_each_cluster(dev: Deployme
     assert {c: set(objs) for c, objs in on_cluster(dev).items()} == {
         "k3d-america": environment_objects("dev", ["k3s-america-south"]) | tenants,
         "pacific-aks": environment_objects("dev", []) | tenants,
-        "k3s-america-south": remote_bootstrap("dev"),
+        # Nothing on the fleet's remote: the main stack grants dev's account there.
     }
     for cluster in ("k3d-america", "pacific-aks"):
         namespace = on_cluster(dev)[cluster][("Namespace", "", "dev-kaizentm")]
@@ -106,7 +102,6 @@ def test_dev_resources_belong_to_the_environment_and_its_tenants(dev: Deployment
         (STACK_REFERENCE_TYPE, "organization/fleet/main"),
         (REFERENCED_CLUSTER_TYPE, "dev-k3d-america"),
         (REFERENCED_CLUSTER_TYPE, "dev-pacific-aks"),
-        (REFERENCED_CLUSTER_TYPE, "dev-k3s-america-south"),
         ("fleet:environment:Tenant", "dev-kaizentm"),
         ("fleet:environment:Tenant", "dev-yakuza"),
     }
@@ -130,14 +125,9 @@ def test_dev_resources_belong_to_the_environment_and_its_tenants(dev: Deployment
         # The provider was the Environment's first: its alias keeps its URN's history.
         (provider,) = dev.children(f"dev-{cluster}")
         assert provider == ("pulumi:providers:kubernetes", f"dev-{cluster}-provider")
-    # On the remote, with its credentials, the environment's platform account gets its rights.
-    assert dev.children("dev-k3s-america-south") == {
-        ("pulumi:providers:kubernetes", "dev-k3s-america-south-provider"),
-        (
-            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
-            "dev-k3s-america-south-dev-flux-system-clusterrolebinding-flux-platform-dev-flux-system",
-        ),
-    }
+    # No provider for the remote: the stack holds no admin credential of it.
+    reached = {p.inputs["clusterIdentifier"] for p in dev.of_type("providers:kubernetes")}
+    assert reached == {"k3d-america", "pacific-aks"}
     assert {n for _, n in dev.children("dev-yakuza")} == {
         "dev-yakuza-k3d-america-namespace-dev-yakuza",
         "dev-yakuza-pacific-aks-namespace-dev-yakuza",
@@ -198,12 +188,7 @@ def test_remote_kubeconfigs_come_from_the_main_stack_and_stay_secret(dev: Deploy
     assert secret.inputs["stringData"] == {"value": fake_kubeconfig("k3s-america-south")}
     assert secret.secret_inputs == {"stringData"}
     assert reference.urn in secret.dependencies
-    # It goes after the remote's binding is there, and before it goes: whatever reaches the
-    # remote through it can still prune there.
-    binding = dev.get("ClusterRoleBinding", "dev-k3s-america-south-dev-flux-system-"
-                      "clusterrolebinding-flux-platform-dev-flux-system")  # fmt: skip
-    assert binding.urn in secret.dependencies
-    for cluster in ("k3d-america", "pacific-aks", "k3s-america-south"):
+    for cluster in ("k3d-america", "pacific-aks"):
         provider = dev.get("providers:kubernetes", f"dev-{cluster}-provider")
         assert provider.inputs["kubeconfig"] == fake_kubeconfig(cluster)
         assert provider.inputs["clusterIdentifier"] == cluster
@@ -215,8 +200,8 @@ def test_every_object_uses_the_provider_of_its_own_cluster(dev: Deployment) -> N
     for resource in dev.resources:
         if resource.type.startswith("kubernetes:"):
             cluster = by_urn[resource.provider].inputs["clusterIdentifier"]
-            # the environment, its tenants, and the remote's bootstrap
-            owners = ("dev", "dev-kaizentm", "dev-yakuza", "dev-k3s-america-south-dev")
+            # the environment and its tenants
+            owners = ("dev", "dev-kaizentm", "dev-yakuza")
             assert any(resource.name.startswith(f"{o}-{cluster}-") for o in owners), resource.name
 
 
@@ -334,7 +319,6 @@ def test_qa_has_only_its_tenant() -> None:
         "k3d-america": environment_objects("qa", ["k3s-america-south"])
         | tenant_objects(["qa-kaizentm"]),
         "pacific-aks": environment_objects("qa", []) | tenant_objects(["qa-kaizentm"]),
-        "k3s-america-south": remote_bootstrap("qa"),
     }
 
 
@@ -364,9 +348,6 @@ def test_removing_a_remote_cluster_removes_exactly_its_objects(dev: Deployment) 
         "dev-k3d-america-secret-dev-flux-system-k3s-america-south-kubeconfig",
         "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-infrastructure",
         "dev-k3d-america-kustomization-dev-flux-system-k3s-america-south-tenants",
-        "dev-k3s-america-south",
-        "dev-k3s-america-south-provider",
-        "dev-k3s-america-south-dev-flux-system-clusterrolebinding-flux-platform-dev-flux-system",
     }
     assert changed == ["gitops-dev"]
     # k3d-america's last remote: its tenants' remote accounts and sources go too.
@@ -404,6 +385,7 @@ HOSTED_MAIN: dict[str, Any] = {
             "attached": {"kubeconfigSecret": "edgeKubeconfig"},
         },
     ],
+    "environments": ["dev"],
     "gitToken": ENCRYPTED,
     "edgeKubeconfig": ENCRYPTED,
 }
@@ -517,6 +499,30 @@ def test_remotes_of_a_fleet_cluster_come_from_both_stacks(lab: Deployment) -> No
     # The tenant's remote sources read from the environment's namespace, with its credentials.
     git = hub["Secret", "dev-flux-system", "shop-git-credentials"]
     assert git.inputs["stringData"] == {"username": "git", "password": "shop-token"}
+    # The dedicated remote's rights are this stack's to grant; the fleet's remote's, main's.
+    bindings = {
+        by_cluster: {i[2] for i in objs if i[0] == "ClusterRoleBinding"}
+        for by_cluster, objs in on_cluster(lab).items()
+    }
+    assert bindings["lab-edge"] == {"flux-platform-dev-flux-system"}
+    assert "edge" not in bindings
+
+
+@pytest.mark.parametrize("granted", [["qa"], []], ids=["another", "none"])
+def test_an_environment_the_deployed_main_stack_does_not_grant_stops(granted: list[str]) -> None:
+    fleet = load_main({**HOSTED_MAIN, "environments": granted}, "main", source="main")
+    env = load_environment(LAB_ENVIRONMENT, "dev", fleet, source="dev")
+    with pytest.raises(pulumi.RunError, match="does not grant environment 'dev'"):
+        deploy("dev", program(env), {}, LAB_SECRETS, main_stack_outputs(fleet))
+
+
+def test_a_main_stack_deployed_before_it_granted_environments_stops_one() -> None:
+    fleet = load_main(HOSTED_MAIN, "main", source="main")
+    env = load_environment(LAB_ENVIRONMENT, "dev", fleet, source="dev")
+    exported = main_stack_outputs(fleet)
+    del exported["environments"]
+    with pytest.raises(pulumi.RunError, match="list it in fleet:environments of the main stack"):
+        deploy("dev", program(env), {}, LAB_SECRETS, exported)
 
 
 def test_git_and_image_pull_credentials_from_secret_config(lab: Deployment) -> None:

@@ -13,7 +13,15 @@ from fleet.config import DEFAULT_FLUX_COMPONENTS
 from fleet.errors import ConfigError, Problem
 from fleet.model import ENCRYPTED, AppSpec, EnvironmentSpec, FleetSpec
 from fleet.stackfile import load_stack
-from tests.support.sample import PROJECT, SAMPLE_STACKS, Raw, cluster, load_sample, problems_of
+from tests.support.sample import (
+    PROJECT,
+    SAMPLE_STACKS,
+    Raw,
+    cluster,
+    grant_environments,
+    load_sample,
+    problems_of,
+)
 
 
 def clusters(raw: Raw) -> list[dict[str, Any]]:
@@ -1181,6 +1189,7 @@ def test_an_environment_cannot_have_a_namespace_of_another_environment(tmp_path:
         }
     }
     (tmp_path / "Pulumi.dev-qa.yaml").write_text(yaml.safe_dump(other))
+    grant_environments(tmp_path, "dev-qa")
     with pytest.raises(ConfigError) as caught:
         load_stack(tmp_path / "Pulumi.dev-qa.yaml")
     assert [str(p) for p in caught.value.problems] == [

@@ -20,7 +20,14 @@ from fleet_cli.engine import render_stack
 from fleet_cli.main import EXIT_CONFIG, EXIT_OK, EXIT_PROBLEMS, main
 from fleet_cli.progress import Progress
 from fleet_cli.render import REDACTED, read
-from tests.support.sample import PROJECT, SAMPLE_STACKS, commit_all, copy_settings, load_sample
+from tests.support.sample import (
+    PROJECT,
+    SAMPLE_STACKS,
+    commit_all,
+    copy_settings,
+    grant_environments,
+    load_sample,
+)
 
 OTHER = "pacific-aks"
 CODE = ("fleet", "fleet_cli", "components", "__main__.py", "Pulumi.yaml")
@@ -64,8 +71,10 @@ def test_render_writes_what_the_stack_commits_applies_and_registers(
         else {model.branch: tree.environment_branch(model)}
     )
     assert written.branches == expected
-    # The remote gets one object from Pulumi: the platform's rights there.
-    assert set(written.clusters) == {"k3d-america", "pacific-aks", "k3s-america-south"}
+    # The remote gets one object from Pulumi, main's: the platform's rights there, for main and
+    # for the environments it lists.
+    remote = {"k3s-america-south"} if stack == "main" else set()
+    assert set(written.clusters) == {"k3d-america", "pacific-aks", *remote}
     records = json.loads((tmp_path / stack / "resources.json").read_text())
     assert {"urn", "type", "name", "parent", "cluster", "inputs"} <= set(records[0])
     by_type = {r["type"] for r in records}
@@ -471,6 +480,7 @@ def test_diff_of_a_new_stack_adds_everything(
 ) -> None:
     project = copy_project(tmp_path)
     shutil.copy(project / "Pulumi.qa.yaml", project / "Pulumi.prod.yaml")
+    grant_environments(project, "prod")
     assert main(["--project", str(project), "diff", "prod", "--base", "HEAD"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "**branch prod**" in out
@@ -560,6 +570,7 @@ def test_progress_counts_resources_on_a_terminal_only() -> None:
 def test_render_reads_a_settings_file_of_any_name(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
     shutil.copy(project / "Pulumi.qa.yaml", project / "staging.yaml")
+    grant_environments(project, "staging")
     out = tmp_path / "out"
     assert main(["render", str(project / "staging.yaml"), "--out", str(out)]) == EXIT_OK
     # The stack is named after the file, and so are the environment and its branch.

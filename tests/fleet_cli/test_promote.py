@@ -230,7 +230,8 @@ def test_promotion_is_between_environments_of_one_fleet(
     assert "main is a main stack" in capsys.readouterr().err
     assert main(["--project", str(project), "promote", "prod", "qa", "--tenant", "x"]) == 2
     assert "no stack 'prod'" in capsys.readouterr().err
-    shutil.copy(project / "Pulumi.main.yaml", project / "Pulumi.edge.yaml")
+    edge = (project / "Pulumi.main.yaml").read_text()
+    (project / "Pulumi.edge.yaml").write_text(edge.replace("[dev, qa]", "[stage]"))
     other = (project / "Pulumi.qa.yaml").read_text().replace("fleet/main", "fleet/edge")
     (project / "Pulumi.stage.yaml").write_text(other.replace("qa-approvers", "stage"))
     assert main(["--project", str(project), "promote", "dev", "stage", "--tenant", "x"]) == 2

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec, StackSpec, load_environment, load_main
@@ -83,6 +84,15 @@ def copy_settings(folder: Path) -> Path:
     for name in SETTINGS_FILES:
         shutil.copy(PROJECT / name, folder / name)
     return folder
+
+
+def grant_environments(project: Path, *environments: str) -> None:
+    """The sample's main stack in `project` listing `environments` too, as a new environment
+    stack beside it needs (`fleet:environments`)."""
+    path = project / "Pulumi.main.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"]["fleet:environments"] += list(environments)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def commit_all(folder: Path, message: str) -> None:

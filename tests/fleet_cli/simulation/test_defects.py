@@ -3,7 +3,7 @@ simulation of the sample's documented deploy; without them the same deploy is cl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,8 @@ def test_a_remote_where_the_platforms_account_has_no_rights_refuses_its_infrastr
     """The first design made no binding on remotes: the platform's account, which Flux
     impersonates there, could do nothing."""
 
-    def powerless(namespace: str) -> list[dict[str, Any]]:
-        (binding,) = remote_bootstrap(namespace)
+    def powerless(namespace: str, environments: Sequence[str] = ()) -> list[dict[str, Any]]:
+        (binding,) = remote_bootstrap(namespace, environments)
         return [{**binding, "roleRef": {**binding["roleRef"], "name": "view"}}]
 
     monkeypatch.setattr(components.clusters, "remote_bootstrap", powerless)

@@ -169,7 +169,12 @@ def test_a_sequence_of_changes_replays_as_transitions(deployed: tuple[Simulation
 
     # The environment is renamed: a new branch and new namespaces; the old branch keeps its
     # history but loses its files, the old namespaces go with all they held. The removal guard
-    # stops it first, then lets it through once allowed.
+    # stops it first, then lets it through once allowed. The main stack grants it first.
+    sim.step(
+        "main grants development",
+        "main",
+        edited(project, "main", lambda c: c["fleet:environments"].append("development")),
+    )
     renamed = edited(
         project, "dev", lambda c: c.update({"fleet:environment": {"name": "development"}})
     )
