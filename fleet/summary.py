@@ -20,8 +20,10 @@ def summary(model: StackSpec) -> str:
     shape = f"{count(len(clusters), 'cluster')} ({roles})"
     components = count(len(model.infra), "infra component")
     if isinstance(model, FleetSpec):
+        granted = ", ".join(model.environments) or "none"
         return (
-            f"main stack '{model.stack}': {shape}, {components}, repository {model.repository.url}"
+            f"main stack '{model.stack}': {shape}, {components}, environments granted: "
+            f"{granted}, repository {model.repository.url}"
         )
     apps = sum(len(t.apps) for t in model.tenants)
     releases = sum(len(t.releases) for t in model.tenants)

@@ -251,6 +251,26 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:clusters[0].matchLabel: unknown key 'matchLabel'; did you mean 'matchLabels'?",
     ),
     (
+        "an-environment-not-a-name",
+        "main",
+        lambda raw: raw.update(environments=["dev", "Prod"]),
+        "fleet:environments[1]: 'Prod' is not a valid name: use at most 63 lowercase letters, "
+        "digits and '-', starting and ending with a letter or digit",
+    ),
+    (
+        "an-environment-listed-twice",
+        "main",
+        lambda raw: raw.update(environments=["dev", "qa", "dev"]),
+        "fleet:environments[2]: duplicate environment 'dev'",
+    ),
+    (
+        "an-environment-whose-namespace-is-too-long",
+        "main",
+        lambda raw: raw.update(environments=["dev", "qa", "e" * 60]),
+        f"fleet:environments[2]: derived name '{'e' * 60}-flux-system' is 72 characters long; "
+        "Kubernetes allows 63: shorten the names it is made of",
+    ),
+    (
         "a-cluster-defined-in-an-environments-list",
         "qa",
         lambda raw: raw.update(clusters=[{"name": "qa-box", "kind": "k3d"}]),

@@ -250,3 +250,63 @@ def test_a_number_set_with_pulumi_config_set_reads_as_the_program_reads_it(
     settings = tmp_path / "Pulumi.dev.yaml"
     settings.write_text('config:\n  fleet:maxRemovals: "2"\n  fleet:name: "not json"\n')
     assert read_raw_config(settings) == {"maxRemovals": 2, "name": "not json"}
+
+
+# ---------------------------------------------------------------- environments main grants
+
+
+def set_environments(project: Path, environments: list[str]) -> None:
+    path = project / "Pulumi.main.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"]["fleet:environments"] = environments
+    path.write_text(yaml.safe_dump(document))
+
+
+UNLISTED = (
+    "fleet:environments: environment '{env}' (Pulumi.{stack}.yaml) runs on this fleet and is not "
+    "listed: the main stack grants the listed environments on its remotes. List it and run "
+    "`pulumi up` on the main stack before the environment's; to remove an environment, destroy "
+    "its stack and delete Pulumi.{stack}.yaml first"
+)
+
+
+def test_an_environment_main_does_not_list_is_refused_where_main_lists_them(
+    tmp_path: Path,
+) -> None:
+    sample_copy(tmp_path)
+    set_environments(tmp_path, ["dev"])
+    with pytest.raises(ConfigError) as caught:
+        load_stack(tmp_path / "Pulumi.qa.yaml")
+    # The problem is in the main stack's file: that is where it is mended.
+    assert caught.value.source == str(tmp_path / "Pulumi.main.yaml")
+    assert [str(p) for p in caught.value.problems] == [UNLISTED.format(env="qa", stack="qa")]
+    # dev is listed and reads as before.
+    assert load_stack(tmp_path / "Pulumi.dev.yaml").stack == "dev"
+
+
+def test_main_refuses_to_drop_an_environment_whose_stack_is_still_there(tmp_path: Path) -> None:
+    sample_copy(tmp_path)
+    set_environments(tmp_path, [])
+    with pytest.raises(ConfigError) as caught:
+        load_stack(tmp_path / "Pulumi.main.yaml")
+    assert caught.value.source == str(tmp_path / "Pulumi.main.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        UNLISTED.format(env=env, stack=env) for env in ("dev", "qa")
+    ]
+    # Its stack destroyed and its file deleted, the environment may leave the list.
+    (tmp_path / "Pulumi.qa.yaml").unlink()
+    set_environments(tmp_path, ["dev"])
+    assert load_stack(tmp_path / "Pulumi.main.yaml").environments == ("dev",)
+
+
+def test_an_environment_is_listed_by_its_name_not_its_stacks(tmp_path: Path) -> None:
+    sample_copy(tmp_path)
+    path = tmp_path / "Pulumi.qa.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"]["fleet:environment"]["name"] = "staging"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError) as caught:
+        load_stack(path)
+    assert [str(p) for p in caught.value.problems] == [UNLISTED.format(env="staging", stack="qa")]
+    set_environments(tmp_path, ["dev", "staging"])
+    assert load_stack(path).stack == "qa"

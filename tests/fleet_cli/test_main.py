@@ -30,6 +30,26 @@ def test_check_sample_stack(stack: str, capsys: pytest.CaptureFixture[str]) -> N
     assert "3 clusters (2 management, 1 remote)" in out
 
 
+def test_check_names_the_environments_main_grants(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--project", str(PROJECT), "check", "main"]) == EXIT_OK
+    assert ", environments granted: dev, qa, repository " in capsys.readouterr().out
+
+
+def test_an_environment_main_does_not_list_exits_2_naming_mains_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_project(tmp_path)
+    main_file = project / "Pulumi.main.yaml"
+    main_file.write_text(main_file.read_text().replace("[dev, qa]", "[dev]"))
+    assert main(["--project", str(project), "check", "qa"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith(f"{main_file}: 1 problem\n")
+    assert "fleet:environments: environment 'qa' (Pulumi.qa.yaml) runs on this fleet" in err
+    # And the main stack itself refuses to take qa's rights away while its stack is there.
+    assert main(["--project", str(project), "check", "main"]) == EXIT_CONFIG
+    assert "environment 'qa' (Pulumi.qa.yaml)" in capsys.readouterr().err
+
+
 def test_check_summarises_an_environment(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--project", str(PROJECT), "check", "dev"])
     out = capsys.readouterr().out

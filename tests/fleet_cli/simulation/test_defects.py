@@ -79,6 +79,26 @@ def test_a_remote_where_the_platforms_account_has_no_rights_refuses_its_infrastr
     assert "system:serviceaccount:flux-system:flux-platform may not" in finding.message
 
 
+def test_an_environment_main_does_not_grant_on_a_remote_is_refused_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Main's binding on a remote without the environments' accounts: the environment stack
+    holds no credential to grant its own, so its Flux can do nothing there, and main's own
+    wiring is untouched."""
+
+    def main_only(namespace: str, environments: Sequence[str] = ()) -> list[dict[str, Any]]:
+        return remote_bootstrap(namespace)
+
+    monkeypatch.setattr(components.clusters, "remote_bootstrap", main_only)
+    found = findings("main", "dev")
+    denied = [f for f in found if f.category == "denied"]
+    infrastructure = names.remote_infrastructure(REMOTE)
+    (finding,) = denied
+    assert f"Kustomization dev-flux-system/{infrastructure}" in finding.subject
+    assert finding.where == REMOTE
+    assert "system:serviceaccount:dev-flux-system:flux-platform may not" in finding.message
+
+
 def test_a_remote_chart_without_its_account_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """The first design's HelmReleases for remotes named no account: under lockdown Flux
     impersonates `default`, which holds nothing on the remote."""
