@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from fleet.errors import ConfigError
-from fleet.model import ENCRYPTED
+from fleet.model import ENCRYPTED, FleetSpec
 from fleet.stackfile import load_stack, main_stacks_of, read_raw_config
 from tests.fleet.test_yamldoc import BILLION_LAUGHS
 from tests.support.sample import PROJECT, SAMPLE_STACKS
@@ -296,7 +296,8 @@ def test_main_refuses_to_drop_an_environment_whose_stack_is_still_there(tmp_path
     # Its stack destroyed and its file deleted, the environment may leave the list.
     (tmp_path / "Pulumi.qa.yaml").unlink()
     set_environments(tmp_path, ["dev"])
-    assert load_stack(tmp_path / "Pulumi.main.yaml").environments == ("dev",)
+    fleet = load_stack(tmp_path / "Pulumi.main.yaml")
+    assert isinstance(fleet, FleetSpec) and fleet.environments == ("dev",)
 
 
 def test_an_environment_is_listed_by_its_name_not_its_stacks(tmp_path: Path) -> None:
