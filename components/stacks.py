@@ -104,15 +104,15 @@ def build_main(fleet: FleetSpec, secrets: SecretConfig) -> Exports:
     if github is not None and github_commit_repository(repository.url, repository.push_url):
         # Branch main's infra/C is applied as cluster-admin on every cluster: reviewed too.
         rules = protect_branch(
-            names.MAIN_BRANCH,
-            names.MAIN_BRANCH,
+            fleet.branch,
+            fleet.branch,
             repository.main_approvals,
             repository.writer_app_id,
             github,
         )
     branch = commit_branch(
         fleet.stack,
-        names.MAIN_BRANCH,
+        fleet.branch,
         tree.main_branch(fleet),
         fleet.repository,
         depends_on=rules,

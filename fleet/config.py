@@ -78,6 +78,9 @@ class RepositoryConfig(Schema):
     """Secret config key holding an HTTPS token: used to push, and by Flux to read."""
     deploy_key: bool = True
     """For a GitHub repository over SSH: give Flux a read-only deploy key made by Pulumi."""
+    branch: str = "main"
+    """The branch the main stack commits and its clusters' Flux follows. Several main stacks
+    (a fleet split into shards) share one repository, each on a branch of its own."""
     main_approvals: Annotated[int, Field(ge=0, le=10)] = 1
     """Approvals a pull request to branch main of the fleet repository needs (a GitHub ruleset):
     its `infra/C` is applied as cluster-admin on every cluster."""

@@ -269,6 +269,8 @@ class FleetSpec:
     """Who approves a change of the stack's settings file (CODEOWNERS)."""
     environments: tuple[str, ...] = ()
     """The environments whose platform accounts the stack grants on its remotes."""
+    branch: str = names.MAIN_BRANCH
+    """The branch the stack commits, which its clusters' Flux follows."""
 
     def cluster(self, name: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.name == name)
@@ -559,6 +561,7 @@ def load_main(
         owners=tuple(config.owners),
         selections=tuple(pick.picked),
         environments=tuple(config.environments),
+        branch=repository.branch,
     )
 
 
@@ -632,6 +635,7 @@ def load_environment(
         fleet_vars=fleet.vars,
         fleet_members=[m.name for c in fleet.clusters if c.members for m in c.physical],
         patched=_patched_objects(names.environment_namespace(name), fleet.flux.interval),
+        main_branch=fleet.branch,
     )
     values_keys = _values_keys(config.infra)
     problems += _values_keys_of_the_platform(values_keys, platform_keys)

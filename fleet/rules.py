@@ -328,6 +328,14 @@ def check_git_url(
     problems.add(path, f"'{redacted(url)}' is not a git URL this can use ({allowed})")
 
 
+def check_not_held(problems: Problems, path: Sequence[str | int], branch: str) -> None:
+    if branch.split("/")[0] == names.ROLLOUT_REFS:
+        problems.add(
+            path,
+            f"branches under '{names.ROLLOUT_REFS}/' hold the rings of rollouts; name it otherwise",
+        )
+
+
 def check_branch(problems: Problems, path: Sequence[str | int], branch: str) -> None:
     """The rules of `git check-ref-format --branch`, which Flux and GitHub also apply."""
     bad = (
@@ -1082,6 +1090,8 @@ def check_main_stack(
     problems = Problems()
     repository = config.repository
     check_git_url(problems, ("repository", "url"), repository.url, credentials=FLEET_CREDENTIALS)
+    check_branch(problems, ("repository", "branch"), repository.branch)
+    check_not_held(problems, ("repository", "branch"), repository.branch)
     if is_flux_git_url(repository.url) and is_ssh_url(repository.url):
         if "github.com" not in repository.url:
             problems.add(
@@ -1203,10 +1213,11 @@ def check_environment_stack(
     fleet_vars: Mapping[str, VarValue] | None = None,
     fleet_members: Collection[str] = (),
     patched: PatchedObjects | None = None,
+    main_branch: str = names.MAIN_BRANCH,
 ) -> list[Problem]:
     """An environment stack against the fleet's clusters, variables and common infra's
-    namespaces (from the main stack), and its Flux lockdown; `patched` gives what a cluster's
-    patches of a component apply to."""
+    namespaces and its branch (from the main stack), and its Flux lockdown; `patched` gives
+    what a cluster's patches of a component apply to."""
     problems = Problems()
     if config.tenants and not lockdown:
         problems.add(
@@ -1217,13 +1228,9 @@ def check_environment_stack(
     check_name(problems, ("environment", "name"), environment)
     check_derived(problems, ("environment", "name"), [names.environment_namespace(environment)])
     check_branch(problems, ("environment", "branch"), branch)
-    if branch == names.MAIN_BRANCH:
-        problems.add(("environment", "branch"), "branch main belongs to the main stack")
-    if branch.split("/")[0] == names.ROLLOUT_REFS:
-        problems.add(
-            ("environment", "branch"),
-            f"branches under '{names.ROLLOUT_REFS}/' hold the rings of rollouts; name it otherwise",
-        )
+    if branch == main_branch:
+        problems.add(("environment", "branch"), f"branch {branch} belongs to the main stack")
+    check_not_held(problems, ("environment", "branch"), branch)
     if not config.main_stack.strip("/"):
         problems.add(("mainStack",), "name the main stack, for example organization/fleet/main")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from fleet import yamldoc
+from fleet import names, yamldoc
 from fleet.config import CONFIG_NAMESPACE
 from fleet.errors import ConfigError, Problem
 from fleet.model import (
@@ -234,6 +234,7 @@ def load_raw_stack(
             _refuse_tenants_without_lockdown(fleet, project_dir, source)
         _refuse_environments_namespaces(fleet, project_dir, source)
         _refuse_unlisted_environments(fleet, project_dir, source)
+        _refuse_a_shared_branch(fleet, project_dir, source)
         return fleet
     reference = raw["mainStack"]
     if not isinstance(reference, str) or not main_stack_name(reference):
@@ -321,6 +322,31 @@ def _refuse_unlisted_environments(fleet: FleetSpec, project_dir: Path, source: s
         name = _environment_name(read_raw_config(path), stack)
         if name not in fleet.environments:
             problems.append(_unlisted(name, path.name))
+    if problems:
+        raise ConfigError(problems, source)
+
+
+def _refuse_a_shared_branch(fleet: FleetSpec, project_dir: Path, source: str) -> None:
+    """Main stacks of one project that commit to one repository (a fleet split into shards)
+    each need a branch of their own: the git writer would refuse the second one's files."""
+    problems = []
+    for stack, main in main_stacks_of(project_dir).items():
+        if main is not None or stack == fleet.stack:
+            continue
+        path = project_dir / f"Pulumi.{stack}.yaml"
+        repository = read_raw_config(path).get("repository")
+        if not isinstance(repository, Mapping):
+            continue
+        branch = repository.get("branch", names.MAIN_BRANCH)
+        same_place = repository.get("pushUrl", repository.get("url")) == fleet.repository.commit_url
+        if same_place and branch == fleet.branch:
+            problems.append(
+                Problem(
+                    "fleet:repository.branch",
+                    f"branch '{branch}' is the main stack {stack}'s too ({path.name}): give each "
+                    "main stack of the repository a branch of its own",
+                )
+            )
     if problems:
         raise ConfigError(problems, source)
 

@@ -213,9 +213,10 @@ def infra_health(fleet: FleetSpec) -> objects.Health | None:
 
 
 def main_wiring(fleet: FleetSpec, cluster: ClusterSpec) -> Wiring:
-    """Branch main on management cluster `cluster`: its infra, and its remotes' infra."""
+    """Branch main (the main stack's branch) on management cluster `cluster`: its infra, and
+    its remotes' infra."""
     namespace = names.FLUX_NAMESPACE
-    source = fleet_source(fleet, names.MAIN_BRANCH)
+    source = fleet_source(fleet, fleet.branch)
     secret = _credentials(source, names.FLUX_NAMESPACE, namespace)
     wiring = Wiring(objects=_platform(namespace), secrets=[secret] if secret else [])
     wiring.objects.append(

@@ -210,6 +210,7 @@ def _stacks(args: argparse.Namespace) -> int:
     environments = sorted(stack for stack in order if main_of[stack] is not None)
     if args.github_output:
         print(f"changed={json.dumps(sorted(changed))}")
+        print(f"mains={json.dumps(sorted(s for s in order if main_of[s] is None))}")
         print(f"environments={json.dumps(environments)}")
         return EXIT_OK
     for stack in order:
@@ -535,7 +536,7 @@ def parser() -> argparse.ArgumentParser:
     stacks_parser.add_argument(
         "--github-output",
         action="store_true",
-        help="print `changed=[...]` and `environments=[...]` for $GITHUB_OUTPUT",
+        help="print `changed=[...]`, `mains=[...]` and `environments=[...]` for $GITHUB_OUTPUT",
     )
     stacks_parser.add_argument(
         "--main-of",

@@ -505,6 +505,16 @@ def test_removing_a_remote_cluster_removes_exactly_its_objects(sample: Deploymen
     )
 
 
+def test_a_main_stack_on_a_branch_of_its_own_commits_there_and_its_flux_follows_it() -> None:
+    """One shard of a split fleet: its main stack shares the repository, on its own branch."""
+    shard = deploy_sample("main", lambda raw: raw["repository"].update(branch="main-eu"))
+    (branch,) = shard.of_type(GITOPS)
+    assert (branch.name, branch.inputs["branch"]) == ("gitops-main-eu", "main-eu")
+    sources = shard.of_type("source.toolkit.fluxcd.io/v1:GitRepository")
+    assert len(sources) == 2  # one per management cluster
+    assert all(s.inputs["spec"]["ref"] == {"branch": "main-eu"} for s in sources)
+
+
 # ---------------------------------------------------------------- the pieces
 
 

@@ -251,6 +251,19 @@ RULES: list[tuple[str, str, Any, str]] = [
         "fleet:clusters[0].matchLabel: unknown key 'matchLabel'; did you mean 'matchLabels'?",
     ),
     (
+        "a-main-branch-that-is-no-branch",
+        "main",
+        lambda raw: raw["repository"].update(branch="main..eu"),
+        "fleet:repository.branch: 'main..eu' is not a valid git branch name",
+    ),
+    (
+        "a-main-branch-among-the-rings",
+        "main",
+        lambda raw: raw["repository"].update(branch="rollout/eu"),
+        "fleet:repository.branch: branches under 'rollout/' hold the rings of rollouts; name it "
+        "otherwise",
+    ),
+    (
         "an-environment-not-a-name",
         "main",
         lambda raw: raw.update(environments=["dev", "Prod"]),
@@ -1349,3 +1362,19 @@ def test_error_message_lists_every_problem_under_its_source() -> None:
 )
 def test_dns_label(name: str, valid: bool) -> None:
     assert names.is_dns_label(name) is valid
+
+
+def test_an_environment_cannot_take_its_main_stacks_branch() -> None:
+    def on_branch_dev(raw: Raw) -> None:
+        raw["repository"]["branch"] = "dev"
+
+    assert problems_of("dev", edit_main=on_branch_dev) == [
+        "fleet:environment.branch: branch dev belongs to the main stack"
+    ]
+    # Branch main is an environment's to take when the main stack commits elsewhere.
+    env = load_sample(
+        "dev",
+        lambda raw: raw["environment"].update(branch="main"),
+        on_branch_dev,
+    )
+    assert isinstance(env, EnvironmentSpec) and env.branch == "main"

@@ -311,3 +311,31 @@ def test_an_environment_is_listed_by_its_name_not_its_stacks(tmp_path: Path) -> 
     assert [str(p) for p in caught.value.problems] == [UNLISTED.format(env="staging", stack="qa")]
     set_environments(tmp_path, ["dev", "staging"])
     assert load_stack(path).stack == "qa"
+
+
+def test_main_stacks_of_one_repository_each_need_a_branch_of_their_own(tmp_path: Path) -> None:
+    """A fleet split into shards: a second main stack with clusters of its own."""
+    sample_copy(tmp_path)
+    sample = yaml.safe_load((PROJECT / "Pulumi.main.yaml").read_text())["config"]
+    # The same repository, where the sample's main stack commits.
+    repository = {k: sample["fleet:repository"][k] for k in ("url", "pushUrl")}
+    shard: dict[str, dict[str, Any]] = {
+        "config": {
+            "fleet:repository": repository,
+            "fleet:clusters": [{"name": "k3d-europe", "kind": "k3d"}],
+        }
+    }
+    (tmp_path / "Pulumi.eu.yaml").write_text(yaml.safe_dump(shard))
+    message = (
+        "fleet:repository.branch: branch 'main' is the main stack {other}'s too "
+        "(Pulumi.{other}.yaml): give each main stack of the repository a branch of its own"
+    )
+    for stack, other in (("main", "eu"), ("eu", "main")):
+        with pytest.raises(ConfigError) as caught:
+            load_stack(tmp_path / f"Pulumi.{stack}.yaml")
+        assert [str(p) for p in caught.value.problems] == [message.format(other=other)]
+    repository["branch"] = "main-eu"
+    (tmp_path / "Pulumi.eu.yaml").write_text(yaml.safe_dump(shard))
+    eu = load_stack(tmp_path / "Pulumi.eu.yaml")
+    assert isinstance(eu, FleetSpec) and eu.branch == "main-eu"
+    assert isinstance(load_stack(tmp_path / "Pulumi.main.yaml"), FleetSpec)

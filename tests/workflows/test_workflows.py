@@ -272,7 +272,7 @@ def test_deploy_runs_on_a_merge_to_main() -> None:
 
 def test_each_deployment_is_bound_to_the_environment_of_its_stacks_name() -> None:
     stacks = {name: stack for name, job, stack in deploy_jobs() if job["environment"] == stack}
-    assert stacks == {"main": "main", "environments": "${{ matrix.stack }}"}
+    assert stacks == {"main": "${{ matrix.stack }}", "environments": "${{ matrix.stack }}"}
 
 
 def test_two_deployments_of_one_stack_never_overlap() -> None:
@@ -287,6 +287,15 @@ def test_environments_deploy_after_main_one_job_per_environment_stack() -> None:
         "${{ fromJSON(needs.stacks.outputs.environments) }}"
     )
     assert job["strategy"]["fail-fast"] is False
+
+
+def test_the_main_stacks_of_a_split_fleet_deploy_side_by_side_before_any_environment() -> None:
+    job = workflow("deploy.yml")["jobs"]["main"]
+    assert job["needs"] == "stacks"
+    assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.mains) }}"
+    assert job["strategy"]["fail-fast"] is False
+    outputs = triggers(workflow("stacks.yml"))["workflow_call"]["outputs"]
+    assert outputs["mains"]["value"] == "${{ jobs.stacks.outputs.mains }}"
 
 
 # ---------------------------------------------------------------- which stacks a change touches
@@ -401,6 +410,7 @@ def test_without_a_base_every_stack_is_concerned(
 ) -> None:
     assert find_stacks(repository, "", capsys) == {
         "changed": ["dev", "main", "qa"],
+        "mains": ["main"],
         "environments": ["dev", "qa"],
     }
 
