@@ -24,18 +24,27 @@ class Shape:
     tenants: int = 2
     apps_per_tenant: int = 1
     releases_per_tenant: int = 0
+    shards: int = 1
+    """Main stacks the fleet is split into, each of the shape above: shard K is main stack
+    `main-sK` on branch `main-sK`, with clusters `sK-...` and environments `env-I-sK`."""
 
 
-def main_config(shape: Shape) -> dict[str, Any]:
+def _shard(shape: Shape, shard: int) -> tuple[str, str]:
+    """Shard K's cluster name prefix and stack name suffix; none for a fleet of one shard."""
+    return ("", "") if shape.shards == 1 else (f"s{shard}-", f"-s{shard}")
+
+
+def main_config(shape: Shape, shard: int = 0) -> dict[str, Any]:
     """The main stack: k3d management clusters, attached remotes labelled with their tier and
     region, one common chart. A remote is one entry: the only place that names it."""
+    prefix, suffix = _shard(shape, shard)
     clusters: list[dict[str, Any]] = []
     for m in range(shape.management):
-        manager = f"mgmt-{m:02d}"
+        manager = f"{prefix}mgmt-{m:02d}"
         region = {"region": f"r{m:02d}"}
         clusters.append({"name": manager, "kind": "k3d", "labels": {"tier": "hub", **region}})
         for r in range(shape.remotes_per_management):
-            remote = f"edge-{m:02d}-{r:04d}"
+            remote = f"{prefix}edge-{m:02d}-{r:04d}"
             clusters.append(
                 {
                     "name": remote,
@@ -46,10 +55,13 @@ def main_config(shape: Shape) -> dict[str, Any]:
                     "attached": {"kubeconfigSecret": _secret_key(remote)},
                 }
             )
+    repository = {"url": "https://github.com/example/fleet"}
+    if suffix:
+        repository["branch"] = f"main{suffix}"
     raw: dict[str, Any] = {
-        "repository": {"url": "https://github.com/example/fleet"},
+        "repository": repository,
         "clusters": clusters,
-        "environments": [f"env-{i}" for i in range(shape.environments)],
+        "environments": [f"env-{i}{suffix}" for i in range(shape.environments)],
         "infra": [
             {
                 "name": "nginx",
@@ -58,7 +70,7 @@ def main_config(shape: Shape) -> dict[str, Any]:
                     "chart": "nginx",
                     "version": "15.14.0",
                 },
-                "overrides": {"mgmt-00": {"values": {"replicaCount": 2}}},
+                "overrides": {f"{prefix}mgmt-00": {"values": {"replicaCount": 2}}},
             }
         ],
     }
@@ -66,7 +78,7 @@ def main_config(shape: Shape) -> dict[str, Any]:
     return raw
 
 
-def environment_config(shape: Shape, index: int) -> dict[str, Any]:
+def environment_config(shape: Shape, index: int, shard: int = 0) -> dict[str, Any]:
     """Environment `env-<index>` on every cluster of the fleet, by label: its file does not
     grow with the fleet's clusters."""
     clusters = [
@@ -81,24 +93,41 @@ def environment_config(shape: Shape, index: int) -> dict[str, Any]:
         }
         for t in range(shape.tenants)
     ]
+    _, suffix = _shard(shape, shard)
     return {
-        "mainStack": "organization/fleet/main",
-        "environment": {"name": f"env-{index}"},
+        "mainStack": f"organization/fleet/main{suffix}",
+        "environment": {"name": f"env-{index}{suffix}"},
         "clusters": clusters,
         "tenants": tenants,
     }
 
 
+def configs(shape: Shape) -> dict[str, dict[str, Any]]:
+    """Every stack's raw config by stack name, shard by shard, each main stack first."""
+    found: dict[str, dict[str, Any]] = {}
+    for shard in range(shape.shards):
+        _, suffix = _shard(shape, shard)
+        found[f"main{suffix}"] = main_config(shape, shard)
+        for index in range(shape.environments):
+            found[f"env-{index}{suffix}"] = environment_config(shape, index, shard)
+    return found
+
+
+def generated_shards(shape: Shape) -> list[tuple[FleetSpec, list[EnvironmentSpec]]]:
+    """Each shard's main stack and environments, validated."""
+    found: list[tuple[FleetSpec, list[EnvironmentSpec]]] = []
+    for stack, raw in configs(shape).items():
+        if "mainStack" not in raw:
+            found.append((load_main(raw, stack, source=f"generated {stack}"), []))
+            continue
+        fleet = found[-1][0]
+        found[-1][1].append(load_environment(raw, stack, fleet, source=f"generated {stack}"))
+    return found
+
+
 def generated(shape: Shape) -> tuple[FleetSpec, list[EnvironmentSpec]]:
-    """The fleet and its environments, validated."""
-    fleet = load_main(main_config(shape), "main", source="generated main")
-    environments = [
-        load_environment(
-            environment_config(shape, i), f"env-{i}", fleet, source=f"generated env-{i}"
-        )
-        for i in range(shape.environments)
-    ]
-    return fleet, environments
+    """The fleet and its environments, validated (of a split fleet, its first shard)."""
+    return generated_shards(shape)[0]
 
 
 def _releases(shape: Shape) -> dict[str, Any]:
@@ -115,14 +144,11 @@ def _secret_key(cluster: str) -> str:
 
 def stack_files(shape: Shape) -> dict[str, str]:
     """The fleet as a user writes it: `Pulumi.<stack>.yaml` text by stack name."""
-    configs = {"main": main_config(shape)} | {
-        f"env-{i}": environment_config(shape, i) for i in range(shape.environments)
-    }
     return {
         stack: yaml.safe_dump(
             {"config": {f"fleet:{k}": _written(v) for k, v in config.items()}}, sort_keys=False
         )
-        for stack, config in configs.items()
+        for stack, config in configs(shape).items()
     }
 
 

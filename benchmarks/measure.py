@@ -31,7 +31,7 @@ import pulumi
 import pulumi_kubernetes
 import yaml
 
-from benchmarks.fleets import Shape, environment_config, generated, main_config
+from benchmarks.fleets import Shape, configs, generated_shards, main_config
 from benchmarks.state import StateSize, state_size
 from components import tree_store
 from components.gitops_branch import GITOPS_BRANCH_TYPE
@@ -67,6 +67,14 @@ FLEETS: dict[str, Shape | None] = {
     "edge": Shape(
         management=10, remotes_per_management=100, environments=1, tenants=5, apps_per_tenant=1
     ),
+    "split-10k": Shape(
+        management=10,
+        remotes_per_management=100,
+        environments=1,
+        tenants=5,
+        apps_per_tenant=1,
+        shards=10,
+    ),
 }
 """The benchmarked fleets; None is the project's own sample stacks."""
 
@@ -96,8 +104,10 @@ def models(shape: Shape | None) -> list[Model]:
     if shape is None:
         main_path = PROJECT / "Pulumi.main.yaml"
         return [load_stack(main_path), *environments_of(main_path)]
-    fleet, environments = generated(shape)
-    return [fleet, *environments]
+    found: list[Model] = []
+    for fleet, environments in generated_shards(shape):
+        found += [fleet, *environments]
+    return found
 
 
 def model_of(shape: Shape | None, stack: str) -> Model:
@@ -483,9 +493,8 @@ def project_of(shape: Shape | None, workdir: Path) -> Path:
 
 def _stack_files(project: Path, shape: Shape) -> None:
     """The generated fleet's stack settings files in `project`."""
-    _stack_file(project / "Pulumi.main.yaml", main_config(shape))
-    for index in range(shape.environments):
-        _stack_file(project / f"Pulumi.env-{index}.yaml", environment_config(shape, index))
+    for stack, raw in configs(shape).items():
+        _stack_file(project / f"Pulumi.{stack}.yaml", raw)
 
 
 def render_timed(

@@ -48,8 +48,9 @@ from fleet_cli import kustomize, revisions
 from fleet_cli.kustomize import CACHE_ENV
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_RUNS = {"sample": 5, "100-teams": 5, "edge": 3}
-"""Runs per evaluation and floor (their median is reported); one render and validate each."""
+DEFAULT_RUNS = {"sample": 5, "100-teams": 5, "edge": 3, "split-10k": 1}
+"""Runs per evaluation and floor (their median is reported); one render and validate each. A
+split fleet is evaluated once per stack, with no floors or checks (its shards are edge's)."""
 GOAL = 1.5
 """Evaluation time and peak memory within this factor of the floor's."""
 FAIR_GOAL = (1.3, 400)
@@ -372,8 +373,41 @@ def stack_json(m: StackMeasurements) -> Json:
     return out
 
 
+def measure_split(fleet: str, shape: Shape, timeout: float, log: Log) -> Json:
+    """A fleet split into several main stacks: every stack evaluated once, with its state
+    estimated. Its shards are alike, so the floors, checks and simulation of one are the edge
+    fleet's; what this adds is the whole: every stack, and the totals."""
+    measured = []
+    for model in models(shape):
+        spec = {"shape": _shape_json(shape), "stack": model.stack, "runs": 1, "kind": "evaluate"}
+        outcome = in_child(spec, timeout)
+        result = StackMeasurements(model.stack)
+        if outcome.error is not None:
+            result.errors.append(f"evaluate: {outcome.error}")
+        if "evaluation" in outcome.values:
+            result.evaluation = Evaluation.from_json(outcome.values["evaluation"])
+            e = result.evaluation
+            log(
+                f"[{fleet}] {model.stack}: evaluate {e.median:.1f} s, peak "
+                f"{e.peak_rss_mb:.0f} MB, {e.census.resources} resources"
+            )
+        measured.append(result)
+    return {
+        "fleet": fleet,
+        "shape": _shape_json(shape),
+        "config_lines": config_lines(shape),
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "runs": 1,
+        "split": [stack_json(m) for m in measured],
+        "stacks": [],
+    }
+
+
 def measure_fleet(fleet: str, runs: int, timeout: float, with_variant: bool, log: Log) -> Json:
     shape = FLEETS[fleet]
+    if shape is not None and shape.shards > 1:
+        return measure_split(fleet, shape, timeout, log)
     measured = [
         measure_stack(fleet, shape, model.stack, runs, timeout, log) for model in models(shape)
     ]
@@ -561,10 +595,7 @@ def growth_table(results: Sequence[Json]) -> str:
                     str(g["tenant_namespaces"]),
                     str(g["management_clusters"] * tenants),
                     str(g["per_remote"]),
-                    _num(
-                        g["per_remote"] / g["remote_clusters"] if g["remote_clusters"] else None,
-                        ".1f",
-                    ),
+                    _num(_per_remote(s), ".1f"),
                     str(g["other"]),
                     f"{g['other_per_cluster_or_tenant']:.2f}",
                     _num(g.get("dependencies"), "d"),
@@ -576,9 +607,10 @@ def growth_table(results: Sequence[Json]) -> str:
 GROWTH_NOTE = """\
 * per design: `tenant ns` are the Namespace `E-T` (and `E-X-T` per release channel, with the
   tenant's credentials Secrets) on each management cluster: one per tenant per management
-  cluster (`mgmt x T`). `remote` is what the remotes cost: each its component, provider, the
-  platform's binding on it, its `R-kubeconfig` Secret and the Kustomizations that reach it
-  (`per remote`: how many each). `other` is everything else; C+T is clusters plus tenants.
+  cluster (`mgmt x T`). `remote` is what the remotes cost: in main, each its component,
+  provider and the platform's binding on it; in both, its `R-kubeconfig` Secret and the
+  Kustomizations that reach it (`per remote`: how many each). `other` is everything else; C+T
+  is clusters plus tenants.
   `depends_on` counts the dependency edges of all resources (the SDK resolves each one)."""
 
 
@@ -658,6 +690,8 @@ def simulation_lines(results: Sequence[Json]) -> list[str]:
     lines = []
     for result in results:
         simulated = result.get("simulate")
+        if result.get("split"):
+            continue  # its shards are the edge fleet's
         if simulated is None:
             lines.append(f"simulate: {result['fleet']}: not measured")
             continue
@@ -665,6 +699,57 @@ def simulation_lines(results: Sequence[Json]) -> list[str]:
             f"simulate: {result['fleet']}: {simulated['seconds']:.1f} s, peak "
             f"{simulated['peak_rss_mb']:.0f} MB, {simulated['findings']} findings"
         )
+    return lines
+
+
+def _per_remote(stack: Json) -> float | None:
+    remotes = _get(stack, "growth", "remote_clusters")
+    return stack["growth"]["per_remote"] / remotes if remotes else None
+
+
+def split_lines(results: Sequence[Json]) -> list[str]:
+    """A fleet split into main stacks: each stack, and the whole, one stack after the other
+    and as the deploy workflow runs them (main stacks side by side, then environments)."""
+    lines: list[str] = []
+    for result in results:
+        stacks = result.get("split") or []
+        measured = [s for s in stacks if "evaluation" in s]
+        if not measured:
+            continue
+        headers = ["fleet", "stack", "resources", "per remote", "eval s", "eval MB", "state MB"]
+        rows = [
+            [
+                result["fleet"],
+                s["stack"],
+                _num(s["resources"], "d"),
+                _num(_per_remote(s), ".1f"),
+                _num(s["evaluation"]["median_s"], ".2f"),
+                _num(s["evaluation"]["peak_rss_mb"], ".0f"),
+                _num((_get(s, "state", "bytes") or 0) / 1e6, ".2f"),
+            ]
+            for s in measured
+        ]
+        shape = result["shape"]
+        remotes = shape["shards"] * shape["management"] * shape["remotes_per_management"]
+        mains = [s for s in measured if s["stack"].startswith("main")]
+        others = [s for s in measured if not s["stack"].startswith("main")]
+
+        def slowest(group: Sequence[Json]) -> float:
+            return max((s["evaluation"]["median_s"] for s in group), default=0.0)
+
+        state = sum(_get(s, "state", "bytes") or 0 for s in measured) / 1e6
+        lines += [
+            table(headers, rows),
+            f"split: {result['fleet']}: {remotes:,} remotes in {len(stacks)} stacks "
+            f"({len(mains)} main): {sum(s['resources'] for s in measured):,} resources, "
+            f"at most {max(s['resources'] for s in measured):,} a stack; evaluation "
+            f"{sum(s['evaluation']['median_s'] for s in measured):.0f} s one after the other, "
+            f"{slowest(mains) + slowest(others):.0f} s as the deploy workflow runs them; peak "
+            f"{max(s['evaluation']['peak_rss_mb'] for s in measured):.0f} MB a stack; state "
+            f"{state:.0f} MB in all, at most "
+            f"{max((_get(s, 'state', 'bytes') or 0) for s in measured) / 1e6:.1f} MB a stack",
+        ]
+        lines += [f"not measured: {s['stack']}: {e}" for s in stacks for e in s["errors"]]
     return lines
 
 
@@ -779,6 +864,8 @@ def report(results: Sequence[Json]) -> str:
         "",
         *simulation_lines(results),
         *diff_lines(results),
+        "",
+        *split_lines(results),
         "",
         *config_lines_text(results),
         "",

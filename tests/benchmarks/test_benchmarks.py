@@ -27,10 +27,11 @@ from benchmarks.measure import (
     models,
     render_timed,
     replay,
+    simulate_timed,
     validate_timed,
 )
 from components.gitops_branch import GITOPS_BRANCH_TYPE
-from fleet.model import fleet_of
+from fleet.model import EnvironmentSpec, FleetSpec, fleet_of
 from fleet_cli import revisions
 from fleet_cli.engine import RecordingMocks, Registered, main_stack_outputs, run
 
@@ -271,3 +272,62 @@ def test_the_diff_of_one_added_remote_is_timed_with_its_base_made_and_read_back(
         "fleet diff of one remote added to 1 within 5 s: MISSED; slowest 6.0 s (env-0, base "
         "read back)"
     ]
+
+
+# ---------------------------------------------------------------- a fleet split into shards
+
+SPLIT = dataclasses.replace(TINY, shards=2)
+
+
+def test_a_split_fleet_is_a_main_stack_per_shard_each_on_its_own_branch() -> None:
+    stacks = models(SPLIT)
+    assert [m.stack for m in stacks] == ["main-s0", "env-0-s0", "main-s1", "env-0-s1"]
+    mains = [m for m in stacks if isinstance(m, FleetSpec)]
+    assert [(m.branch, m.environments) for m in mains] == [
+        ("main-s0", ("env-0-s0",)),
+        ("main-s1", ("env-0-s1",)),
+    ]
+    clusters = [{c.name for c in m.clusters} for m in mains]
+    assert clusters == [{"s0-mgmt-00", "s0-edge-00-0000"}, {"s1-mgmt-00", "s1-edge-00-0000"}]
+    environments = [m for m in stacks if isinstance(m, EnvironmentSpec)]
+    assert [(e.name, e.branch, e.fleet.stack) for e in environments] == [
+        ("env-0-s0", "env-0-s0", "main-s0"),
+        ("env-0-s1", "env-0-s1", "main-s1"),
+    ]
+    # A fleet of one shard is named as before.
+    assert [m.stack for m in models(TINY)] == ["main", "env-0"]
+
+
+def test_a_split_fleet_deploys_clean_shard_by_shard_into_one_repository(tmp_path: Path) -> None:
+    simulated = simulate_timed(SPLIT, tmp_path)
+    assert simulated.findings == []
+
+
+def test_the_split_report_gives_each_stack_and_the_totals() -> None:
+    def stack(name: str, resources: int, seconds: float, state: int) -> dict[str, Any]:
+        return {
+            "stack": name,
+            "errors": [],
+            "resources": resources,
+            "growth": {"per_remote": 6, "remote_clusters": 2},
+            "evaluation": {"median_s": seconds, "peak_rss_mb": 300.0},
+            "state": {"bytes": state},
+        }
+
+    result = {
+        "fleet": "split",
+        "shape": dataclasses.asdict(SPLIT),
+        "split": [
+            stack("main-s0", 10, 2.0, 1_000_000),
+            stack("env-0-s0", 20, 3.0, 2_000_000),
+            stack("main-s1", 10, 4.0, 1_000_000),
+            stack("env-0-s1", 20, 1.0, 2_000_000),
+        ],
+        "stacks": [],
+    }
+    *_, totals = bench.split_lines([result])
+    assert totals == (
+        "split: split: 2 remotes in 4 stacks (2 main): 60 resources, at most 20 a stack; "
+        "evaluation 10 s one after the other, 7 s as the deploy workflow runs them; peak "
+        "300 MB a stack; state 6 MB in all, at most 2.0 MB a stack"
+    )
