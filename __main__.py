@@ -5,6 +5,7 @@ from pathlib import Path
 import pulumi
 
 from components.stack_config import (
+    check_environments_let_go,
     load_running_stack,
     previous_inventory,
     project_root,
@@ -20,7 +21,9 @@ PROJECT_DIR = project_root(Path(__file__).parent)
 
 try:
     model = load_running_stack(PROJECT_DIR)
-    check_removals(previous_inventory(), model, f"Pulumi.{model.stack}.yaml")
+    previous = previous_inventory()
+    check_removals(previous, model, f"Pulumi.{model.stack}.yaml")
+    check_environments_let_go(previous, model, PROJECT_DIR, f"Pulumi.{model.stack}.yaml")
 except ConfigError as error:
     # A user's mistake: the list of problems, not a traceback.
     raise pulumi.RunError(error.render()) from None

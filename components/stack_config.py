@@ -12,8 +12,10 @@ from pulumi.runtime.sync_await import _sync_await
 
 from fleet import outputs
 from fleet.config import CONFIG_NAMESPACE
-from fleet.model import ENCRYPTED, StackSpec
-from fleet.stackfile import PREFIX, load_raw_stack
+from fleet.errors import ConfigError, Problem
+from fleet.model import ENCRYPTED, FleetSpec, StackSpec
+from fleet.safety import check_let_go, leaving_clusters
+from fleet.stackfile import PREFIX, load_raw_stack, main_stacks_of
 
 
 def raw_config() -> dict[str, Any]:
@@ -71,3 +73,34 @@ def previous_inventory() -> dict[str, Any] | None:
         return details.value
     deployed = _sync_await(reference.get_output_details(outputs.COMMIT))
     return None if deployed.value is not None else {}
+
+
+def check_environments_let_go(
+    previous: dict[str, Any] | None, model: StackSpec, project_dir: Path, source: str
+) -> None:
+    """A main stack's update that drops clusters: each environment stack beside it must have
+    let them go first (`fleet.safety.check_let_go`). Its last inventory is read only then,
+    through a StackReference of the same organization and project."""
+    if not isinstance(model, FleetSpec):
+        return
+    leaving = leaving_clusters(previous, model)
+    if not leaving:
+        return
+    stacks = [s for s, main in main_stacks_of(project_dir).items() if main == model.stack]
+    check_let_go(leaving, {stack: _last_inventory(stack, source) for stack in stacks}, source)
+
+
+def _last_inventory(stack: str, source: str) -> dict[str, Any] | None:
+    """Stack `stack`'s last deployed inventory; None when it has none (never deployed)."""
+    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
+    reference = pulumi.StackReference(f"{stack}-last-deployment", name)
+    try:
+        details = _sync_await(reference.get_output_details(outputs.INVENTORY))
+    except Exception as error:  # the engine's own error: a stack that cannot be read
+        problem = Problem(
+            "fleet:clusters",
+            f"clusters leave the fleet, and environment stack {name} cannot be read to know "
+            f"whether it still has them ({error}): deploy or remove it first",
+        )
+        raise ConfigError([problem], source) from None
+    return details.value if isinstance(details.value, dict) else None

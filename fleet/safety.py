@@ -143,3 +143,36 @@ def check_removals(previous: Mapping[str, Any] | None, model: StackSpec, source:
         f"meant, set fleet:maxRemovals to {len(gone)} for this update"
     )
     raise ConfigError([Problem("fleet:maxRemovals", message)], source)
+
+
+def leaving_clusters(previous: Mapping[str, Any] | None, model: FleetSpec) -> list[str]:
+    """The clusters the main stack's last deployment had and this update drops."""
+    if previous is None:
+        return []
+    current = inventory(model)[CLUSTERS]
+    return [name for name in _listed(previous, CLUSTERS) if name not in current]
+
+
+def check_let_go(
+    leaving: Sequence[str], deployed: Mapping[str, Mapping[str, Any] | None], source: str
+) -> None:
+    """Raise a `ConfigError` when a cluster leaves the fleet while an environment's last
+    deployment (`deployed`: its inventory by stack, None when it has none) still has it. The
+    environment goes first: on a remote its Flux prunes what it applied with the rights the
+    main stack grants there, and on a management cluster its objects are deleted with the
+    kubeconfig the main stack exports; once the main stack has let the cluster go, neither
+    is there and the environment's objects would be left behind."""
+    problems = [
+        Problem(
+            "fleet:clusters",
+            f"cluster {name} leaves the fleet while environment stack {stack} still has it: "
+            f"take it out of {stack} first (a label its selectors do not pick, or its list), "
+            f"run `pulumi up` on {stack}, then remove it here",
+        )
+        for stack, held in sorted(deployed.items())
+        if held is not None
+        for name in leaving
+        if name in _listed(held, CLUSTERS)
+    ]
+    if problems:
+        raise ConfigError(problems, source)

@@ -226,6 +226,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
     """What a StackReference to the main stack reads."""
     previous: dict[str, Any] = field(default_factory=dict)
     """What the stack's own last deployment exported (a StackReference to itself reads it)."""
+    references: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What the last deployments of the project's other stacks exported, by stack name: a
+    main stack reads its environments' when clusters leave it."""
     resources: list[Registered] = field(default_factory=list)
     invokes: list[Invoked] = field(default_factory=list)
     on_resource: Callable[[int], None] | None = None
@@ -275,11 +278,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 state["stdout"] = fake_kubeconfig(command[3]) if is_kubeconfig else ""
             case environment.STACK_REFERENCE_TYPE:
                 own = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-                is_own = plain["name"] == own
+                other = str(plain["name"]).rsplit("/", 1)[-1]
+                read = self.stack_outputs
+                if plain["name"] == own:
+                    read = self.previous
+                elif other in self.references:
+                    read = self.references[other]
                 state = {
                     "name": plain["name"],
-                    "outputs": self.previous if is_own else self.stack_outputs,
-                    "secretOutputNames": [] if is_own else [outputs.CLUSTERS],
+                    "outputs": read,
+                    "secretOutputNames": [outputs.CLUSTERS] if read is self.stack_outputs else [],
                 }
         return f"{args.name}-id", state
 
@@ -477,13 +485,20 @@ def run_stack(
     stack_outputs: Mapping[str, Any],
     previous: Mapping[str, Any] | None = None,
     on_resource: Callable[[int], None] | None = None,
+    references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> StackRun:
     """Run the project's program as `pulumi up` of the stack whose settings file is `settings`,
-    with `secrets` as its secret config, `stack_outputs` as what its StackReference reads, and
-    `previous` as what its own last deployment exported."""
+    with `secrets` as its secret config, `stack_outputs` as what its StackReference reads,
+    `previous` as what its own last deployment exported, and `references` as what the
+    project's other stacks did, by name."""
     raw = read_raw_config(settings)
     values = {key: value for key, value in raw.items() if value is not ENCRYPTED}
-    mocks = RecordingMocks(dict(stack_outputs), dict(previous or {}), on_resource=on_resource)
+    mocks = RecordingMocks(
+        dict(stack_outputs),
+        dict(previous or {}),
+        {name: dict(read) for name, read in (references or {}).items()},
+        on_resource=on_resource,
+    )
     with stack_config({**values, **secrets}, secret_keys=list(secrets)):
         exports = run(model.stack, mocks, program_of(settings.parent))
     settled = {name: _settled(value) for name, value in exports.items()}

@@ -36,7 +36,7 @@ from fleet.config import AttachedConfig
 from fleet.errors import ConfigError
 from fleet.model import EnvironmentSpec, FleetSpec, StackSpec, fleet_of, main_stack_name
 from fleet.objects import K8sObject, ObjectId
-from fleet.stackfile import load_stack, stack_file
+from fleet.stackfile import load_stack, main_stacks_of, stack_file
 from fleet.wiring import remote_bootstrap
 from fleet_cli.engine import (
     Registered,
@@ -252,6 +252,9 @@ class Simulation:
         else:
             stack_outputs = {}
         previous = self.runs[stack].exports if stack in self.runs else None
+        # A main stack reads its environments' last deployments when clusters leave it.
+        environments = [s for s, main in main_stacks_of(self.project).items() if main == stack]
+        deployed = {s: self.runs[s].exports if s in self.runs else {} for s in environments}
         try:
             run = run_stack(
                 self.project / f"Pulumi.{stack}.yaml",
@@ -259,6 +262,7 @@ class Simulation:
                 self._secrets(model),
                 stack_outputs,
                 previous,
+                references=deployed,
             )
         except pulumi.RunError as error:
             self.events.append(Finding(where, "deploy", "pulumi up", str(error)))

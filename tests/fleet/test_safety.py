@@ -18,7 +18,7 @@ from components.gitwriter import BranchTarget, GitWriterError, apply
 from fleet import outputs
 from fleet.errors import ConfigError
 from fleet.model import ENCRYPTED, EnvironmentSpec, FleetSpec, load_environment, load_main
-from fleet.safety import check_removals, inventory, removals
+from fleet.safety import check_let_go, check_removals, inventory, leaving_clusters, removals
 from fleet_cli.engine import main_stack_outputs, stack_render
 from fleet_cli.render import write
 from tests.fleet.test_stability import EDITS, before_and_after, only_additions, shapes
@@ -400,3 +400,36 @@ def test_adding_an_entity_keeps_every_other_resource(shape: Shape, edit: str) ->
                 assert all(only_additions(t, new_files[p]) for p, t in old_files.items())
             else:
                 assert new_urns[urn].inputs == resource.inputs, (edit, resource.name)
+
+
+# ---------------------------------------------------------------- a cluster leaving the fleet
+
+
+def test_the_clusters_leaving_are_those_mains_last_deployment_had() -> None:
+    fleet = load_sample("main")
+    assert isinstance(fleet, FleetSpec)
+    previous = inventory(fleet)
+    assert leaving_clusters(previous, fleet) == []
+    assert leaving_clusters(None, fleet) == []  # nothing known, nothing to hold back
+    previous["clusters"] = [*previous["clusters"], "k3s-gone"]
+    assert leaving_clusters(previous, fleet) == ["k3s-gone"]
+
+
+def test_a_cluster_leaves_only_once_no_environments_last_deployment_has_it() -> None:
+    dev = {"clusters": ["k3d-america", "k3s-america-south"]}
+    qa = {"clusters": ["k3d-america"]}
+    check_let_go(["k3s-america-south"], {"qa": qa, "never-deployed": None}, "Pulumi.main.yaml")
+    with pytest.raises(ConfigError) as caught:
+        check_let_go(
+            ["k3s-america-south", "k3d-america"],
+            {"qa": qa, "dev": dev, "never-deployed": None},
+            "Pulumi.main.yaml",
+        )
+    assert caught.value.source == "Pulumi.main.yaml"
+    held = [(p.message.split(" leaves")[0], p.message.split("stack ")[1].split(" ")[0])
+            for p in caught.value.problems]  # fmt: skip
+    assert sorted(held) == [
+        ("cluster k3d-america", "dev"),
+        ("cluster k3d-america", "qa"),
+        ("cluster k3s-america-south", "dev"),
+    ]

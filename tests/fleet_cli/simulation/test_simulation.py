@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from components.gitops_branch import GITOPS_BRANCH_TYPE
+from fleet_cli.simulation.report import report
 from fleet_cli.simulation.simulation import Simulation, Step, simulation
 from tests.support.deployments import committed
 from tests.support.sample import PROJECT
@@ -201,3 +202,39 @@ def test_a_sequence_of_changes_replays_as_transitions(deployed: tuple[Simulation
         assert ("Namespace", "", "development-flux-system") in landed(step, cluster)
         assert ("Namespace", "", "development-ninja") in landed(step, cluster)
         assert not any(i[1].startswith("dev-") for i in sim.clusters[cluster].objects)
+
+
+def test_a_remote_leaves_the_fleet_only_after_every_environment_let_it_go(
+    deployed: tuple[Simulation, Path],
+) -> None:
+    """dev's Flux prunes the remote with the rights main grants there: main may not drop the
+    remote (and that grant) while dev's last deployment still has it. qa, never deployed,
+    holds nothing."""
+    sim, project = deployed
+    remote = "k3s-america-south"
+
+    def without_remote(config: dict[str, Any]) -> None:
+        config["fleet:clusters"] = [c for c in config["fleet:clusters"] if c["name"] != remote]
+
+    refused = sim.step("main drops the remote", "main", edited(project, "main", without_remote))
+    (stopped,) = [e for e in sim.events if "leaves the fleet" in e.message]
+    assert stopped.where == "stack main"
+    assert f"cluster {remote} leaves the fleet while environment stack dev still has it" in (
+        stopped.message
+    )
+    assert "qa" not in stopped.message
+    assert refused.clusters == {} and remote in sim.clusters
+    # dev lets it go: its Kustomizations prune the remote, with main's grant still there.
+    step = sim.step(
+        "dev drops the remote",
+        "dev",
+        edited(project, "dev", lambda c: c["fleet:clusters"].remove(remote)),
+    )
+    assert ("Kustomization", "dev-flux-system", f"{remote}-infrastructure") in removed(
+        step, "k3d-america"
+    )
+    assert not any(i[1].startswith("dev-") for i in sim.clusters[remote].objects)
+    sim.step("main drops the remote, now", "main", edited(project, "main", without_remote))
+    assert remote not in {c.name for c in sim.models["main"].clusters}
+    # Nothing else went wrong, before or after: the first refusal is the only finding.
+    assert [f.message for f in report(sim).findings] == [stopped.message]
