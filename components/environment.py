@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pulumi
+from pulumi.runtime.sync_await import _sync_await
 
 from components.azure_identity import FluxIdentity, administer, flux_identity, trust
 from components.clusters import (
@@ -96,6 +97,9 @@ class Environment(pulumi.ComponentResource):
         super().__init__(ENVIRONMENT_TYPE, name, None, opts)
         env = args.environment
         repository = env.fleet.repository
+        # Main's outputs first: an environment main does not grant stops before anything else
+        # of it is registered.
+        referenced, from_main = self._referenced(name, env, args.dedicated)
         self.branch_rules = []
         if (
             args.github is not None
@@ -120,7 +124,6 @@ class Environment(pulumi.ComponentResource):
         bootstraps = {
             c.cluster.name: c.bootstrap for c in args.dedicated if isinstance(c, RemoteCluster)
         }
-        referenced, from_main = self._referenced(name, env, args.dedicated)
         managers.update({c.cluster.name: c for c in referenced})
         remotes.update(from_main)
         targets = [
@@ -192,12 +195,8 @@ class Environment(pulumi.ComponentResource):
         if not clusters:
             return [], {}
         main = pulumi.StackReference(env.main_stack, opts=pulumi.ResourceOptions(parent=self))
-        exported = _read(
-            pulumi.Output.all(
-                main.require_output(outputs.CLUSTERS), main.get_output(outputs.ENVIRONMENTS)
-            ),
-            lambda read: outputs.granted_clusters(read[0], read[1], env.name, env.main_stack),
-        )
+        _require_grant(main, env)
+        exported = main.require_output(outputs.CLUSTERS)
         managers, remotes = [], {}
         for cluster in clusters:
             kubeconfig = _referenced_kubeconfig(exported, cluster.name, env.main_stack)
@@ -250,6 +249,16 @@ def _referenced_kubeconfig(
         _read(exported, lambda clusters: outputs.kubeconfig_of(clusters, cluster, main_stack))
     )
     return kubeconfig
+
+
+def _require_grant(main: pulumi.StackReference, env: EnvironmentSpec) -> None:
+    """Main's `environments` output, awaited here so that an environment main does not grant
+    stops with the reason, in preview, before anything of it is registered on a cluster."""
+    granted = _sync_await(main.get_output_details(outputs.ENVIRONMENTS)).value
+    try:
+        outputs.check_granted(granted, env.name, env.main_stack)
+    except outputs.NotGranted as error:
+        raise pulumi.RunError(str(error)) from None
 
 
 def _read(exported: pulumi.Output[Any], read: Callable[[Any], Read]) -> pulumi.Output[Read]:

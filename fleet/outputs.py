@@ -56,18 +56,15 @@ class NotGranted(NotReady):
     remotes."""
 
 
-def granted_clusters(
-    exported: Mapping[str, Any], granted: Any, environment: str, main_stack: str
-) -> Mapping[str, Any]:
-    """The main stack's `clusters` output, once its `environments` output names `environment`:
-    an environment that main does not grant stops before it changes anything."""
+def check_granted(granted: Any, environment: str, main_stack: str) -> None:
+    """Raise `NotGranted` unless the main stack's `environments` output names `environment`
+    (None: a main stack deployed before it had that output)."""
     if not isinstance(granted, list) or environment not in granted:
         raise NotGranted(
             f"the main stack {main_stack} does not grant environment '{environment}' on its "
             f"remotes: list it in fleet:environments of the main stack, run `pulumi up` on "
             "the main stack, then on this one"
         )
-    return exported
 
 
 class MissingCluster(NotReady):

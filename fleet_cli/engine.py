@@ -418,11 +418,12 @@ def run(
         _cancel_pending_registrations()
         raise
     finally:
-        # The workers' event loops close now, while they can close cleanly; left to the
-        # interpreter's exit they fail noisily.
+        # The workers finish what they run (a failed run can leave one mid-registration), then
+        # their event loops close, while they can close cleanly; left to the interpreter's
+        # exit they fail noisily.
+        workers.shutdown(wait=True)
         for loop in monitor.thread_loops:
             loop.close()
-        workers.shutdown(wait=True)
     return exports
 
 
