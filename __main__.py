@@ -7,7 +7,7 @@ import pulumi
 from components.stack_config import (
     check_environments_let_go,
     load_running_stack,
-    previous_inventory,
+    previous_deployment,
     project_root,
     secret_config,
 )
@@ -21,8 +21,8 @@ PROJECT_DIR = project_root(Path(__file__).parent)
 
 try:
     model = load_running_stack(PROJECT_DIR)
-    previous = previous_inventory()
-    check_removals(previous, model, f"Pulumi.{model.stack}.yaml")
+    previous = previous_deployment()
+    check_removals(previous.inventory, model, f"Pulumi.{model.stack}.yaml")
     check_environments_let_go(previous, model, PROJECT_DIR, f"Pulumi.{model.stack}.yaml")
 except ConfigError as error:
     # A user's mistake: the list of problems, not a traceback.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,50 +58,84 @@ def secret_config(model: StackSpec) -> dict[str, pulumi.Output[str]]:
     return {ref.key: config.require_secret(ref.key) for ref in model.secret_keys}
 
 
-def previous_inventory() -> dict[str, Any] | None:
-    """What the stack's last deployment exported as its inventory: empty for a new stack, None
-    when the stack has outputs but no inventory (the guard cannot know what would go).
+@dataclass(frozen=True)
+class Deployed:
+    """What the stack's last deployment exported that its next update checks against."""
 
-    A StackReference to the stack itself reads its last outputs. The value is needed before
-    anything is registered (the removal guard stops the update), so it is awaited here. Since
+    inventory: dict[str, Any] | None
+    """Empty for a new stack, None when the stack has outputs but no inventory (the guard
+    cannot know what would go)."""
+    environments: tuple[str, ...] = ()
+    """For a main stack, the environments it granted."""
+
+
+def previous_deployment() -> Deployed:
+    """What the stack's last deployment exported.
+
+    A StackReference to the stack itself reads its last outputs. The values are needed before
+    anything is registered (the guards stop the update), so they are awaited here. Since
     Pulumi CLI 3.112 a failed update keeps the outputs of the last one
     (https://github.com/pulumi/pulumi/pull/15754); before, it dropped them.
     """
     own = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     reference = pulumi.StackReference(f"{pulumi.get_stack()}-previous-deployment", own)
+    granted = _sync_await(reference.get_output_details(outputs.ENVIRONMENTS)).value
+    environments = tuple(str(e) for e in granted) if isinstance(granted, list) else ()
     details = _sync_await(reference.get_output_details(outputs.INVENTORY))
     if isinstance(details.value, dict):
-        return details.value
+        return Deployed(details.value, environments)
     deployed = _sync_await(reference.get_output_details(outputs.COMMIT))
-    return None if deployed.value is not None else {}
+    return Deployed(None if deployed.value is not None else {}, environments)
 
 
 def check_environments_let_go(
-    previous: dict[str, Any] | None, model: StackSpec, project_dir: Path, source: str
+    previous: Deployed, model: StackSpec, project_dir: Path, source: str
 ) -> None:
-    """A main stack's update that drops clusters: each environment stack beside it must have
-    let them go first (`fleet.safety.check_let_go`). Its last inventory is read only then,
-    through a StackReference of the same organization and project."""
+    """A main stack's update that drops clusters, or environments from its grant: each
+    environment stack must have let them go first (`fleet.safety.check_let_go`). The last
+    inventories of the environment stacks beside it, and of a stack named after each dropped
+    environment, are read only then, through StackReferences of the same organization and
+    project."""
     if not isinstance(model, FleetSpec):
         return
-    leaving = leaving_clusters(previous, model)
-    if not leaving:
+    leaving = leaving_clusters(previous.inventory, model)
+    dropped = [e for e in previous.environments if e not in model.environments]
+    if not leaving and not dropped:
         return
-    stacks = [s for s, main in main_stacks_of(project_dir).items() if main == model.stack]
-    check_let_go(leaving, {stack: _last_inventory(stack, source) for stack in stacks}, source)
+    beside = [s for s, main in main_stacks_of(project_dir).items() if main == model.stack]
+    # A dropped environment's stack may have lost its file and not its deployment.
+    named = [e for e in dropped if e not in beside]
+    deployed = {stack: _last_inventory(stack, source) for stack in beside}
+    deployed |= {stack: _last_inventory(stack, source, may_be_gone=True) for stack in named}
+    check_let_go(leaving, dropped, deployed, source)
 
 
-def _last_inventory(stack: str, source: str) -> dict[str, Any] | None:
-    """Stack `stack`'s last deployed inventory; None when it has none (never deployed)."""
+def _last_inventory(stack: str, source: str, *, may_be_gone: bool = False) -> dict[str, Any] | None:
+    """Stack `stack`'s last deployed inventory; None when it was never deployed (or, when it
+    `may_be_gone`, cannot be read). A stack deployed without one fails closed."""
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
     reference = pulumi.StackReference(f"{stack}-last-deployment", name)
     try:
         details = _sync_await(reference.get_output_details(outputs.INVENTORY))
+        commit = _sync_await(reference.get_output_details(outputs.COMMIT))
     except Exception as error:  # the engine's own error: a stack that cannot be read
+        if may_be_gone:
+            return None
         problem = Problem(
             "fleet:clusters",
-            f"clusters leave the fleet, and environment stack {name} cannot be read to know "
-            f"whether it still has them ({error}): deploy or remove it first",
+            f"this update lets clusters or environments go, and environment stack {name} "
+            f"cannot be read to know whether it still has them ({error}): deploy or remove it "
+            "first",
         )
         raise ConfigError([problem], source) from None
-    return details.value if isinstance(details.value, dict) else None
+    if isinstance(details.value, dict):
+        return details.value
+    if commit.value is not None:
+        problem = Problem(
+            "fleet:clusters",
+            f"environment stack {name} was deployed without an inventory (an older program, "
+            "or a Pulumi CLI before 3.112 that dropped it), so whether it still has what this "
+            "update lets go cannot be known: run `pulumi up` on it first",
+        )
+        raise ConfigError([problem], source)
+    return None

@@ -154,25 +154,50 @@ def leaving_clusters(previous: Mapping[str, Any] | None, model: FleetSpec) -> li
 
 
 def check_let_go(
-    leaving: Sequence[str], deployed: Mapping[str, Mapping[str, Any] | None], source: str
+    leaving: Sequence[str],
+    dropped: Sequence[str],
+    deployed: Mapping[str, Mapping[str, Any] | None],
+    source: str,
 ) -> None:
-    """Raise a `ConfigError` when a cluster leaves the fleet while an environment's last
-    deployment (`deployed`: its inventory by stack, None when it has none) still has it. The
-    environment goes first: on a remote its Flux prunes what it applied with the rights the
-    main stack grants there, and on a management cluster its objects are deleted with the
-    kubeconfig the main stack exports; once the main stack has let the cluster go, neither
-    is there and the environment's objects would be left behind."""
-    problems = [
-        Problem(
-            "fleet:clusters",
-            f"cluster {name} leaves the fleet while environment stack {stack} still has it: "
-            f"take it out of {stack} first (a label its selectors do not pick, or its list), "
-            f"run `pulumi up` on {stack}, then remove it here",
-        )
-        for stack, held in sorted(deployed.items())
-        if held is not None
-        for name in leaving
-        if name in _listed(held, CLUSTERS)
-    ]
+    """Raise a `ConfigError` when a cluster leaves the fleet, or an environment leaves the
+    main stack's grant (`fleet:environments`), while an environment stack's last deployment
+    (`deployed`: its inventory by stack, None when it has none) still has it. The environment
+    goes first: on a remote its Flux prunes what it applied with the rights the main stack
+    grants there, and on a management cluster its objects are deleted with the kubeconfig the
+    main stack exports; once the main stack has let the cluster or the grant go, neither is
+    there and the environment's objects would be left behind (on a remote, with Flux's
+    finalizers stuck)."""
+    problems = []
+    for stack, held in sorted(deployed.items()):
+        if held is None:
+            continue
+        problems += [
+            Problem(
+                "fleet:clusters",
+                f"cluster {name} leaves the fleet while environment stack {stack} still has "
+                f"it: take it out of {stack} first (a label its selectors do not pick, or its "
+                f"list), run `pulumi up` on {stack}, then remove it here",
+            )
+            for name in leaving
+            if name in _listed(held, CLUSTERS)
+        ]
+        environment = _environment_of(held)
+        if environment in dropped:
+            problems.append(
+                Problem(
+                    "fleet:environments",
+                    f"environment {environment} leaves the list while stack {stack} still "
+                    f"runs it: keep it listed until stack {stack} is destroyed, or deployed "
+                    "under its new name (list both names meanwhile)",
+                )
+            )
     if problems:
         raise ConfigError(problems, source)
+
+
+def _environment_of(held: Mapping[str, Any]) -> str | None:
+    """The environment an environment stack's inventory names (`environment E on branch ...`)."""
+    identity = held.get(IDENTITY)
+    if isinstance(identity, str) and identity.startswith("environment "):
+        return identity.split(" ", 2)[1]
+    return None

@@ -234,7 +234,10 @@ def load_raw_stack(
             _refuse_tenants_without_lockdown(fleet, project_dir, source)
         _refuse_environments_namespaces(fleet, project_dir, source)
         _refuse_unlisted_environments(fleet, project_dir, source)
-        _refuse_a_shared_branch(fleet, project_dir, source)
+        places = {_place(fleet.repository.url), _place(fleet.repository.push_url)} - {""}
+        _refuse_a_shared_branch(
+            stack, fleet.branch, places, project_dir, source, "fleet:repository.branch"
+        )
         return fleet
     reference = raw["mainStack"]
     if not isinstance(reference, str) or not main_stack_name(reference):
@@ -255,9 +258,14 @@ def load_raw_stack(
     if name not in fleet.environments:
         raise ConfigError([_unlisted(name, Path(source).name)], str(main_path))
     others = _other_environments(fleet, stack, project_dir)
-    return load_environment(
+    env = load_environment(
         raw, stack, fleet, source=source, secrets_required=secrets_required, others=others
     )
+    places = {_place(fleet.repository.url), _place(fleet.repository.push_url)} - {""}
+    _refuse_a_shared_branch(
+        stack, env.branch, places, project_dir, source, "fleet:environment.branch"
+    )
+    return env
 
 
 def _other_environments(fleet: FleetSpec, stack: str, project_dir: Path) -> dict[str, str]:
@@ -326,29 +334,58 @@ def _refuse_unlisted_environments(fleet: FleetSpec, project_dir: Path, source: s
         raise ConfigError(problems, source)
 
 
-def _refuse_a_shared_branch(fleet: FleetSpec, project_dir: Path, source: str) -> None:
-    """Main stacks of one project that commit to one repository (a fleet split into shards)
-    each need a branch of their own: the git writer would refuse the second one's files."""
-    problems = []
-    for stack, main in main_stacks_of(project_dir).items():
-        if main is not None or stack == fleet.stack:
-            continue
-        path = project_dir / f"Pulumi.{stack}.yaml"
-        repository = read_raw_config(path).get("repository")
-        if not isinstance(repository, Mapping):
-            continue
-        branch = repository.get("branch", names.MAIN_BRANCH)
-        same_place = repository.get("pushUrl", repository.get("url")) == fleet.repository.commit_url
-        if same_place and branch == fleet.branch:
-            problems.append(
-                Problem(
-                    "fleet:repository.branch",
-                    f"branch '{branch}' is the main stack {stack}'s too ({path.name}): give each "
-                    "main stack of the repository a branch of its own",
-                )
-            )
+def _refuse_a_shared_branch(
+    stack: str, branch: str, places: set[str], project_dir: Path, source: str, at: str
+) -> None:
+    """Every stack of the project commits a branch of its own in its repository: main stacks
+    of one repository (a fleet split into shards) as well as environments. A branch taken
+    twice would have the git writer refuse the second stack's files while its Flux already
+    follows the first's."""
+    problems = [
+        Problem(
+            at,
+            f"branch '{branch}' is stack {other}'s too (Pulumi.{other}.yaml): give each stack "
+            "of the repository a branch of its own",
+        )
+        for other, (other_branch, other_places) in _branches(project_dir).items()
+        if other != stack and other_branch == branch and other_places & places
+    ]
     if problems:
         raise ConfigError(problems, source)
+
+
+def _branches(project_dir: Path) -> dict[str, tuple[str, set[str]]]:
+    """Each stack's branch and the repository it commits to (the URL Flux reads and the one
+    the program pushes to), from the raw settings files; one that does not read is left out
+    (it reports its own problems when it is checked)."""
+    raws: dict[str, Mapping[str, Any]] = {}
+    for stack, path in stack_files(project_dir).items():
+        try:
+            raws[stack] = read_raw_config(path)
+        except ConfigError:
+            continue
+    found: dict[str, tuple[str, set[str]]] = {}
+    for stack, raw in raws.items():
+        reference = raw.get("mainStack")
+        main = raws.get(main_stack_name(reference)) if isinstance(reference, str) else raw
+        repository = main.get("repository") if main is not None else None
+        if not isinstance(repository, Mapping):
+            continue
+        places = {_place(repository.get(key)) for key in ("url", "pushUrl")} - {""}
+        if reference is None:
+            branch = repository.get("branch", names.MAIN_BRANCH)
+        else:
+            environment = raw.get("environment")
+            settings = environment if isinstance(environment, Mapping) else {}
+            branch = settings.get("branch") or _environment_name(raw, stack)
+        if isinstance(branch, str):
+            found[stack] = (branch, places)
+    return found
+
+
+def _place(url: Any) -> str:
+    """A repository URL as compared: without a trailing `/` or `.git`."""
+    return url.rstrip("/").removesuffix(".git") if isinstance(url, str) else ""
 
 
 def _refuse_tenants_without_lockdown(fleet: FleetSpec, project_dir: Path, source: str) -> None:

@@ -418,10 +418,11 @@ def test_the_clusters_leaving_are_those_mains_last_deployment_had() -> None:
 def test_a_cluster_leaves_only_once_no_environments_last_deployment_has_it() -> None:
     dev = {"clusters": ["k3d-america", "k3s-america-south"]}
     qa = {"clusters": ["k3d-america"]}
-    check_let_go(["k3s-america-south"], {"qa": qa, "never-deployed": None}, "Pulumi.main.yaml")
+    check_let_go(["k3s-america-south"], [], {"qa": qa, "never": None}, "Pulumi.main.yaml")
     with pytest.raises(ConfigError) as caught:
         check_let_go(
             ["k3s-america-south", "k3d-america"],
+            [],
             {"qa": qa, "dev": dev, "never-deployed": None},
             "Pulumi.main.yaml",
         )
@@ -432,4 +433,18 @@ def test_a_cluster_leaves_only_once_no_environments_last_deployment_has_it() -> 
         ("cluster k3d-america", "dev"),
         ("cluster k3d-america", "qa"),
         ("cluster k3s-america-south", "dev"),
+    ]
+
+
+def test_an_environment_leaves_mains_grant_only_once_no_stack_runs_it() -> None:
+    dev = {"clusters": ["k3d-america"], "identity": "environment dev on branch dev of x"}
+    renamed = {"clusters": ["k3d-america"], "identity": "environment development on branch d of x"}
+    # Stack dev now runs `development`: dev may go.
+    check_let_go([], ["dev"], {"dev": renamed}, "Pulumi.main.yaml")
+    with pytest.raises(ConfigError) as caught:
+        check_let_go([], ["dev"], {"dev": dev, "qa": None}, "Pulumi.main.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "fleet:environments: environment dev leaves the list while stack dev still runs it: "
+        "keep it listed until stack dev is destroyed, or deployed under its new name (list "
+        "both names meanwhile)"
     ]

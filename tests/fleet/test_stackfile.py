@@ -327,8 +327,8 @@ def test_main_stacks_of_one_repository_each_need_a_branch_of_their_own(tmp_path:
     }
     (tmp_path / "Pulumi.eu.yaml").write_text(yaml.safe_dump(shard))
     message = (
-        "fleet:repository.branch: branch 'main' is the main stack {other}'s too "
-        "(Pulumi.{other}.yaml): give each main stack of the repository a branch of its own"
+        "fleet:repository.branch: branch 'main' is stack {other}'s too "
+        "(Pulumi.{other}.yaml): give each stack of the repository a branch of its own"
     )
     for stack, other in (("main", "eu"), ("eu", "main")):
         with pytest.raises(ConfigError) as caught:
@@ -339,3 +339,37 @@ def test_main_stacks_of_one_repository_each_need_a_branch_of_their_own(tmp_path:
     eu = load_stack(tmp_path / "Pulumi.eu.yaml")
     assert isinstance(eu, FleetSpec) and eu.branch == "main-eu"
     assert isinstance(load_stack(tmp_path / "Pulumi.main.yaml"), FleetSpec)
+
+
+def test_no_stack_takes_another_stacks_branch_of_the_repository(tmp_path: Path) -> None:
+    """A shard's main stack on branch `qa` would have its cluster-admin Flux apply qa's files."""
+    sample_copy(tmp_path)
+    sample = yaml.safe_load((PROJECT / "Pulumi.main.yaml").read_text())["config"]
+    repository = {k: sample["fleet:repository"][k] for k in ("url", "pushUrl")}
+    shard: dict[str, Any] = {
+        "fleet:repository": {**repository, "branch": "qa"},
+        "fleet:clusters": [{"name": "k3d-europe", "kind": "k3d"}],
+    }
+    (tmp_path / "Pulumi.eu.yaml").write_text(yaml.safe_dump({"config": shard}))
+    with pytest.raises(ConfigError) as caught:
+        load_stack(tmp_path / "Pulumi.eu.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "fleet:repository.branch: branch 'qa' is stack qa's too (Pulumi.qa.yaml): give each "
+        "stack of the repository a branch of its own"
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_stack(tmp_path / "Pulumi.qa.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "fleet:environment.branch: branch 'qa' is stack eu's too (Pulumi.eu.yaml): give each "
+        "stack of the repository a branch of its own"
+    ]
+    # The same repository spelled with `.git`, or another one: only the first collides.
+    for url, collides in (("https://github.com/kaizentm/multicluster-gitops.git", True),
+                          ("https://github.com/kaizentm/other", False)):  # fmt: skip
+        shard["fleet:repository"] = {"url": url, "branch": "qa"}
+        (tmp_path / "Pulumi.eu.yaml").write_text(yaml.safe_dump({"config": shard}))
+        if collides:
+            with pytest.raises(ConfigError):
+                load_stack(tmp_path / "Pulumi.eu.yaml")
+        else:
+            assert isinstance(load_stack(tmp_path / "Pulumi.eu.yaml"), FleetSpec)

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from components.gitops_branch import GITOPS_BRANCH_TYPE
+from fleet.model import FleetSpec
 from fleet_cli.simulation.report import report
 from fleet_cli.simulation.simulation import Simulation, Step, simulation
 from tests.support.deployments import committed
@@ -237,4 +238,36 @@ def test_a_remote_leaves_the_fleet_only_after_every_environment_let_it_go(
     sim.step("main drops the remote, now", "main", edited(project, "main", without_remote))
     assert remote not in {c.name for c in sim.models["main"].clusters}
     # Nothing else went wrong, before or after: the first refusal is the only finding.
+    assert [f.message for f in report(sim).findings] == [stopped.message]
+
+
+def test_a_renamed_environment_keeps_its_old_grant_until_its_stack_runs_the_new_name(
+    deployed: tuple[Simulation, Path],
+) -> None:
+    """Renaming dev in one change (its name, and main's list) would take dev's rights on the
+    remote before dev's stack has pruned it: main refuses; with both names listed, dev's
+    stack moves to the new name, then the old one may go."""
+    sim, project = deployed
+
+    def listing(*environments: str) -> Path:
+        return edited(project, "main", lambda c: c.update({"fleet:environments": [*environments]}))
+
+    renamed = edited(
+        project,
+        "dev",
+        lambda c: c.update({"fleet:environment": {"name": "development"}, "fleet:maxRemovals": 20}),
+    )
+    # One pull request: dev's file renamed, main's list too; main deploys first.
+    (project / "Pulumi.dev.yaml").write_bytes(renamed.read_bytes())
+    sim.step("main lists development instead of dev", "main", listing("development", "qa"))
+    (stopped,) = [e for e in sim.events if "leaves the list" in e.message]
+    assert "environment dev leaves the list while stack dev still runs it" in stopped.message
+    sim.step("main lists both", "main", listing("dev", "development", "qa"))
+    step = sim.step("dev becomes development", "dev", renamed)
+    remote = "k3s-america-south"
+    assert not any(i[1].startswith("dev-") for i in sim.clusters[remote].objects)
+    assert ("Namespace", "", "development-flux-system") in landed(step, "k3d-america")
+    sim.step("main drops dev", "main", listing("development", "qa"))
+    fleet = sim.models["main"]
+    assert isinstance(fleet, FleetSpec) and fleet.environments == ("development", "qa")
     assert [f.message for f in report(sim).findings] == [stopped.message]
