@@ -195,7 +195,7 @@ class Environment(pulumi.ComponentResource):
         if not clusters:
             return [], {}
         main = pulumi.StackReference(env.main_stack, opts=pulumi.ResourceOptions(parent=self))
-        _require_grant(main, env)
+        _require_main(main, env, clusters)
         exported = main.require_output(outputs.CLUSTERS)
         managers, remotes = [], {}
         for cluster in clusters:
@@ -251,13 +251,20 @@ def _referenced_kubeconfig(
     return kubeconfig
 
 
-def _require_grant(main: pulumi.StackReference, env: EnvironmentSpec) -> None:
-    """Main's `environments` output, awaited here so that an environment main does not grant
-    stops with the reason, in preview, before anything of it is registered on a cluster."""
+def _require_main(
+    main: pulumi.StackReference, env: EnvironmentSpec, clusters: Sequence[ClusterSpec]
+) -> None:
+    """Main's outputs, awaited here: an environment main does not grant, or a cluster main
+    does not export yet, stops the update with the reason, in preview, before anything of the
+    environment is registered on a cluster."""
     granted = _sync_await(main.get_output_details(outputs.ENVIRONMENTS)).value
+    details = _sync_await(main.get_output_details(outputs.CLUSTERS))
+    exported = details.value if details.value is not None else details.secret_value
     try:
         outputs.check_granted(granted, env.name, env.main_stack)
-    except outputs.NotGranted as error:
+        for cluster in clusters:
+            outputs.kubeconfig_of(exported or {}, cluster.name, env.main_stack)
+    except outputs.NotReady as error:
         raise pulumi.RunError(str(error)) from None
 
 

@@ -516,6 +516,15 @@ def test_an_environment_the_deployed_main_stack_does_not_grant_stops(granted: li
         deploy("dev", program(env), {}, LAB_SECRETS, main_stack_outputs(fleet))
 
 
+def test_a_cluster_the_deployed_main_stack_does_not_export_yet_stops_the_environment() -> None:
+    fleet = load_main(HOSTED_MAIN, "main", source="main")
+    env = load_environment(LAB_ENVIRONMENT, "dev", fleet, source="dev")
+    exported = main_stack_outputs(fleet)
+    del exported["clusters"]["edge"]
+    with pytest.raises(pulumi.RunError, match="exports no cluster 'edge': run `pulumi up` on it"):
+        deploy("dev", program(env), {}, LAB_SECRETS, exported)
+
+
 def test_a_main_stack_deployed_before_it_granted_environments_stops_one() -> None:
     fleet = load_main(HOSTED_MAIN, "main", source="main")
     env = load_environment(LAB_ENVIRONMENT, "dev", fleet, source="dev")
