@@ -81,11 +81,20 @@ def previous_deployment() -> Deployed:
     reference = pulumi.StackReference(f"{pulumi.get_stack()}-previous-deployment", own)
     granted = _sync_await(reference.get_output_details(outputs.ENVIRONMENTS)).value
     environments = tuple(str(e) for e in granted) if isinstance(granted, list) else ()
+    inventory, deployed = _read_inventory(reference)
+    if inventory is None and not deployed:
+        inventory = {}
+    return Deployed(inventory, environments)
+
+
+def _read_inventory(reference: pulumi.StackReference) -> tuple[dict[str, Any] | None, bool]:
+    """The last inventory of the stack `reference` reads (None when there is none), and
+    whether that stack was deployed at all (its `commit` output is there)."""
     details = _sync_await(reference.get_output_details(outputs.INVENTORY))
     if isinstance(details.value, dict):
-        return Deployed(details.value, environments)
-    deployed = _sync_await(reference.get_output_details(outputs.COMMIT))
-    return Deployed(None if deployed.value is not None else {}, environments)
+        return details.value, True
+    commit = _sync_await(reference.get_output_details(outputs.COMMIT))
+    return None, commit.value is not None
 
 
 def check_environments_let_go(
@@ -116,8 +125,7 @@ def _last_inventory(stack: str, source: str, *, may_be_gone: bool = False) -> di
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
     reference = pulumi.StackReference(f"{stack}-last-deployment", name)
     try:
-        details = _sync_await(reference.get_output_details(outputs.INVENTORY))
-        commit = _sync_await(reference.get_output_details(outputs.COMMIT))
+        inventory, deployed = _read_inventory(reference)
     except Exception as error:  # the engine's own error: a stack that cannot be read
         if may_be_gone:
             return None
@@ -128,14 +136,12 @@ def _last_inventory(stack: str, source: str, *, may_be_gone: bool = False) -> di
             "first",
         )
         raise ConfigError([problem], source) from None
-    if isinstance(details.value, dict):
-        return details.value
-    if commit.value is not None:
-        problem = Problem(
-            "fleet:clusters",
-            f"environment stack {name} was deployed without an inventory (an older program, "
-            "or a Pulumi CLI before 3.112 that dropped it), so whether it still has what this "
-            "update lets go cannot be known: run `pulumi up` on it first",
-        )
-        raise ConfigError([problem], source)
-    return None
+    if inventory is not None or not deployed:
+        return inventory
+    problem = Problem(
+        "fleet:clusters",
+        f"environment stack {name} was deployed without an inventory (an older program, "
+        "or a Pulumi CLI before 3.112 that dropped it), so whether it still has what this "
+        "update lets go cannot be known: run `pulumi up` on it first",
+    )
+    raise ConfigError([problem], source)

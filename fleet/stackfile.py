@@ -233,11 +233,9 @@ def load_raw_stack(
         if not fleet.flux.multitenant:
             _refuse_tenants_without_lockdown(fleet, project_dir, source)
         _refuse_environments_namespaces(fleet, project_dir, source)
-        _refuse_unlisted_environments(fleet, project_dir, source)
-        places = {_place(fleet.repository.url), _place(fleet.repository.push_url)} - {""}
-        _refuse_a_shared_branch(
-            stack, fleet.branch, places, project_dir, source, "fleet:repository.branch"
-        )
+        raws = _project_raws(project_dir)
+        _refuse_unlisted_environments(fleet, raws, source)
+        _refuse_a_shared_branch(stack, fleet.branch, fleet, raws, source, "fleet:repository.branch")
         return fleet
     reference = raw["mainStack"]
     if not isinstance(reference, str) or not main_stack_name(reference):
@@ -261,9 +259,8 @@ def load_raw_stack(
     env = load_environment(
         raw, stack, fleet, source=source, secrets_required=secrets_required, others=others
     )
-    places = {_place(fleet.repository.url), _place(fleet.repository.push_url)} - {""}
     _refuse_a_shared_branch(
-        stack, env.branch, places, project_dir, source, "fleet:environment.branch"
+        stack, env.branch, fleet, _project_raws(project_dir), source, "fleet:environment.branch"
     )
     return env
 
@@ -318,24 +315,47 @@ def _unlisted(environment: str, settings: str) -> Problem:
     )
 
 
-def _refuse_unlisted_environments(fleet: FleetSpec, project_dir: Path, source: str) -> None:
+def _project_raws(project_dir: Path) -> dict[str, Mapping[str, Any]]:
+    """Every stack's raw config in `project_dir`, each file read once; one that does not read
+    is left out (it reports its own problems when it is checked)."""
+    raws: dict[str, Mapping[str, Any]] = {}
+    for stack, path in stack_files(project_dir).items():
+        try:
+            raws[stack] = read_raw_config(path)
+        except ConfigError:
+            continue
+    return raws
+
+
+def _main_of(raw: Mapping[str, Any]) -> str | None:
+    """The main stack an environment's raw config runs on; None for a main stack's."""
+    reference = raw.get("mainStack")
+    return main_stack_name(reference) if isinstance(reference, str) else None
+
+
+def _refuse_unlisted_environments(
+    fleet: FleetSpec, raws: Mapping[str, Mapping[str, Any]], source: str
+) -> None:
     """Every environment stack beside the main stack must be listed in its
     `fleet:environments`: dropping one would take its Flux's rights on every remote while
     its objects are still there to prune."""
-    problems = []
-    for stack, main in main_stacks_of(project_dir).items():
-        if main != fleet.stack:
-            continue
-        path = project_dir / f"Pulumi.{stack}.yaml"
-        name = _environment_name(read_raw_config(path), stack)
-        if name not in fleet.environments:
-            problems.append(_unlisted(name, path.name))
+    problems = [
+        _unlisted(name, f"Pulumi.{stack}.yaml")
+        for stack, raw in raws.items()
+        if _main_of(raw) == fleet.stack
+        and (name := _environment_name(raw, stack)) not in fleet.environments
+    ]
     if problems:
         raise ConfigError(problems, source)
 
 
 def _refuse_a_shared_branch(
-    stack: str, branch: str, places: set[str], project_dir: Path, source: str, at: str
+    stack: str,
+    branch: str,
+    fleet: FleetSpec,
+    raws: Mapping[str, Mapping[str, Any]],
+    source: str,
+    at: str,
 ) -> None:
     """Every stack of the project commits a branch of its own in its repository: main stacks
     of one repository (a fleet split into shards) as well as environments. A branch taken
@@ -347,45 +367,39 @@ def _refuse_a_shared_branch(
             f"branch '{branch}' is stack {other}'s too (Pulumi.{other}.yaml): give each stack "
             "of the repository a branch of its own",
         )
-        for other, (other_branch, other_places) in _branches(project_dir).items()
-        if other != stack and other_branch == branch and other_places & places
+        for other, (other_branch, other_places) in _branches(raws).items()
+        if other != stack
+        and other_branch == branch
+        and other_places & _places(fleet.repository.url, fleet.repository.push_url)
     ]
     if problems:
         raise ConfigError(problems, source)
 
 
-def _branches(project_dir: Path) -> dict[str, tuple[str, set[str]]]:
+def _branches(raws: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, set[str]]]:
     """Each stack's branch and the repository it commits to (the URL Flux reads and the one
-    the program pushes to), from the raw settings files; one that does not read is left out
-    (it reports its own problems when it is checked)."""
-    raws: dict[str, Mapping[str, Any]] = {}
-    for stack, path in stack_files(project_dir).items():
-        try:
-            raws[stack] = read_raw_config(path)
-        except ConfigError:
-            continue
+    the program pushes to), from the raw settings."""
     found: dict[str, tuple[str, set[str]]] = {}
     for stack, raw in raws.items():
-        reference = raw.get("mainStack")
-        main = raws.get(main_stack_name(reference)) if isinstance(reference, str) else raw
+        main_name = _main_of(raw)
+        main = raw if main_name is None else raws.get(main_name)
         repository = main.get("repository") if main is not None else None
         if not isinstance(repository, Mapping):
             continue
-        places = {_place(repository.get(key)) for key in ("url", "pushUrl")} - {""}
-        if reference is None:
+        if main_name is None:
             branch = repository.get("branch", names.MAIN_BRANCH)
         else:
             environment = raw.get("environment")
             settings = environment if isinstance(environment, Mapping) else {}
             branch = settings.get("branch") or _environment_name(raw, stack)
         if isinstance(branch, str):
-            found[stack] = (branch, places)
+            found[stack] = (branch, _places(repository.get("url"), repository.get("pushUrl")))
     return found
 
 
-def _place(url: Any) -> str:
-    """A repository URL as compared: without a trailing `/` or `.git`."""
-    return url.rstrip("/").removesuffix(".git") if isinstance(url, str) else ""
+def _places(*urls: Any) -> set[str]:
+    """Repository URLs as compared: without a trailing `/` or `.git`; none left out."""
+    return {u.rstrip("/").removesuffix(".git") for u in urls if isinstance(u, str) and u}
 
 
 def _refuse_tenants_without_lockdown(fleet: FleetSpec, project_dir: Path, source: str) -> None:
@@ -414,8 +428,7 @@ def main_stacks_of(project_dir: Path) -> dict[str, str | None]:
     """Each stack of the project with the main stack it runs on (None for a main stack)."""
     found: dict[str, str | None] = {}
     for stack, path in stack_files(project_dir).items():
-        reference = read_raw_config(path).get("mainStack")
-        found[stack] = main_stack_name(reference) if isinstance(reference, str) else None
+        found[stack] = _main_of(read_raw_config(path))
     return found
 
 
