@@ -113,19 +113,17 @@ class Environment(pulumi.ComponentResource):
                     name, env.branch, env.writer_app_id, args.github, self
                 )
         managers: dict[str, ManagementCluster | ReferencedCluster] = {
-            c.cluster.name: c for c in args.dedicated if isinstance(c, ManagementCluster)
+            c.cluster.name: c
+            for c in (*args.dedicated, *referenced)
+            if isinstance(c, ManagementCluster | ReferencedCluster)
         }
+        own_remotes = [c for c in args.dedicated if isinstance(c, RemoteCluster)]
         remotes = {
             c.cluster.name: ReachedRemote(c.cluster, c.kubeconfig, c.flux_kubeconfig)
-            for c in args.dedicated
-            if isinstance(c, RemoteCluster)
-        }
+            for c in own_remotes
+        } | from_main
         # A dedicated remote's binding is this stack's; the fleet's remotes have main's.
-        bootstraps = {
-            c.cluster.name: c.bootstrap for c in args.dedicated if isinstance(c, RemoteCluster)
-        }
-        managers.update({c.cluster.name: c for c in referenced})
-        remotes.update(from_main)
+        bootstraps = {c.cluster.name: c.bootstrap for c in own_remotes}
         targets = [
             managers[member.name].target for c in env.management_clusters for member in c.physical
         ]
